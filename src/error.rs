@@ -1,0 +1,385 @@
+//! The crate's typed error.
+//!
+//! Every fallible call of the library returns [`Error`]. RPC failures keep the
+//! gRPC code, the server's message, the decoded `google.rpc` error details
+//! and the request ids that the server answered with, so that a failure can
+//! be traced on the server side. Secrets never appear in any variant.
+
+use std::fmt;
+use std::time::Duration;
+
+use tonic_types::{ErrorDetails, StatusExt};
+
+use crate::proto::yandex::cloud::operation::Operation as ProtoOperation;
+
+/// Result alias used across the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong when talking to the Billing API.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The server (or the transport under it) answered a call with a non-OK status.
+    #[error(transparent)]
+    Rpc(Box<RpcError>),
+
+    /// No valid IAM token could be obtained.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+
+    /// A setting of the client builder, a credential file or a request is invalid.
+    #[error("invalid configuration: {field}: {reason}")]
+    Config {
+        /// The setting, file or request field at fault.
+        field: String,
+        /// The rule it broke.
+        reason: String,
+    },
+
+    /// A long-running operation finished with an error.
+    #[error(transparent)]
+    OperationFailed(Box<OperationError>),
+
+    /// A long-running operation did not finish within the polling policy's limits.
+    ///
+    /// The operation is kept so that the caller can resume waiting on it.
+    #[error(
+        "operation {} not done after {:?} and {} poll(s); resume it by id",
+        .operation.id, .elapsed, .attempts
+    )]
+    OperationTimeout {
+        /// The last state of the operation that was seen.
+        operation: Box<ProtoOperation>,
+        /// How long the waiter polled.
+        elapsed: Duration,
+        /// How many `Operation.Get` calls it made.
+        attempts: u32,
+    },
+
+    /// A finished operation carries neither `error` nor `response`, or is otherwise malformed.
+    #[error("operation {operation_id} is malformed: {reason}")]
+    InvalidOperation {
+        /// Id of the operation.
+        operation_id: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// A `google.protobuf.Any` holds a different type than the one the API declares.
+    #[error("unexpected Any type: expected {expected}, got {actual}")]
+    UnexpectedType {
+        /// The fully qualified type name that was expected.
+        expected: String,
+        /// The type URL that was received.
+        actual: String,
+    },
+
+    /// A message could not be decoded.
+    #[error("cannot decode {type_name}: {source}")]
+    Decode {
+        /// The message type that was being decoded.
+        type_name: String,
+        /// The decoder's error.
+        #[source]
+        source: prost::DecodeError,
+    },
+
+    /// A connection could not be established.
+    #[error("cannot connect to {endpoint}: {source}")]
+    Connect {
+        /// The endpoint the client tried.
+        endpoint: String,
+        /// The transport's error.
+        #[source]
+        source: tonic::transport::Error,
+    },
+}
+
+impl Error {
+    /// Builds a configuration error naming the setting and the rule.
+    pub fn config(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Config {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// The gRPC code of an RPC failure or of a failed operation.
+    pub fn code(&self) -> Option<tonic::Code> {
+        match self {
+            Error::Rpc(e) => Some(e.code),
+            Error::OperationFailed(e) => Some(e.code),
+            Error::Auth(e) => e.rpc.as_ref().map(|r| r.code),
+            _ => None,
+        }
+    }
+
+    /// The RPC failure, if this is one.
+    pub fn as_rpc(&self) -> Option<&RpcError> {
+        match self {
+            Error::Rpc(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The server's `x-request-id` of the failed call, when it sent one.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Error::Rpc(e) => e.request_id.as_deref(),
+            Error::Auth(e) => e.rpc.as_ref().and_then(|r| r.request_id.as_deref()),
+            _ => None,
+        }
+    }
+
+    /// Whether retrying the same call may succeed (transient server or network state).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Rpc(e) => matches!(
+                e.code,
+                tonic::Code::Unavailable | tonic::Code::ResourceExhausted
+            ),
+            Error::Connect { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// The decoded `google.rpc` error details of an RPC or operation failure.
+    pub fn details(&self) -> Option<&ErrorDetails> {
+        match self {
+            Error::Rpc(e) => Some(&e.details),
+            Error::OperationFailed(e) => Some(&e.details),
+            _ => None,
+        }
+    }
+}
+
+/// A call answered with a non-OK gRPC status.
+#[derive(Clone)]
+pub struct RpcError {
+    /// Full gRPC method, for example `/yandex.cloud.billing.v1.CustomerService/List`.
+    pub method: String,
+    /// The status code.
+    pub code: tonic::Code,
+    /// The server's message.
+    pub message: String,
+    /// `google.rpc` details decoded from `grpc-status-details-bin`.
+    pub details: ErrorDetails,
+    /// The server's `x-request-id`.
+    pub request_id: Option<String>,
+    /// The server's `x-server-trace-id`.
+    pub server_trace_id: Option<String>,
+    /// The `x-client-request-id` this client sent.
+    pub client_request_id: Option<String>,
+}
+
+impl RpcError {
+    /// Builds an error from a tonic status, keeping its details and request ids.
+    pub fn from_status(method: impl Into<String>, status: &tonic::Status) -> Self {
+        let md = status.metadata();
+        let header = |name: &str| {
+            md.get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        RpcError {
+            method: method.into(),
+            code: status.code(),
+            message: status.message().to_owned(),
+            details: status.get_error_details(),
+            request_id: header("x-request-id"),
+            server_trace_id: header("x-server-trace-id"),
+            client_request_id: None,
+        }
+    }
+
+    /// The field violations of a `google.rpc.BadRequest` detail, as `(field, description)`.
+    pub fn field_violations(&self) -> Vec<(&str, &str)> {
+        self.details
+            .bad_request()
+            .map(|b| {
+                b.field_violations
+                    .iter()
+                    .map(|v| (v.field.as_str(), v.description.as_str()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for RpcError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RpcError")
+            .field("method", &self.method)
+            .field("code", &self.code)
+            .field("message", &self.message)
+            .field("details", &self.details)
+            .field("request_id", &self.request_id)
+            .field("server_trace_id", &self.server_trace_id)
+            .field("client_request_id", &self.client_request_id)
+            .finish()
+    }
+}
+
+impl fmt::Display for RpcError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} failed: {:?}: {}",
+            self.method, self.code, self.message
+        )?;
+        for (field, description) in self.field_violations() {
+            write!(f, "; {field}: {description}")?;
+        }
+        if let Some(id) = &self.request_id {
+            write!(f, " (request id {id})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for RpcError {}
+
+impl From<RpcError> for Error {
+    fn from(e: RpcError) -> Self {
+        Error::Rpc(Box::new(e))
+    }
+}
+
+/// A long-running operation that finished with `error`.
+#[derive(Debug, Clone)]
+pub struct OperationError {
+    /// Id of the operation.
+    pub operation_id: String,
+    /// Description of the operation, as the server gave it.
+    pub description: String,
+    /// The error's code.
+    pub code: tonic::Code,
+    /// The error's message.
+    pub message: String,
+    /// Details decoded from the operation's `google.rpc.Status`.
+    pub details: ErrorDetails,
+}
+
+impl OperationError {
+    /// Builds the error from the `error` field of a finished operation.
+    pub fn from_status(
+        operation_id: impl Into<String>,
+        description: impl Into<String>,
+        status: &tonic_types::pb::Status,
+    ) -> Self {
+        let code = tonic::Code::from_i32(status.code);
+        let message = status.message.clone();
+        let details = status_details(status);
+        OperationError {
+            operation_id: operation_id.into(),
+            description: description.into(),
+            code,
+            message,
+            details,
+        }
+    }
+}
+
+/// Decodes the details of a `google.rpc.Status` message (as found in an operation).
+fn status_details(status: &tonic_types::pb::Status) -> ErrorDetails {
+    use prost::Message;
+    let tonic_status = tonic::Status::with_details(
+        tonic::Code::from_i32(status.code),
+        status.message.clone(),
+        status.encode_to_vec().into(),
+    );
+    tonic_status.get_error_details()
+}
+
+impl fmt::Display for OperationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "operation {} ({}) failed: {:?}: {}",
+            self.operation_id, self.description, self.code, self.message
+        )
+    }
+}
+
+impl std::error::Error for OperationError {}
+
+impl From<OperationError> for Error {
+    fn from(e: OperationError) -> Self {
+        Error::OperationFailed(Box::new(e))
+    }
+}
+
+/// Which credential source an [`AuthError`] came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CredentialSource {
+    /// A static IAM token.
+    IamToken,
+    /// An OAuth token exchanged through `IamTokenService.Create`.
+    OAuth,
+    /// A service-account authorized key (JWT exchange).
+    ServiceAccountKey,
+    /// The VM metadata service.
+    MetadataService,
+    /// The environment chain (`YC_IAM_TOKEN`, `YC_TOKEN`, `YC_SERVICE_ACCOUNT_KEY_FILE`, metadata).
+    Environment,
+    /// A user-supplied token source.
+    Custom,
+}
+
+impl fmt::Display for CredentialSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CredentialSource::IamToken => "static IAM token",
+            CredentialSource::OAuth => "OAuth token exchange",
+            CredentialSource::ServiceAccountKey => "service-account key",
+            CredentialSource::MetadataService => "metadata service",
+            CredentialSource::Environment => "environment",
+            CredentialSource::Custom => "custom token source",
+        })
+    }
+}
+
+/// No valid IAM token could be had. Never contains the secret itself.
+#[derive(Debug, Clone)]
+pub struct AuthError {
+    /// The credential source that failed.
+    pub source: CredentialSource,
+    /// Why, in words.
+    pub reason: String,
+    /// The RPC failure of a token exchange, when there was one.
+    pub rpc: Option<Box<RpcError>>,
+}
+
+impl AuthError {
+    /// A failure of `source` for `reason`.
+    pub fn new(source: CredentialSource, reason: impl Into<String>) -> Self {
+        AuthError {
+            source,
+            reason: reason.into(),
+            rpc: None,
+        }
+    }
+
+    /// Attaches the RPC failure of a token exchange.
+    pub fn with_rpc(mut self, rpc: RpcError) -> Self {
+        self.rpc = Some(Box::new(rpc));
+        self
+    }
+}
+
+impl fmt::Display for AuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "authentication failed ({}): {}",
+            self.source, self.reason
+        )?;
+        if let Some(rpc) = &self.rpc {
+            write!(f, ": {rpc}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for AuthError {}

@@ -1,0 +1,101 @@
+//! Regions and their well-known endpoints.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A Yandex Cloud installation, which fixes the host names of every service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Region {
+    /// Russia: `*.api.cloud.yandex.net:443`.
+    #[default]
+    Ru,
+    /// Kazakhstan: `*.api.yandexcloud.kz:443`.
+    Kz,
+}
+
+/// The API services this crate talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Service {
+    /// `yandex.cloud.billing.v1` services.
+    Billing,
+    /// `yandex.cloud.operation.OperationService`.
+    Operation,
+    /// `yandex.cloud.iam.v1.IamTokenService`.
+    Iam,
+    /// `yandex.cloud.endpoint.ApiEndpointService` (discovery).
+    Discovery,
+}
+
+impl Service {
+    /// The id of the service in `ApiEndpointService.List` (`billing`, `operation`, `iam`).
+    pub fn endpoint_id(self) -> &'static str {
+        match self {
+            Service::Billing => "billing",
+            Service::Operation => "operation",
+            Service::Iam => "iam",
+            Service::Discovery => "endpoint",
+        }
+    }
+}
+
+impl Region {
+    fn domain(self) -> &'static str {
+        match self {
+            Region::Ru => "api.cloud.yandex.net",
+            Region::Kz => "api.yandexcloud.kz",
+        }
+    }
+
+    /// `host:port` of a service in this region, for example `billing.api.cloud.yandex.net:443`.
+    ///
+    /// ```
+    /// use yc_billing::region::{Region, Service};
+    /// assert_eq!(Region::Kz.endpoint(Service::Iam), "iam.api.yandexcloud.kz:443");
+    /// assert_eq!(Region::Ru.endpoint(Service::Discovery), "api.cloud.yandex.net:443");
+    /// ```
+    pub fn endpoint(self, service: Service) -> String {
+        match service {
+            Service::Discovery => format!("{}:443", self.domain()),
+            s => format!("{}.{}:443", s.endpoint_id(), self.domain()),
+        }
+    }
+
+    /// The `aud` claim of a service-account JWT in this region.
+    ///
+    /// ```
+    /// use yc_billing::region::Region;
+    /// assert_eq!(Region::Ru.jwt_audience(), "https://iam.api.cloud.yandex.net/iam/v1/tokens");
+    /// ```
+    pub fn jwt_audience(self) -> &'static str {
+        match self {
+            Region::Ru => "https://iam.api.cloud.yandex.net/iam/v1/tokens",
+            Region::Kz => "https://iam.api.yandexcloud.kz/iam/v1/tokens",
+        }
+    }
+}
+
+impl fmt::Display for Region {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Region::Ru => "ru",
+            Region::Kz => "kz",
+        })
+    }
+}
+
+impl FromStr for Region {
+    type Err = crate::Error;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "ru" => Ok(Region::Ru),
+            "kz" => Ok(Region::Kz),
+            _ => Err(crate::Error::config(
+                "region",
+                format!("unknown region {s:?}: expected `ru` or `kz`"),
+            )),
+        }
+    }
+}
