@@ -1,8 +1,15 @@
 //! Client for the Yandex Cloud Billing API over gRPC.
 #![warn(missing_docs)]
 
+pub mod call;
+pub mod client;
 pub mod error;
 pub mod proto;
 pub mod region;
+pub mod retry;
+pub mod transport;
 
+pub use call::CallOptions;
+pub use client::{Client, ClientBuilder};
 pub use error::{AuthError, CredentialSource, Error, OperationError, Result, RpcError};
+pub use retry::RetryPolicy;

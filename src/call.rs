@@ -1,0 +1,55 @@
+//! Per-call options: timeout, idempotency key, retry policy.
+
+use std::time::Duration;
+
+use crate::retry::RetryPolicy;
+
+/// Options of a single call, overriding the client's defaults.
+///
+/// ```
+/// use std::time::Duration;
+/// use yc_billing::{CallOptions, RetryPolicy};
+///
+/// let opts = CallOptions::new()
+///     .timeout(Duration::from_secs(5))
+///     .idempotency_key("invite-acme-2026-11")
+///     .retry(RetryPolicy::disabled());
+/// assert_eq!(opts.idempotency_key_value(), Some("invite-acme-2026-11"));
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct CallOptions {
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) idempotency_key: Option<String>,
+    pub(crate) retry: Option<RetryPolicy>,
+}
+
+impl CallOptions {
+    /// Options that keep every client default.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The overall deadline of the call, retries included.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The `idempotency-key` of a mutating call (a fresh UUID otherwise).
+    /// The same key is sent on every retry of the call.
+    pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
+        self.idempotency_key = Some(key.into());
+        self
+    }
+
+    /// The retry policy of this call.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+
+    /// The idempotency key set on these options, if any.
+    pub fn idempotency_key_value(&self) -> Option<&str> {
+        self.idempotency_key.as_deref()
+    }
+}

@@ -1,0 +1,634 @@
+//! The [`Client`]: channels, credentials, headers and retries in one place.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::Uri;
+use tokio::time::Instant;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+use tower::ServiceBuilder;
+use tracing::Instrument;
+
+use crate::call::CallOptions;
+use crate::error::RpcError;
+use crate::proto::yandex::cloud::endpoint::{
+    ListApiEndpointsRequest, api_endpoint_service_client::ApiEndpointServiceClient,
+};
+use crate::region::{Region, Service};
+use crate::retry::RetryPolicy;
+use crate::transport::{
+    AuthLayer, AuthorizationSource, HeadersLayer, HeadersService, IDEMPOTENCY_KEY, StaticToken,
+    Transport, X_CLIENT_REQUEST_ID, X_CLIENT_TRACE_ID, is_mutating,
+};
+use crate::{Error, Result};
+
+/// Default time allowed to open a connection.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default overall deadline of a call, retries included.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Which root certificates verify the server.
+#[derive(Clone, Default)]
+enum Roots {
+    #[default]
+    WebPki,
+    Native,
+    Custom(Vec<u8>),
+}
+
+enum Auth {
+    None,
+    Source(Arc<dyn AuthorizationSource>),
+}
+
+/// Builds a [`Client`]; every setting is checked by [`build`](Self::build).
+///
+/// ```no_run
+/// # async fn f() -> yc_billing::Result<()> {
+/// use yc_billing::{Client, region::Region};
+///
+/// let client = Client::builder()
+///     .region(Region::Ru)
+///     .iam_token(std::env::var("YC_IAM_TOKEN").unwrap_or_default())
+///     .build()
+///     .await?;
+/// # Ok(()) }
+/// ```
+pub struct ClientBuilder {
+    region: Region,
+    discovery: bool,
+    discovery_endpoint: Option<String>,
+    overrides: HashMap<Service, String>,
+    plaintext: bool,
+    allow_plaintext_bearer_to_remote: bool,
+    roots: Roots,
+    tls_domain: Option<String>,
+    connect_timeout: Duration,
+    request_timeout: Duration,
+    retry: RetryPolicy,
+    auth: Auth,
+    user_agent: Option<String>,
+    errors: Vec<Error>,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("region", &self.region)
+            .field("discovery", &self.discovery)
+            .field("overrides", &self.overrides)
+            .field("plaintext", &self.plaintext)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        ClientBuilder {
+            region: Region::Ru,
+            discovery: false,
+            discovery_endpoint: None,
+            overrides: HashMap::new(),
+            plaintext: false,
+            allow_plaintext_bearer_to_remote: false,
+            roots: Roots::WebPki,
+            tls_domain: None,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            retry: RetryPolicy::standard(),
+            auth: Auth::None,
+            user_agent: None,
+            errors: Vec::new(),
+        }
+    }
+}
+
+impl ClientBuilder {
+    /// The region whose endpoints are used unless overridden (default `ru`).
+    pub fn region(mut self, region: Region) -> Self {
+        self.region = region;
+        self
+    }
+
+    /// Looks the endpoints up through `ApiEndpointService.List` at build time.
+    pub fn discovery(mut self, enabled: bool) -> Self {
+        self.discovery = enabled;
+        self
+    }
+
+    /// The discovery endpoint (default: the region's `api.…:443`). Implies discovery.
+    pub fn discovery_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.discovery = true;
+        self.discovery_endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// Sends every service to one address (`host:port` or a URL), as for the emulator.
+    pub fn endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        let e = endpoint.into();
+        for s in [
+            Service::Billing,
+            Service::Operation,
+            Service::Iam,
+            Service::Discovery,
+        ] {
+            self.overrides.insert(s, e.clone());
+        }
+        self
+    }
+
+    /// Overrides the address of one service.
+    pub fn service_endpoint(mut self, service: Service, endpoint: impl Into<String>) -> Self {
+        self.overrides.insert(service, endpoint.into());
+        self
+    }
+
+    /// Uses plaintext HTTP/2 instead of TLS for endpoints given without a scheme.
+    pub fn plaintext(mut self, enabled: bool) -> Self {
+        self.plaintext = enabled;
+        self
+    }
+
+    /// Allows sending a bearer token over plaintext to a host that is not
+    /// loopback. Off by default; turn it on only inside a trusted network.
+    pub fn allow_plaintext_bearer_to_remote(mut self, allow: bool) -> Self {
+        self.allow_plaintext_bearer_to_remote = allow;
+        self
+    }
+
+    /// Verifies servers with the operating system's root certificates.
+    pub fn native_roots(mut self) -> Self {
+        self.roots = Roots::Native;
+        self
+    }
+
+    /// Verifies servers with this CA certificate (PEM) only.
+    pub fn ca_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.roots = Roots::Custom(pem.into());
+        self
+    }
+
+    /// Reads the CA certificate (PEM) from a file.
+    pub fn ca_certificate_file(mut self, path: impl AsRef<std::path::Path>) -> Self {
+        let path = path.as_ref();
+        match std::fs::read(path) {
+            Ok(pem) => self.roots = Roots::Custom(pem),
+            Err(e) => self.errors.push(Error::config(
+                "ca_certificate_file",
+                format!("cannot read {}: {e}", path.display()),
+            )),
+        }
+        self
+    }
+
+    /// The name the server certificate must carry (default: the endpoint's host).
+    pub fn tls_domain(mut self, domain: impl Into<String>) -> Self {
+        self.tls_domain = Some(domain.into());
+        self
+    }
+
+    /// Time allowed to open a connection (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Overall deadline of a call, retries included (default 30 s).
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// The default retry policy of every call.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Authenticates with a fixed IAM token.
+    pub fn iam_token(mut self, token: impl AsRef<str>) -> Self {
+        match StaticToken::new(token.as_ref()) {
+            Ok(t) => self.auth = Auth::Source(Arc::new(t)),
+            Err(e) => self.errors.push(e),
+        }
+        self
+    }
+
+    /// Authenticates with a custom source of `authorization` header values.
+    pub fn authorization_source(mut self, source: impl AuthorizationSource) -> Self {
+        self.auth = Auth::Source(Arc::new(source));
+        self
+    }
+
+    /// Appends to the `user-agent` (which always names this crate and version).
+    pub fn user_agent(mut self, product: impl Into<String>) -> Self {
+        self.user_agent = Some(product.into());
+        self
+    }
+
+    fn user_agent_value(&self) -> String {
+        let base = concat!("yc-billing-rust/", env!("CARGO_PKG_VERSION"));
+        match &self.user_agent {
+            Some(extra) => format!("{extra} {base}"),
+            None => base.to_owned(),
+        }
+    }
+
+    /// Resolves an address given as `host:port` or as a URL into a URI.
+    fn uri_for(&self, setting: &str, address: &str) -> Result<Uri> {
+        let with_scheme = if address.contains("://") {
+            address.to_owned()
+        } else if self.plaintext {
+            format!("http://{address}")
+        } else {
+            format!("https://{address}")
+        };
+        let uri: Uri = with_scheme.parse().map_err(|e| {
+            Error::config(setting, format!("{address:?} is not a valid address: {e}"))
+        })?;
+        match uri.scheme_str() {
+            Some("http") | Some("https") => {}
+            _ => {
+                return Err(Error::config(
+                    setting,
+                    format!("{address:?}: the scheme must be http or https"),
+                ));
+            }
+        }
+        if uri.host().is_none_or(str::is_empty) {
+            return Err(Error::config(setting, format!("{address:?} has no host")));
+        }
+        if uri.port_u16().is_none() && !address.contains("://") {
+            return Err(Error::config(
+                setting,
+                format!("{address:?} has no port (expected host:port)"),
+            ));
+        }
+        Ok(uri)
+    }
+
+    fn channel(&self, uri: &Uri, user_agent: &str) -> Result<Channel> {
+        let mut endpoint = Endpoint::from(uri.clone())
+            .connect_timeout(self.connect_timeout)
+            .tcp_nodelay(true)
+            .http2_keep_alive_interval(Duration::from_secs(30))
+            .keep_alive_timeout(Duration::from_secs(10))
+            .user_agent(user_agent.to_owned())
+            .map_err(|e| Error::config("user_agent", e.to_string()))?;
+        if uri.scheme_str() == Some("https") {
+            let mut tls = ClientTlsConfig::new();
+            tls = match &self.roots {
+                Roots::WebPki => tls.with_webpki_roots(),
+                Roots::Native => tls.with_native_roots(),
+                Roots::Custom(pem) => tls.ca_certificate(Certificate::from_pem(pem)),
+            };
+            if let Some(domain) = &self.tls_domain {
+                tls = tls.domain_name(domain.clone());
+            }
+            endpoint = endpoint
+                .tls_config(tls)
+                .map_err(|e| Error::config("tls", e.to_string()))?;
+        }
+        Ok(endpoint.connect_lazy())
+    }
+
+    /// Checks the settings, resolves endpoints (with discovery if asked) and
+    /// prepares one lazily connected channel per distinct endpoint.
+    pub async fn build(mut self) -> Result<Client> {
+        if let Some(e) = self.errors.drain(..).next() {
+            return Err(e);
+        }
+        if self.request_timeout.is_zero() {
+            return Err(Error::config(
+                "request_timeout",
+                "must be greater than zero",
+            ));
+        }
+        if self.connect_timeout.is_zero() {
+            return Err(Error::config(
+                "connect_timeout",
+                "must be greater than zero",
+            ));
+        }
+        let user_agent = self.user_agent_value();
+        let mut addresses: HashMap<Service, String> = HashMap::new();
+        for s in [Service::Billing, Service::Operation, Service::Iam] {
+            addresses.insert(s, self.region.endpoint(s));
+        }
+        if self.discovery {
+            let discovery = self
+                .discovery_endpoint
+                .clone()
+                .or_else(|| self.overrides.get(&Service::Discovery).cloned())
+                .unwrap_or_else(|| self.region.endpoint(Service::Discovery));
+            let uri = self.uri_for("discovery_endpoint", &discovery)?;
+            let channel = self.channel(&uri, &user_agent)?;
+            let mut stub = ApiEndpointServiceClient::new(HeadersLayer::new().layer_on(channel));
+            let mut request = tonic::Request::new(ListApiEndpointsRequest::default());
+            request.set_timeout(self.request_timeout);
+            let found = tokio::time::timeout(self.request_timeout, stub.list(request))
+                .await
+                .map_err(|_| {
+                    Error::config(
+                        "discovery_endpoint",
+                        format!("{discovery}: no answer within {:?}", self.request_timeout),
+                    )
+                })?
+                .map_err(|s| {
+                    Error::from(RpcError::from_status(
+                        "/yandex.cloud.endpoint.ApiEndpointService/List",
+                        &s,
+                    ))
+                })?
+                .into_inner();
+            for s in [Service::Billing, Service::Operation, Service::Iam] {
+                if let Some(e) = found.endpoints.iter().find(|e| e.id == s.endpoint_id()) {
+                    addresses.insert(s, e.address.clone());
+                }
+            }
+        }
+        for (s, a) in &self.overrides {
+            if *s != Service::Discovery {
+                addresses.insert(*s, a.clone());
+            }
+        }
+
+        let mut uris = HashMap::new();
+        for (s, a) in &addresses {
+            let setting = format!("{}_endpoint", s.endpoint_id());
+            uris.insert(*s, self.uri_for(&setting, a)?);
+        }
+
+        // A bearer token must not cross a network in the clear.
+        if matches!(self.auth, Auth::Source(_)) && !self.allow_plaintext_bearer_to_remote {
+            for s in [Service::Billing, Service::Operation] {
+                let uri = &uris[&s];
+                if uri.scheme_str() == Some("http") && !is_loopback(uri.host().unwrap_or("")) {
+                    return Err(Error::config(
+                        format!("{}_endpoint", s.endpoint_id()),
+                        format!(
+                            "refusing to send a bearer token over plaintext to {}, which is not a \
+                             loopback address; use TLS, or allow_plaintext_bearer_to_remote(true)",
+                            uri.host().unwrap_or("")
+                        ),
+                    ));
+                }
+            }
+        }
+
+        // One channel per distinct endpoint, shared by every service on it.
+        let mut channels: HashMap<String, Channel> = HashMap::new();
+        let mut by_service = HashMap::new();
+        for (s, uri) in &uris {
+            let key = uri.to_string();
+            let channel = match channels.get(&key) {
+                Some(c) => c.clone(),
+                None => {
+                    let c = self.channel(uri, &user_agent)?;
+                    channels.insert(key, c.clone());
+                    c
+                }
+            };
+            by_service.insert(*s, channel);
+        }
+
+        let source: Arc<dyn AuthorizationSource> = match self.auth {
+            Auth::Source(s) => s,
+            Auth::None => Arc::new(NoCredentials),
+        };
+        let auth = AuthLayer::from_arc(source.clone());
+        let stack = |c: &Channel| -> Transport {
+            ServiceBuilder::new()
+                .layer(auth.clone())
+                .layer(HeadersLayer::new())
+                .service(c.clone())
+        };
+        Ok(Client {
+            inner: Arc::new(Inner {
+                billing: stack(&by_service[&Service::Billing]),
+                operation: stack(&by_service[&Service::Operation]),
+                iam: HeadersLayer::new().layer_on(by_service[&Service::Iam].clone()),
+                endpoints: uris.iter().map(|(s, u)| (*s, u.to_string())).collect(),
+                auth: source,
+                retry: self.retry,
+                timeout: self.request_timeout,
+            }),
+        })
+    }
+}
+
+impl HeadersLayer {
+    fn layer_on<S>(&self, inner: S) -> HeadersService<S> {
+        tower::Layer::layer(self, inner)
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The source used when no credentials were configured: fails with a clear error.
+struct NoCredentials;
+
+impl AuthorizationSource for NoCredentials {
+    fn authorization(&self) -> futures::future::BoxFuture<'_, Result<http::HeaderValue>> {
+        Box::pin(async {
+            Err(Error::config(
+                "credentials",
+                "no credentials configured; set an IAM token, OAuth token, service-account key \
+                 or use the metadata service",
+            ))
+        })
+    }
+}
+
+struct Inner {
+    billing: Transport,
+    operation: Transport,
+    iam: HeadersService<Channel>,
+    endpoints: HashMap<Service, String>,
+    auth: Arc<dyn AuthorizationSource>,
+    retry: RetryPolicy,
+    timeout: Duration,
+}
+
+/// A handle to the Billing API: cheap to clone, `Send + Sync`, one shared
+/// channel per endpoint. Build it with [`Client::builder`].
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("endpoints", &self.inner.endpoints)
+            .field("retry", &self.inner.retry)
+            .field("timeout", &self.inner.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// A builder with the defaults: region `ru`, TLS with webpki roots,
+    /// 10 s connect timeout, 30 s request timeout, the standard retry policy.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// The transport (authorization and header layers over the shared channel)
+    /// of the Billing services, for use with raw generated stubs.
+    pub fn billing_transport(&self) -> Transport {
+        self.inner.billing.clone()
+    }
+
+    /// The transport of `OperationService`.
+    pub fn operation_transport(&self) -> Transport {
+        self.inner.operation.clone()
+    }
+
+    /// The transport of `IamTokenService` (no authorization header).
+    pub fn iam_transport(&self) -> HeadersService<Channel> {
+        self.inner.iam.clone()
+    }
+
+    /// The resolved endpoint of a service, as a URL.
+    pub fn endpoint(&self, service: Service) -> Option<&str> {
+        self.inner.endpoints.get(&service).map(String::as_str)
+    }
+
+    /// The client's default retry policy.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.inner.retry
+    }
+
+    /// Runs one unary call with the client's deadline, retry policy, request
+    /// ids and idempotency key, mapping failures to [`Error`].
+    ///
+    /// `method` is the gRPC path (`/package.Service/Method`); `call` sends one
+    /// attempt on a stub of the caller's choice. The request message is cloned
+    /// for each attempt; the `idempotency-key` and `x-client-trace-id` stay
+    /// the same on every attempt, `x-client-request-id` is fresh each time.
+    pub async fn execute<Req, Resp, F, Fut>(
+        &self,
+        method: &'static str,
+        request: Req,
+        options: &CallOptions,
+        mut call: F,
+    ) -> Result<tonic::Response<Resp>>
+    where
+        Req: Clone,
+        F: FnMut(tonic::Request<Req>) -> Fut,
+        Fut: Future<Output = std::result::Result<tonic::Response<Resp>, tonic::Status>>,
+    {
+        let policy = options.retry.as_ref().unwrap_or(&self.inner.retry);
+        let timeout = options.timeout.unwrap_or(self.inner.timeout);
+        let deadline = Instant::now() + timeout;
+        let trace_id = uuid::Uuid::new_v4().to_string();
+        let idempotency_key = is_mutating(method).then(|| {
+            options
+                .idempotency_key
+                .clone()
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+        });
+        let mut reauthenticated = false;
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let request_id = uuid::Uuid::new_v4().to_string();
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let mut req = tonic::Request::new(request.clone());
+            req.set_timeout(remaining);
+            let md = req.metadata_mut();
+            insert_ascii(md, X_CLIENT_REQUEST_ID, &request_id)?;
+            insert_ascii(md, X_CLIENT_TRACE_ID, &trace_id)?;
+            if let Some(key) = &idempotency_key {
+                insert_ascii(md, IDEMPOTENCY_KEY, key)?;
+            }
+            let span = tracing::debug_span!(
+                "yc_billing.rpc",
+                method,
+                attempt,
+                request_id = %request_id,
+                trace_id = %trace_id,
+            );
+            let outcome = tokio::time::timeout(remaining, call(req))
+                .instrument(span.clone())
+                .await;
+            let status = match outcome {
+                Ok(Ok(response)) => return Ok(response),
+                Ok(Err(status)) => status,
+                Err(_) => tonic::Status::deadline_exceeded(format!(
+                    "no answer within the call's deadline of {timeout:?}"
+                )),
+            };
+            let error = map_status(method, &status, &request_id);
+            let code = status.code();
+            span.in_scope(|| {
+                tracing::debug!(code = ?code, message = status.message(), "attempt failed");
+            });
+            if matches!(error, Error::Auth(_) | Error::Config { .. }) {
+                return Err(error);
+            }
+            // A rejected token may have been revoked or expired early: fetch a new one once.
+            let retry_auth = code == tonic::Code::Unauthenticated && !reauthenticated;
+            if retry_auth {
+                reauthenticated = true;
+                self.inner.auth.invalidate();
+            }
+            if !(retry_auth || policy.is_retryable(code)) || attempt >= policy.max_attempts() {
+                return Err(error);
+            }
+            let backoff = if retry_auth {
+                Duration::ZERO
+            } else {
+                policy.backoff(attempt, code)
+            };
+            if Instant::now() + backoff >= deadline {
+                return Err(error);
+            }
+            tracing::debug!(method, attempt, ?backoff, code = ?code, "retrying");
+            tokio::time::sleep(backoff).await;
+        }
+    }
+}
+
+fn insert_ascii(
+    md: &mut tonic::metadata::MetadataMap,
+    key: &'static str,
+    value: &str,
+) -> Result<()> {
+    let v = value
+        .parse()
+        .map_err(|_| Error::config(key, "must be printable ASCII"))?;
+    md.insert(key, v);
+    Ok(())
+}
+
+/// Turns a failed attempt into the crate's error, recovering a credentials
+/// error that a layer passed through tonic as the status's source.
+fn map_status(method: &str, status: &tonic::Status, request_id: &str) -> Error {
+    let mut source = std::error::Error::source(status);
+    while let Some(e) = source {
+        if let Some(err) = e.downcast_ref::<Error>() {
+            match err {
+                Error::Auth(a) => return Error::Auth(a.clone()),
+                Error::Config { field, reason } => return Error::config(field, reason),
+                _ => {}
+            }
+        }
+        source = e.source();
+    }
+    let mut rpc = RpcError::from_status(method, status);
+    rpc.client_request_id = Some(request_id.to_owned());
+    rpc.into()
+}

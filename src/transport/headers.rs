@@ -1,0 +1,92 @@
+//! Request ids, trace ids and idempotency keys.
+
+use std::task::{Context, Poll};
+
+use http::HeaderValue;
+use tower::{Layer, Service};
+
+/// Request header: a fresh id per attempt.
+pub const X_CLIENT_REQUEST_ID: &str = "x-client-request-id";
+/// Request header: one id per logical call, the same across retries.
+pub const X_CLIENT_TRACE_ID: &str = "x-client-trace-id";
+/// Request header: makes a mutating call safe to retry.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+/// Response header: the server's id of the request.
+pub const X_REQUEST_ID: &str = "x-request-id";
+/// Response header: the server's trace id.
+pub const X_SERVER_TRACE_ID: &str = "x-server-trace-id";
+/// Response header: suggested operation polling interval, in seconds.
+pub const X_OPERATION_POLL_INTERVAL: &str = "x-operation-poll-interval";
+
+/// Whether the gRPC method at `path` changes state: it returns an operation
+/// (declared by its `(yandex.cloud.api.operation)` option), or it is an IAM
+/// token revocation.
+///
+/// ```
+/// use yc_billing::transport::is_mutating;
+/// assert!(is_mutating("/yandex.cloud.billing.v1.CustomerService/Invite"));
+/// assert!(!is_mutating("/yandex.cloud.billing.v1.CustomerService/List"));
+/// ```
+pub fn is_mutating(path: &str) -> bool {
+    crate::proto::operation_method(path).is_some()
+}
+
+fn fresh_id() -> HeaderValue {
+    HeaderValue::try_from(uuid::Uuid::new_v4().to_string()).expect("a UUID is a valid header")
+}
+
+/// Adds `x-client-request-id`, `x-client-trace-id` and, on mutating calls,
+/// `idempotency-key` to requests that do not carry them yet.
+#[derive(Debug, Clone, Default)]
+pub struct HeadersLayer {
+    _priv: (),
+}
+
+impl HeadersLayer {
+    /// A layer with the default behaviour.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl<S> Layer<S> for HeadersLayer {
+    type Service = HeadersService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        HeadersService { inner }
+    }
+}
+
+/// The service made by [`HeadersLayer`].
+#[derive(Debug, Clone)]
+pub struct HeadersService<S> {
+    inner: S,
+}
+
+impl<S, B> Service<http::Request<B>> for HeadersService<S>
+where
+    S: Service<http::Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
+        let mutating = is_mutating(req.uri().path());
+        let headers = req.headers_mut();
+        if !headers.contains_key(X_CLIENT_REQUEST_ID) {
+            headers.insert(X_CLIENT_REQUEST_ID, fresh_id());
+        }
+        if !headers.contains_key(X_CLIENT_TRACE_ID) {
+            headers.insert(X_CLIENT_TRACE_ID, fresh_id());
+        }
+        if mutating && !headers.contains_key(IDEMPOTENCY_KEY) {
+            headers.insert(IDEMPOTENCY_KEY, fresh_id());
+        }
+        self.inner.call(req)
+    }
+}

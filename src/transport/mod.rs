@@ -1,0 +1,36 @@
+//! Tower layers that put the API's headers on every gRPC request.
+//!
+//! They work on any `tonic` transport, so they can also be composed on raw
+//! generated stubs:
+//!
+//! ```no_run
+//! # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+//! use tower::ServiceBuilder;
+//! use yc_billing::proto::yandex::cloud::billing::v1::customer_service_client::CustomerServiceClient;
+//! use yc_billing::transport::{AuthLayer, HeadersLayer, StaticToken};
+//!
+//! let channel = tonic::transport::Endpoint::from_static("http://127.0.0.1:50051").connect_lazy();
+//! let svc = ServiceBuilder::new()
+//!     .layer(AuthLayer::new(StaticToken::new("t1.example")?))
+//!     .layer(HeadersLayer::new())
+//!     .service(channel);
+//! let _stub = CustomerServiceClient::new(svc);
+//! # Ok(()) }
+//! ```
+
+mod auth;
+mod headers;
+
+pub use auth::{AuthLayer, AuthService, AuthorizationSource, StaticToken, needs_authorization};
+pub use headers::{
+    HeadersLayer, HeadersService, IDEMPOTENCY_KEY, X_CLIENT_REQUEST_ID, X_CLIENT_TRACE_ID,
+    X_OPERATION_POLL_INTERVAL, X_REQUEST_ID, X_SERVER_TRACE_ID, is_mutating,
+};
+
+/// The error type of the layers: tonic turns it into a `Status` whose
+/// source is the original error.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// The transport stack of [`Client`](crate::Client): authorization over
+/// request headers over a shared tonic channel.
+pub type Transport = AuthService<HeadersService<tonic::transport::Channel>>;
