@@ -60,6 +60,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut config = prost_build::Config::new();
     config.enable_type_names();
+    // Any.type_url must be `type.googleapis.com/<full name>`, as the API sends.
+    config.type_name_domain(["."], "type.googleapis.com");
 
     tonic_prost_build::configure()
         .build_client(true)

@@ -4,6 +4,8 @@
 pub mod call;
 pub mod client;
 pub mod error;
+#[cfg(feature = "json")]
+pub mod json;
 pub mod proto;
 pub mod region;
 pub mod retry;

@@ -5,6 +5,14 @@
 //! `customer_service_client::CustomerServiceClient`. Server traits are
 //! generated only with the `emulator` feature. `google.rpc` types come from
 //! [`tonic_types::pb`]; well-known types from [`prost_types`].
+//!
+//! Every message implements [`prost::Name`], with the type URLs the API uses:
+//!
+//! ```
+//! use prost::Name;
+//! use yc_billing::proto::yandex::cloud::billing::v1::Customer;
+//! assert_eq!(Customer::type_url(), "type.googleapis.com/yandex.cloud.billing.v1.Customer");
+//! ```
 #![allow(
     missing_docs,
     clippy::all,
