@@ -283,3 +283,193 @@ impl fmt::Debug for Credentials {
         d.finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::time::SystemTime;
+
+    use super::*;
+
+    fn lazy_iam(clock: &ManualClock) -> IamExchange {
+        // Port 1 on loopback: nothing listens there, so an exchange fails fast.
+        let channel = tonic::transport::Endpoint::from_static("http://127.0.0.1:1").connect_lazy();
+        IamExchange::new(channel, crate::region::Region::Ru)
+            .with_clock(Arc::new(clock.clone()))
+            .with_timeout(Duration::from_secs(5))
+    }
+
+    fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> {
+        let map: HashMap<String, OsString> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), OsString::from(v)))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    fn key_file() -> std::path::PathBuf {
+        let path =
+            std::env::temp_dir().join(format!("yc-billing-env-{}.json", uuid::Uuid::new_v4()));
+        let json = serde_json::json!({
+            "id": "ajekey",
+            "service_account_id": "ajesa",
+            "private_key": include_str!("testdata/test_sa_private.pem"),
+        });
+        std::fs::write(&path, json.to_string()).unwrap();
+        path
+    }
+
+    #[test]
+    fn env_chain_order() {
+        let all = [
+            (IAM_TOKEN_ENV, "t1.iam"),
+            (OAUTH_TOKEN_ENV, "y0_oauth"),
+            (SERVICE_ACCOUNT_KEY_FILE_ENV, "/nonexistent"),
+        ];
+        let c = Credentials::from_env_with(env(&all)).unwrap();
+        assert_eq!(c.kind(), CredentialSource::IamToken);
+        let c = Credentials::from_env_with(env(&all[1..])).unwrap();
+        assert_eq!(c.kind(), CredentialSource::OAuth);
+
+        let path = key_file();
+        let c = Credentials::from_env_with(env(&[(
+            SERVICE_ACCOUNT_KEY_FILE_ENV,
+            path.to_str().unwrap(),
+        )]))
+        .unwrap();
+        assert_eq!(c.kind(), CredentialSource::ServiceAccountKey);
+        std::fs::remove_file(&path).unwrap();
+
+        let c = Credentials::from_env_with(env(&[])).unwrap();
+        assert_eq!(c.kind(), CredentialSource::MetadataService);
+        assert!(format!("{c:?}").contains(DEFAULT_METADATA_ADDR));
+        let c = Credentials::from_env_with(env(&[(METADATA_ADDR_ENV, "127.0.0.1:8080")])).unwrap();
+        assert!(format!("{c:?}").contains("127.0.0.1:8080"));
+    }
+
+    #[test]
+    fn env_errors_name_the_variable() {
+        for (vars, needle) in [
+            (
+                vec![(IAM_TOKEN_ENV, "  ")],
+                "YC_IAM_TOKEN: is set but empty",
+            ),
+            (vec![(OAUTH_TOKEN_ENV, "")], "YC_TOKEN: is set but empty"),
+            (
+                vec![(SERVICE_ACCOUNT_KEY_FILE_ENV, "/nonexistent/key.json")],
+                "YC_SERVICE_ACCOUNT_KEY_FILE: service account key file /nonexistent/key.json: cannot read it",
+            ),
+            (
+                vec![(METADATA_ADDR_ENV, "a/b")],
+                "YC_METADATA_ADDR: \"a/b\" is not",
+            ),
+        ] {
+            let err = Credentials::from_env_with(env(&vars)).unwrap_err();
+            assert!(matches!(err, Error::Config { .. }), "{err:?}");
+            assert!(err.to_string().contains(needle), "{err}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn non_utf8_env_var_is_an_error() {
+        use std::os::unix::ffi::OsStringExt;
+        let get =
+            |name: &str| (name == OAUTH_TOKEN_ENV).then(|| OsString::from_vec(vec![0xff, 0xfe]));
+        let err = Credentials::from_env_with(get).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid configuration: YC_TOKEN: is not valid UTF-8"
+        );
+    }
+
+    #[test]
+    fn credentials_debug_is_redacted() {
+        let path = key_file();
+        let sa = Credentials::service_account_key_file(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let pem_line = include_str!("testdata/test_sa_private.pem")
+            .lines()
+            .nth(2)
+            .unwrap();
+        for (c, secret) in [
+            (Credentials::iam_token("t1.very-secret"), "t1.very-secret"),
+            (Credentials::oauth_token("y0_very-secret"), "y0_very-secret"),
+            (sa.clone(), pem_line),
+        ] {
+            let shown = format!("{c:?}");
+            assert!(!shown.contains(secret), "{shown}");
+            assert!(shown.contains("<redacted>"), "{shown}");
+        }
+    }
+
+    #[test]
+    fn access_token_debug_is_redacted() {
+        let t = AccessToken::new("t1.secret", SystemTime::UNIX_EPOCH);
+        assert_eq!(
+            format!("{t:?}"),
+            format!(
+                "AccessToken {{ secret: \"<redacted>\", expires_at: {:?} }}",
+                SystemTime::UNIX_EPOCH
+            )
+        );
+        let header = t.authorization_value().unwrap();
+        assert_eq!(header, "Bearer t1.secret");
+        assert!(header.is_sensitive());
+        assert!(!format!("{header:?}").contains("t1.secret"));
+    }
+
+    #[tokio::test]
+    async fn static_token_lives_twelve_hours_and_is_never_refreshed() {
+        let clock = ManualClock::new(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+        let start = clock.now();
+        let cache = Credentials::iam_token(" t1.static\n").into_cache(lazy_iam(&clock));
+        let token = cache.token().await.unwrap();
+        assert_eq!(token.secret(), "t1.static");
+        assert_eq!(token.expires_at(), start + STATIC_IAM_TOKEN_LIFETIME);
+        clock.advance(Duration::from_secs(11 * 3600));
+        assert_eq!(cache.token().await.unwrap().secret(), "t1.static");
+        clock.advance(Duration::from_secs(3600));
+        let err = cache.token().await.unwrap_err();
+        assert!(
+            matches!(&err, Error::Auth(e) if e.source == CredentialSource::IamToken),
+            "{err:?}"
+        );
+        assert!(!err.to_string().contains("t1.static"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn oauth_exchange_failure_names_the_source_not_the_secret() {
+        let clock = ManualClock::default();
+        let source = Credentials::oauth_token("y0_secret-oauth").into_source(lazy_iam(&clock));
+        assert_eq!(source.kind(), CredentialSource::OAuth);
+        let err = source.fetch().await.unwrap_err();
+        assert_eq!(err.source, CredentialSource::OAuth);
+        let rpc = err.rpc.as_ref().expect("rpc error attached");
+        assert_eq!(rpc.method, "/yandex.cloud.iam.v1.IamTokenService/Create");
+        assert_eq!(rpc.code, tonic::Code::Unavailable);
+        assert!(!err.to_string().contains("y0_secret-oauth"), "{err}");
+        assert!(!format!("{source:?}").contains("y0_secret-oauth"));
+    }
+
+    #[tokio::test]
+    async fn service_account_exchange_failure_names_the_source() {
+        let path = key_file();
+        let c = Credentials::service_account_key_file(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let source = c.into_source(lazy_iam(&ManualClock::default()));
+        let err = source.fetch().await.unwrap_err();
+        assert_eq!(err.source, CredentialSource::ServiceAccountKey);
+        assert!(err.rpc.is_some());
+    }
+
+    #[tokio::test]
+    async fn custom_and_metadata_sources_keep_their_kind() {
+        let clock = ManualClock::default();
+        let metadata = Credentials::metadata_service_at("127.0.0.1:1").unwrap();
+        assert_eq!(metadata.kind(), CredentialSource::MetadataService);
+        let source = Credentials::custom(MetadataTokenSource::new("127.0.0.1:1").unwrap())
+            .into_source(lazy_iam(&clock));
+        assert_eq!(source.kind(), CredentialSource::MetadataService);
+    }
+}

@@ -327,7 +327,9 @@ impl<'de> serde::Deserialize<'de> for ServiceAccountKey {
             }
         }
 
-        deserializer.deserialize_map(KeyVisitor)
+        // `deserialize_any`, not `deserialize_map`: with a map hint serde_json reports a
+        // string by quoting it, bypassing `visit_str`.
+        deserializer.deserialize_any(KeyVisitor)
     }
 }
 
@@ -365,5 +367,259 @@ impl TokenSource for ServiceAccountSource {
 impl ServiceAccountSource {
     pub(crate) fn shared(key: ServiceAccountKey, iam: IamExchange) -> Arc<dyn TokenSource> {
         Arc::new(ServiceAccountSource { key, iam })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use jsonwebtoken::{DecodingKey, Validation};
+
+    use super::*;
+
+    const PRIVATE: &str = include_str!("testdata/test_sa_private.pem");
+    const PUBLIC: &str = include_str!("testdata/test_sa_public.pem");
+    /// A line of the base64 body of the private key, to check it never leaks.
+    fn private_fragment() -> &'static str {
+        PRIVATE.lines().nth(3).unwrap()
+    }
+
+    fn with_prefix() -> String {
+        format!("PLEASE DO NOT REMOVE THIS LINE! Yandex.Cloud SA Key ID ajekey1\n{PRIVATE}")
+    }
+
+    fn snake_json() -> String {
+        serde_json::json!({
+            "id": "ajekey1",
+            "service_account_id": "ajesa1",
+            "created_at": "2024-01-01T00:00:00Z",
+            "key_algorithm": "RSA_2048",
+            "public_key": PUBLIC,
+            "private_key": with_prefix(),
+        })
+        .to_string()
+    }
+
+    fn assert_no_leak(text: &str) {
+        assert!(
+            !text.contains(private_fragment()),
+            "private key leaked: {text}"
+        );
+        assert!(
+            !text.contains("BEGIN PRIVATE KEY"),
+            "private key leaked: {text}"
+        );
+    }
+
+    #[test]
+    fn parses_snake_case_with_prefix_line() {
+        let key = ServiceAccountKey::from_json(&snake_json()).unwrap();
+        assert_eq!(key.id(), "ajekey1");
+        assert_eq!(key.service_account_id(), "ajesa1");
+        assert_eq!(key.created_at(), Some("2024-01-01T00:00:00Z"));
+        assert_eq!(key.key_algorithm(), Some("RSA_2048"));
+        assert_eq!(key.public_key(), Some(PUBLIC));
+    }
+
+    #[test]
+    fn parses_camel_case_without_prefix_line() {
+        let json = serde_json::json!({
+            "id": "ajekey2",
+            "serviceAccountId": "ajesa2",
+            "createdAt": "2024-01-01T00:00:00Z",
+            "keyAlgorithm": "RSA_4096",
+            "publicKey": PUBLIC,
+            "privateKey": PRIVATE,
+        })
+        .to_string();
+        let key = ServiceAccountKey::from_json(&json).unwrap();
+        assert_eq!(key.service_account_id(), "ajesa2");
+        assert_eq!(key.key_algorithm(), Some("RSA_4096"));
+        assert_eq!(key.public_key(), Some(PUBLIC));
+    }
+
+    #[test]
+    fn only_required_fields() {
+        let key = ServiceAccountKey::new("k", "sa", PRIVATE).unwrap();
+        assert_eq!(key.created_at(), None);
+        assert_eq!(key.public_key(), None);
+    }
+
+    #[test]
+    fn deserializes_through_serde() {
+        let key: ServiceAccountKey = serde_json::from_str(&snake_json()).unwrap();
+        assert_eq!(key.id(), "ajekey1");
+        let err =
+            serde_json::from_str::<ServiceAccountKey>(&serde_json::to_string(PRIVATE).unwrap())
+                .unwrap_err()
+                .to_string();
+        assert_no_leak(&err);
+        let err = serde_json::from_str::<ServiceAccountKey>(r#"{"id":"k","private_key":"x"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("service_account_id: is missing"), "{err}");
+    }
+
+    #[test]
+    fn missing_fields_are_named() {
+        for field in ["id", "service_account_id", "private_key"] {
+            let mut value: Value = serde_json::from_str(&snake_json()).unwrap();
+            value.as_object_mut().unwrap().remove(field);
+            let err = ServiceAccountKey::from_json(&value.to_string()).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("invalid configuration: service account key: {field}: is missing")
+            );
+            assert_no_leak(&err.to_string());
+        }
+    }
+
+    #[test]
+    fn invalid_fields_are_named_without_echoing_the_key() {
+        let cases = [
+            (
+                serde_json::json!({"id": 5, "service_account_id": "sa", "private_key": PRIVATE}),
+                "id: must be a string, found a number",
+            ),
+            (
+                serde_json::json!({"id": "", "service_account_id": "sa", "private_key": PRIVATE}),
+                "id: is empty",
+            ),
+            (
+                serde_json::json!({"id": "k", "service_account_id": "sa", "private_key": ["x"]}),
+                "private_key: must be a string",
+            ),
+            (
+                serde_json::json!({"id": "k", "service_account_id": "sa", "private_key": "not a pem"}),
+                "private_key: is not a PEM-encoded key",
+            ),
+            (
+                serde_json::json!({"id": "k", "service_account_id": "sa",
+                    "private_key": "-----BEGIN PRIVATE KEY-----\nMIIBVQIBADANBgkqhkiG9w0BAQEFAASCAT8wggE7AgEAAkEA\n-----END PRIVATE KEY-----\n"}),
+                "private_key: is not",
+            ),
+            (
+                // The public key where the private one belongs.
+                serde_json::json!({"id": "k", "service_account_id": "sa", "private_key": PUBLIC}),
+                "private_key: is not",
+            ),
+            (
+                serde_json::json!({"id": "k", "service_account_id": "sa", "key_algorithm": "ED25519", "private_key": PRIVATE}),
+                "key_algorithm: \"ED25519\" is not supported",
+            ),
+        ];
+        for (json, expected) in cases {
+            let err = ServiceAccountKey::from_json(&json.to_string())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(expected), "expected {expected:?} in {err:?}");
+            assert_no_leak(&err);
+        }
+    }
+
+    #[test]
+    fn garbage_is_rejected_without_echo() {
+        for garbage in [
+            "",
+            "not json",
+            "[1,2]",
+            "null",
+            &serde_json::to_string(PRIVATE).unwrap(),
+            PRIVATE,
+        ] {
+            let err = ServiceAccountKey::from_json(garbage)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with("invalid configuration: service account key: json:"),
+                "{err}"
+            );
+            assert_no_leak(&err);
+        }
+    }
+
+    #[test]
+    fn from_file_names_the_file() {
+        let dir = std::env::temp_dir().join(format!("yc-billing-sa-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("key.json");
+        std::fs::write(&path, snake_json()).unwrap();
+        assert_eq!(ServiceAccountKey::from_file(&path).unwrap().id(), "ajekey1");
+
+        std::fs::write(&path, r#"{"id": "k"}"#).unwrap();
+        let err = ServiceAccountKey::from_file(&path).unwrap_err().to_string();
+        assert!(err.contains(&path.display().to_string()), "{err}");
+        assert!(err.contains("service_account_id: is missing"), "{err}");
+
+        let missing = dir.join("absent.json");
+        let err = ServiceAccountKey::from_file(&missing)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("absent.json") && err.contains("cannot read it"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn debug_is_redacted() {
+        let key = ServiceAccountKey::from_json(&snake_json()).unwrap();
+        let shown = format!("{key:?}");
+        assert!(
+            shown.contains("ajekey1") && shown.contains("<redacted>"),
+            "{shown}"
+        );
+        assert_no_leak(&shown);
+    }
+
+    #[test]
+    fn jwt_is_ps256_with_kid_iss_aud_and_one_hour_life() {
+        #[derive(serde::Deserialize)]
+        struct Decoded {
+            iss: String,
+            aud: String,
+            iat: u64,
+            exp: u64,
+        }
+        let key = ServiceAccountKey::from_json(&snake_json()).unwrap();
+        let decoding = DecodingKey::from_rsa_pem(PUBLIC.as_bytes()).unwrap();
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        for region in [Region::Ru, Region::Kz] {
+            let jwt = key.create_jwt(region, now).unwrap();
+            let header = jsonwebtoken::decode_header(&jwt).unwrap();
+            assert_eq!(header.alg, Algorithm::PS256);
+            assert_eq!(header.kid.as_deref(), Some("ajekey1"));
+
+            let mut validation = Validation::new(Algorithm::PS256);
+            validation.validate_exp = false;
+            validation.set_audience(&[region.jwt_audience()]);
+            validation.set_issuer(&["ajesa1"]);
+            let claims = jsonwebtoken::decode::<Decoded>(&jwt, &decoding, &validation)
+                .unwrap()
+                .claims;
+            assert_eq!(claims.iss, "ajesa1");
+            assert_eq!(claims.aud, region.jwt_audience());
+            assert_eq!(claims.iat, 1_700_000_000);
+            assert_eq!(claims.exp - claims.iat, 3600);
+
+            // The other region's audience does not verify.
+            let other = if region == Region::Ru {
+                Region::Kz
+            } else {
+                Region::Ru
+            };
+            let mut wrong = Validation::new(Algorithm::PS256);
+            wrong.validate_exp = false;
+            wrong.set_audience(&[other.jwt_audience()]);
+            assert!(jsonwebtoken::decode::<Decoded>(&jwt, &decoding, &wrong).is_err());
+        }
+    }
+
+    #[test]
+    fn jwt_uses_the_given_time_and_refuses_pre_epoch_clocks() {
+        let key = ServiceAccountKey::new("k", "sa", PRIVATE).unwrap();
+        let before = SystemTime::UNIX_EPOCH - Duration::from_secs(1);
+        let err = key.create_jwt(Region::Ru, before).unwrap_err();
+        assert_eq!(err.source, CredentialSource::ServiceAccountKey);
     }
 }
