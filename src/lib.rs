@@ -1,6 +1,7 @@
 //! Client for the Yandex Cloud Billing API over gRPC.
 #![warn(missing_docs)]
 
+pub mod auth;
 pub mod call;
 pub mod client;
 pub mod error;
@@ -11,6 +12,7 @@ pub mod region;
 pub mod retry;
 pub mod transport;
 
+pub use auth::{AccessToken, Credentials, IamExchange, ServiceAccountKey, TokenCache, TokenSource};
 pub use call::CallOptions;
 pub use client::{Client, ClientBuilder};
 pub use error::{AuthError, CredentialSource, Error, OperationError, Result, RpcError};

@@ -1,0 +1,155 @@
+//! [`IamExchange`]: `IamTokenService.Create` for OAuth tokens and service-account JWTs.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tonic::transport::Channel;
+
+use super::clock::{Clock, SystemClock};
+use super::token::AccessToken;
+use crate::error::{AuthError, CredentialSource, RpcError};
+use crate::proto::yandex::cloud::iam::v1::{
+    CreateIamTokenRequest, create_iam_token_request::Identity,
+    iam_token_service_client::IamTokenServiceClient,
+};
+use crate::region::Region;
+
+const CREATE_METHOD: &str = "/yandex.cloud.iam.v1.IamTokenService/Create";
+
+/// Access to `yandex.cloud.iam.v1.IamTokenService`, which turns OAuth tokens
+/// and service-account JWTs into IAM tokens.
+///
+/// The channel must lead to the IAM endpoint of the region
+/// ([`Region::endpoint`]`(Service::Iam)`) and must not add an `authorization`
+/// header. The user agent, TLS and connect timeouts are the channel's
+/// (`tonic::transport::Endpoint`) business.
+///
+/// ```
+/// use yc_billing::auth::IamExchange;
+/// use yc_billing::region::Region;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let channel = tonic::transport::Endpoint::from_static("http://127.0.0.1:50051").connect_lazy();
+/// let iam = IamExchange::new(channel, Region::Ru);
+/// assert_eq!(iam.region(), Region::Ru);
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct IamExchange {
+    client: IamTokenServiceClient<Channel>,
+    region: Region,
+    clock: Arc<dyn Clock>,
+    timeout: Duration,
+}
+
+impl IamExchange {
+    /// The default deadline of one `IamTokenService.Create` call.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+    /// Exchanges through `channel` (to the IAM endpoint of `region`), using the system clock.
+    pub fn new(channel: Channel, region: Region) -> Self {
+        IamExchange {
+            client: IamTokenServiceClient::new(channel),
+            region,
+            clock: Arc::new(SystemClock),
+            timeout: Self::DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// Uses `clock` for JWT timestamps and for the start of a static token's assumed life.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Sets the deadline of each exchange call (default [`Self::DEFAULT_TIMEOUT`]).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The region, which fixes the JWT audience.
+    pub fn region(&self) -> Region {
+        self.region
+    }
+
+    /// The clock in use.
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        Arc::clone(&self.clock)
+    }
+
+    /// `IamTokenService.Create{yandex_passport_oauth_token}`.
+    pub async fn exchange_oauth(&self, oauth_token: &str) -> Result<AccessToken, AuthError> {
+        self.create(
+            CredentialSource::OAuth,
+            Identity::YandexPassportOauthToken(oauth_token.to_owned()),
+        )
+        .await
+    }
+
+    /// `IamTokenService.Create{jwt}` with a signed service-account JWT
+    /// (see [`ServiceAccountKey::create_jwt`](super::ServiceAccountKey::create_jwt)).
+    pub async fn exchange_jwt(&self, jwt: &str) -> Result<AccessToken, AuthError> {
+        self.create(
+            CredentialSource::ServiceAccountKey,
+            Identity::Jwt(jwt.to_owned()),
+        )
+        .await
+    }
+
+    async fn create(
+        &self,
+        kind: CredentialSource,
+        identity: Identity,
+    ) -> Result<AccessToken, AuthError> {
+        let what = match kind {
+            CredentialSource::OAuth => "OAuth token",
+            _ => "service-account JWT",
+        };
+        let mut request = tonic::Request::new(CreateIamTokenRequest {
+            identity: Some(identity),
+        });
+        request.set_timeout(self.timeout);
+        let mut client = self.client.clone();
+        let response = client.create(request).await.map_err(|status| {
+            AuthError::new(
+                kind,
+                format!("exchanging the {what} for an IAM token failed"),
+            )
+            .with_rpc(RpcError::from_status(CREATE_METHOD, &status))
+        })?;
+        let response = response.into_inner();
+        if response.iam_token.is_empty() {
+            return Err(AuthError::new(
+                kind,
+                "IamTokenService.Create answered without an IAM token",
+            ));
+        }
+        let expires_at = response
+            .expires_at
+            .ok_or_else(|| {
+                AuthError::new(kind, "IamTokenService.Create answered without expires_at")
+            })
+            .and_then(|ts| {
+                SystemTime::try_from(ts).map_err(|_| {
+                    AuthError::new(
+                        kind,
+                        "IamTokenService.Create answered an invalid expires_at",
+                    )
+                })
+            })?;
+        tracing::debug!(source = %kind, region = %self.region, ?expires_at, "IAM token exchanged");
+        Ok(AccessToken::new(response.iam_token, expires_at))
+    }
+}
+
+impl fmt::Debug for IamExchange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IamExchange")
+            .field("region", &self.region)
+            .field("clock", &self.clock)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,285 @@
+//! The VM metadata service (`GET /computeMetadata/v1/instance/service-accounts/default/token`).
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::{BoxFuture, FutureExt};
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+use super::clock::{Clock, SystemClock};
+use super::token::{AccessToken, TokenSource};
+use crate::error::{AuthError, CredentialSource, Error};
+
+/// The metadata service's address on Yandex Cloud VMs.
+pub const DEFAULT_METADATA_ADDR: &str = "169.254.169.254";
+/// The environment variable that overrides [`DEFAULT_METADATA_ADDR`] (`host` or `host:port`).
+pub const METADATA_ADDR_ENV: &str = "YC_METADATA_ADDR";
+/// The path of the token document.
+pub const METADATA_TOKEN_PATH: &str = "/computeMetadata/v1/instance/service-accounts/default/token";
+
+const MAX_BODY: usize = 64 * 1024;
+
+/// Fetches the token of the VM's service account from the metadata service.
+///
+/// Each fetch sends `GET http://{addr}/computeMetadata/v1/instance/service-accounts/default/token`
+/// with `Metadata-Flavor: Google` and reads `{access_token, expires_in, token_type}`.
+/// Connection errors, timeouts, HTTP 429 and 5xx are retried with exponential
+/// backoff (by default 4 attempts, 100 ms first delay, 2 s per attempt); other
+/// answers fail at once.
+///
+/// ```
+/// use std::time::Duration;
+/// use yc_billing::auth::MetadataTokenSource;
+///
+/// let source = MetadataTokenSource::new("127.0.0.1:8080")?
+///     .with_attempts(2)
+///     .with_timeout(Duration::from_millis(500));
+/// assert_eq!(source.address(), "127.0.0.1:8080");
+/// assert!(MetadataTokenSource::new("host/with/path").is_err());
+/// # Ok::<(), yc_billing::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct MetadataTokenSource {
+    authority: http::uri::Authority,
+    clock: Arc<dyn Clock>,
+    attempts: u32,
+    initial_backoff: Duration,
+    timeout: Duration,
+    client: Client<HttpConnector, Empty<Bytes>>,
+}
+
+#[derive(serde::Deserialize)]
+struct TokenDocument {
+    access_token: String,
+    expires_in: u64,
+    #[serde(default)]
+    token_type: Option<String>,
+}
+
+enum Failure {
+    Retryable(String),
+    Fatal(AuthError),
+}
+
+/// Parses `host` or `host:port` (an `http://` prefix and a trailing `/` are tolerated).
+pub(crate) fn parse_addr(addr: &str) -> Result<http::uri::Authority, String> {
+    let trimmed = addr.trim();
+    let trimmed = trimmed.strip_prefix("http://").unwrap_or(trimmed);
+    let trimmed = trimmed.strip_suffix('/').unwrap_or(trimmed);
+    if trimmed.is_empty() {
+        return Err("is empty".into());
+    }
+    if trimmed.contains(['/', '@', '?', '#']) {
+        return Err(format!("{addr:?} is not a `host` or `host:port`"));
+    }
+    http::uri::Authority::from_str(trimmed)
+        .map_err(|e| format!("{addr:?} is not a `host` or `host:port`: {e}"))
+}
+
+impl MetadataTokenSource {
+    /// A source asking the metadata service at `addr` (`host` or `host:port`).
+    pub fn new(addr: &str) -> Result<Self, Error> {
+        let authority =
+            parse_addr(addr).map_err(|reason| Error::config("metadata address", reason))?;
+        Ok(Self::with_authority(authority))
+    }
+
+    /// A source asking [`DEFAULT_METADATA_ADDR`], or `YC_METADATA_ADDR` when that is set.
+    pub fn from_env() -> Result<Self, Error> {
+        match std::env::var_os(METADATA_ADDR_ENV) {
+            None => Ok(Self::with_authority(http::uri::Authority::from_static(
+                DEFAULT_METADATA_ADDR,
+            ))),
+            Some(v) => {
+                let v = v
+                    .into_string()
+                    .map_err(|_| Error::config(METADATA_ADDR_ENV, "is not valid UTF-8"))?;
+                let authority =
+                    parse_addr(&v).map_err(|reason| Error::config(METADATA_ADDR_ENV, reason))?;
+                Ok(Self::with_authority(authority))
+            }
+        }
+    }
+
+    pub(crate) fn with_authority(authority: http::uri::Authority) -> Self {
+        let timeout = Duration::from_secs(2);
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(timeout));
+        connector.set_nodelay(true);
+        MetadataTokenSource {
+            authority,
+            clock: Arc::new(SystemClock),
+            attempts: 4,
+            initial_backoff: Duration::from_millis(100),
+            timeout,
+            client: Client::builder(TokioExecutor::new()).build(connector),
+        }
+    }
+
+    /// The `host[:port]` asked.
+    pub fn address(&self) -> &str {
+        self.authority.as_str()
+    }
+
+    /// Uses `clock` to turn `expires_in` into an expiry time.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// How many times one fetch tries before giving up (at least 1; default 4).
+    pub fn with_attempts(mut self, attempts: u32) -> Self {
+        self.attempts = attempts.max(1);
+        self
+    }
+
+    /// The delay after the first failed attempt, doubled after each further one (default 100 ms).
+    pub fn with_initial_backoff(mut self, delay: Duration) -> Self {
+        self.initial_backoff = delay;
+        self
+    }
+
+    /// The deadline of one attempt, connecting included (default 2 s).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    async fn attempt(&self) -> Result<AccessToken, Failure> {
+        let kind = CredentialSource::MetadataService;
+        let uri = format!("http://{}{}", self.authority, METADATA_TOKEN_PATH);
+        let request = http::Request::get(uri)
+            .header("Metadata-Flavor", "Google")
+            .header(http::header::ACCEPT, "application/json")
+            .body(Empty::<Bytes>::new())
+            .map_err(|e| {
+                Failure::Fatal(AuthError::new(
+                    kind,
+                    format!("cannot build the request: {e}"),
+                ))
+            })?;
+        let exchange = async {
+            let response = self.client.request(request).await.map_err(|e| {
+                Failure::Retryable(format!(
+                    "cannot reach the metadata service at {}: {}",
+                    self.authority,
+                    chain(&e)
+                ))
+            })?;
+            let status = response.status();
+            let body = Limited::new(response.into_body(), MAX_BODY)
+                .collect()
+                .await
+                .map_err(|e| {
+                    Failure::Retryable(format!("reading the metadata service's answer failed: {e}"))
+                })?
+                .to_bytes();
+            Ok::<_, Failure>((status, body))
+        };
+        let (status, body) = tokio::time::timeout(self.timeout, exchange)
+            .await
+            .map_err(|_| {
+                Failure::Retryable(format!(
+                    "the metadata service at {} did not answer within {:?}",
+                    self.authority, self.timeout
+                ))
+            })??;
+        if status.is_server_error() || status == http::StatusCode::TOO_MANY_REQUESTS {
+            return Err(Failure::Retryable(format!(
+                "the metadata service answered HTTP {status}"
+            )));
+        }
+        if status == http::StatusCode::NOT_FOUND {
+            return Err(Failure::Fatal(AuthError::new(
+                kind,
+                "the metadata service answered HTTP 404 Not Found: is a service account attached to the VM?",
+            )));
+        }
+        if !status.is_success() {
+            return Err(Failure::Fatal(AuthError::new(
+                kind,
+                format!("the metadata service answered HTTP {status}"),
+            )));
+        }
+        let doc: TokenDocument = serde_json::from_slice(&body).map_err(|e| {
+            Failure::Fatal(AuthError::new(
+                kind,
+                format!("the metadata service's answer is not a token document: {e}"),
+            ))
+        })?;
+        if let Some(t) = doc.token_type.as_deref() {
+            if !t.eq_ignore_ascii_case("bearer") {
+                return Err(Failure::Fatal(AuthError::new(
+                    kind,
+                    format!("the metadata service answered token_type {t:?}, expected Bearer"),
+                )));
+            }
+        }
+        let expires_at = self
+            .clock
+            .now()
+            .checked_add(Duration::from_secs(doc.expires_in))
+            .ok_or_else(|| Failure::Fatal(AuthError::new(kind, "expires_in is out of range")))?;
+        Ok(AccessToken::new(doc.access_token, expires_at))
+    }
+}
+
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+impl TokenSource for MetadataTokenSource {
+    fn fetch(&self) -> BoxFuture<'_, Result<AccessToken, AuthError>> {
+        async move {
+            let mut delay = self.initial_backoff;
+            let mut attempt = 1;
+            loop {
+                match self.attempt().await {
+                    Ok(token) => return Ok(token),
+                    Err(Failure::Fatal(e)) => return Err(e),
+                    Err(Failure::Retryable(reason)) if attempt >= self.attempts => {
+                        return Err(AuthError::new(
+                            CredentialSource::MetadataService,
+                            format!("{reason} (gave up after {attempt} attempt(s))"),
+                        ));
+                    }
+                    Err(Failure::Retryable(reason)) => {
+                        tracing::debug!(attempt, %reason, retry_in = ?delay, "metadata token request failed");
+                        tokio::time::sleep(delay).await;
+                        delay = delay.saturating_mul(2);
+                        attempt += 1;
+                    }
+                }
+            }
+        }
+        .boxed()
+    }
+
+    fn kind(&self) -> CredentialSource {
+        CredentialSource::MetadataService
+    }
+}
+
+impl fmt::Debug for MetadataTokenSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MetadataTokenSource")
+            .field("address", &self.authority.as_str())
+            .field("attempts", &self.attempts)
+            .field("initial_backoff", &self.initial_backoff)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}

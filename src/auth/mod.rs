@@ -1,0 +1,475 @@
+//! Credentials and the IAM token cache.
+//!
+//! Every call to the Billing API carries an IAM token. This module turns
+//! [`Credentials`] (a static IAM token, an OAuth token, a service-account
+//! authorized key, the VM metadata service, or a [`TokenSource`] of your own)
+//! into a token source, and keeps the token fresh in a [`TokenCache`].
+//!
+//! ```no_run
+//! use yc_billing::auth::{Credentials, IamExchange};
+//! use yc_billing::region::{Region, Service};
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let credentials = Credentials::from_env()?;
+//! let iam_channel = tonic::transport::Endpoint::from_shared(format!(
+//!     "https://{}",
+//!     Region::Ru.endpoint(Service::Iam)
+//! ))?
+//! .connect_lazy();
+//! let cache = credentials.into_cache(IamExchange::new(iam_channel, Region::Ru));
+//! let token = cache.token().await?;
+//! println!("token valid until {:?}", token.expires_at());
+//! # Ok(()) }
+//! ```
+//!
+//! Secrets (tokens, OAuth tokens, private keys) never appear in `Debug`
+//! output, errors or logs.
+
+mod cache;
+mod clock;
+mod exchange;
+mod metadata;
+mod service_account;
+mod sources;
+mod token;
+
+use std::ffi::OsString;
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use cache::{RefreshPolicy, TokenCache};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use exchange::IamExchange;
+pub use metadata::{
+    DEFAULT_METADATA_ADDR, METADATA_ADDR_ENV, METADATA_TOKEN_PATH, MetadataTokenSource,
+};
+pub use service_account::{JWT_LIFETIME, ServiceAccountKey};
+pub use token::{AccessToken, TokenSource};
+
+use crate::error::{AuthError, CredentialSource, Error};
+use sources::{FailingSource, OAuthSource, StaticTokenSource};
+
+/// How long a static IAM token is assumed to be valid, counted from the
+/// moment it is turned into a source ([`Credentials::into_source`]). IAM
+/// tokens live at most 12 hours; the real expiry of a token given as a string
+/// is unknown.
+pub const STATIC_IAM_TOKEN_LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
+
+/// Environment variable holding an IAM token.
+pub const IAM_TOKEN_ENV: &str = "YC_IAM_TOKEN";
+/// Environment variable holding an OAuth token.
+pub const OAUTH_TOKEN_ENV: &str = "YC_TOKEN";
+/// Environment variable holding the path of a service-account authorized key file.
+pub const SERVICE_ACCOUNT_KEY_FILE_ENV: &str = "YC_SERVICE_ACCOUNT_KEY_FILE";
+
+/// What to authenticate with. Cheap to clone; `Debug` hides every secret.
+///
+/// ```
+/// use yc_billing::auth::Credentials;
+/// use yc_billing::CredentialSource;
+///
+/// let credentials = Credentials::iam_token("t1.secret");
+/// assert_eq!(credentials.kind(), CredentialSource::IamToken);
+/// assert!(!format!("{credentials:?}").contains("t1.secret"));
+/// ```
+#[derive(Clone)]
+pub struct Credentials {
+    inner: Inner,
+}
+
+#[derive(Clone)]
+enum Inner {
+    IamToken(String),
+    OAuth(String),
+    ServiceAccountKey(Box<ServiceAccountKey>),
+    Metadata(Result<http::uri::Authority, String>),
+    Custom(Arc<dyn TokenSource>),
+}
+
+impl Credentials {
+    /// A static IAM token. Its real expiry is unknown, so it is assumed valid
+    /// for [`STATIC_IAM_TOKEN_LIFETIME`] (12 h) from [`into_source`](Self::into_source)
+    /// and never refreshed; after that, fetching fails.
+    pub fn iam_token(token: impl Into<String>) -> Self {
+        Credentials {
+            inner: Inner::IamToken(token.into().trim().to_owned()),
+        }
+    }
+
+    /// A Yandex Passport OAuth token, exchanged for IAM tokens through
+    /// `IamTokenService.Create{yandex_passport_oauth_token}`.
+    pub fn oauth_token(token: impl Into<String>) -> Self {
+        Credentials {
+            inner: Inner::OAuth(token.into().trim().to_owned()),
+        }
+    }
+
+    /// A service-account authorized key; each refresh signs a JWT and
+    /// exchanges it through `IamTokenService.Create{jwt}`.
+    pub fn service_account_key(key: ServiceAccountKey) -> Self {
+        Credentials {
+            inner: Inner::ServiceAccountKey(Box::new(key)),
+        }
+    }
+
+    /// Reads a service-account authorized key file (see [`ServiceAccountKey::from_file`]).
+    pub fn service_account_key_file(path: impl AsRef<Path>) -> Result<Self, Error> {
+        ServiceAccountKey::from_file(path).map(Self::service_account_key)
+    }
+
+    /// The VM metadata service at [`DEFAULT_METADATA_ADDR`], or at
+    /// `YC_METADATA_ADDR` when that is set. An invalid `YC_METADATA_ADDR`
+    /// makes every fetch fail with an error naming it; use
+    /// [`from_env`](Self::from_env) or [`metadata_service_at`](Self::metadata_service_at)
+    /// to get that error up front.
+    pub fn metadata_service() -> Self {
+        let addr = match std::env::var_os(METADATA_ADDR_ENV) {
+            None => Ok(http::uri::Authority::from_static(DEFAULT_METADATA_ADDR)),
+            Some(v) => v
+                .into_string()
+                .map_err(|_| "is not valid UTF-8".to_owned())
+                .and_then(|v| metadata::parse_addr(&v))
+                .map_err(|reason| format!("{METADATA_ADDR_ENV} {reason}")),
+        };
+        Credentials {
+            inner: Inner::Metadata(addr),
+        }
+    }
+
+    /// The VM metadata service at `addr` (`host` or `host:port`).
+    ///
+    /// ```
+    /// use yc_billing::auth::Credentials;
+    /// assert!(Credentials::metadata_service_at("127.0.0.1:8080").is_ok());
+    /// assert!(Credentials::metadata_service_at("").is_err());
+    /// ```
+    pub fn metadata_service_at(addr: &str) -> Result<Self, Error> {
+        let authority = metadata::parse_addr(addr)
+            .map_err(|reason| Error::config("metadata address", reason))?;
+        Ok(Credentials {
+            inner: Inner::Metadata(Ok(authority)),
+        })
+    }
+
+    /// A token source of your own.
+    pub fn custom(source: impl TokenSource) -> Self {
+        Credentials {
+            inner: Inner::Custom(Arc::new(source)),
+        }
+    }
+
+    /// The first credentials the environment offers, in this order:
+    ///
+    /// 1. `YC_IAM_TOKEN`: a static IAM token ([`iam_token`](Self::iam_token));
+    /// 2. `YC_TOKEN`: an OAuth token ([`oauth_token`](Self::oauth_token));
+    /// 3. `YC_SERVICE_ACCOUNT_KEY_FILE`: the path of an authorized key file;
+    /// 4. otherwise the metadata service, at `YC_METADATA_ADDR` if set.
+    ///
+    /// A variable that is set but empty, not UTF-8, or (for the key file and
+    /// metadata address) invalid is an [`Error::Config`] naming the variable.
+    pub fn from_env() -> Result<Self, Error> {
+        Self::from_env_with(|name| std::env::var_os(name))
+    }
+
+    fn from_env_with(get: impl Fn(&str) -> Option<OsString>) -> Result<Self, Error> {
+        let var = |name: &str| -> Result<Option<String>, Error> {
+            let Some(value) = get(name) else {
+                return Ok(None);
+            };
+            let value = value
+                .into_string()
+                .map_err(|_| Error::config(name, "is not valid UTF-8"))?;
+            let value = value.trim();
+            if value.is_empty() {
+                return Err(Error::config(
+                    name,
+                    "is set but empty; unset it to use the next credential source",
+                ));
+            }
+            Ok(Some(value.to_owned()))
+        };
+        if let Some(token) = var(IAM_TOKEN_ENV)? {
+            tracing::debug!("using the IAM token from {IAM_TOKEN_ENV}");
+            return Ok(Self::iam_token(token));
+        }
+        if let Some(token) = var(OAUTH_TOKEN_ENV)? {
+            tracing::debug!("using the OAuth token from {OAUTH_TOKEN_ENV}");
+            return Ok(Self::oauth_token(token));
+        }
+        if let Some(path) = var(SERVICE_ACCOUNT_KEY_FILE_ENV)? {
+            tracing::debug!(
+                path,
+                "using the key file from {SERVICE_ACCOUNT_KEY_FILE_ENV}"
+            );
+            return Self::service_account_key_file(&path).map_err(|e| match e {
+                Error::Config { field, reason } => {
+                    Error::config(format!("{SERVICE_ACCOUNT_KEY_FILE_ENV}: {field}"), reason)
+                }
+                other => other,
+            });
+        }
+        let addr = match var(METADATA_ADDR_ENV)? {
+            Some(addr) => metadata::parse_addr(&addr)
+                .map_err(|reason| Error::config(METADATA_ADDR_ENV, reason))?,
+            None => http::uri::Authority::from_static(DEFAULT_METADATA_ADDR),
+        };
+        tracing::debug!(addr = addr.as_str(), "using the metadata service");
+        Ok(Credentials {
+            inner: Inner::Metadata(Ok(addr)),
+        })
+    }
+
+    /// Which kind of source these credentials make.
+    pub fn kind(&self) -> CredentialSource {
+        match &self.inner {
+            Inner::IamToken(_) => CredentialSource::IamToken,
+            Inner::OAuth(_) => CredentialSource::OAuth,
+            Inner::ServiceAccountKey(_) => CredentialSource::ServiceAccountKey,
+            Inner::Metadata(_) => CredentialSource::MetadataService,
+            Inner::Custom(source) => source.kind(),
+        }
+    }
+
+    /// The token source for these credentials. `iam` is used by the OAuth and
+    /// service-account sources for the exchange, and its clock by every
+    /// built-in source.
+    pub fn into_source(self, iam: IamExchange) -> Arc<dyn TokenSource> {
+        let clock = iam.clock();
+        match self.inner {
+            Inner::IamToken(token) => Arc::new(StaticTokenSource {
+                token: AccessToken::new(token, sources::static_expiry(clock.now())),
+                clock,
+            }),
+            Inner::OAuth(oauth_token) => Arc::new(OAuthSource { oauth_token, iam }),
+            Inner::ServiceAccountKey(key) => {
+                service_account::ServiceAccountSource::shared(*key, iam)
+            }
+            Inner::Metadata(Ok(authority)) => {
+                Arc::new(MetadataTokenSource::with_authority(authority).with_clock(clock))
+            }
+            Inner::Metadata(Err(reason)) => Arc::new(FailingSource {
+                error: AuthError::new(CredentialSource::MetadataService, reason),
+            }),
+            Inner::Custom(source) => source,
+        }
+    }
+
+    /// [`into_source`](Self::into_source) wrapped in a [`TokenCache`] on the clock of `iam`.
+    pub fn into_cache(self, iam: IamExchange) -> TokenCache {
+        let clock = iam.clock();
+        TokenCache::new(self.into_source(iam), clock)
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Credentials");
+        match &self.inner {
+            Inner::IamToken(_) => d.field("kind", &"IamToken").field("token", &"<redacted>"),
+            Inner::OAuth(_) => d.field("kind", &"OAuth").field("token", &"<redacted>"),
+            Inner::ServiceAccountKey(key) => {
+                d.field("kind", &"ServiceAccountKey").field("key", key)
+            }
+            Inner::Metadata(Ok(addr)) => d
+                .field("kind", &"MetadataService")
+                .field("addr", &addr.as_str()),
+            Inner::Metadata(Err(reason)) => {
+                d.field("kind", &"MetadataService").field("error", reason)
+            }
+            Inner::Custom(source) => d.field("kind", &"Custom").field("source", source),
+        };
+        d.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::time::SystemTime;
+
+    use super::*;
+
+    fn lazy_iam(clock: &ManualClock) -> IamExchange {
+        // Port 1 on loopback: nothing listens there, so an exchange fails fast.
+        let channel = tonic::transport::Endpoint::from_static("http://127.0.0.1:1").connect_lazy();
+        IamExchange::new(channel, crate::region::Region::Ru)
+            .with_clock(Arc::new(clock.clone()))
+            .with_timeout(Duration::from_secs(5))
+    }
+
+    fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> {
+        let map: HashMap<String, OsString> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), OsString::from(v)))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    fn key_file() -> std::path::PathBuf {
+        let path =
+            std::env::temp_dir().join(format!("yc-billing-env-{}.json", uuid::Uuid::new_v4()));
+        let json = serde_json::json!({
+            "id": "ajekey",
+            "service_account_id": "ajesa",
+            "private_key": include_str!("testdata/test_sa_private.pem"),
+        });
+        std::fs::write(&path, json.to_string()).unwrap();
+        path
+    }
+
+    #[test]
+    fn env_chain_order() {
+        let all = [
+            (IAM_TOKEN_ENV, "t1.iam"),
+            (OAUTH_TOKEN_ENV, "y0_oauth"),
+            (SERVICE_ACCOUNT_KEY_FILE_ENV, "/nonexistent"),
+        ];
+        let c = Credentials::from_env_with(env(&all)).unwrap();
+        assert_eq!(c.kind(), CredentialSource::IamToken);
+        let c = Credentials::from_env_with(env(&all[1..])).unwrap();
+        assert_eq!(c.kind(), CredentialSource::OAuth);
+
+        let path = key_file();
+        let c = Credentials::from_env_with(env(&[(
+            SERVICE_ACCOUNT_KEY_FILE_ENV,
+            path.to_str().unwrap(),
+        )]))
+        .unwrap();
+        assert_eq!(c.kind(), CredentialSource::ServiceAccountKey);
+        std::fs::remove_file(&path).unwrap();
+
+        let c = Credentials::from_env_with(env(&[])).unwrap();
+        assert_eq!(c.kind(), CredentialSource::MetadataService);
+        assert!(format!("{c:?}").contains(DEFAULT_METADATA_ADDR));
+        let c = Credentials::from_env_with(env(&[(METADATA_ADDR_ENV, "127.0.0.1:8080")])).unwrap();
+        assert!(format!("{c:?}").contains("127.0.0.1:8080"));
+    }
+
+    #[test]
+    fn env_errors_name_the_variable() {
+        for (vars, needle) in [
+            (
+                vec![(IAM_TOKEN_ENV, "  ")],
+                "YC_IAM_TOKEN: is set but empty",
+            ),
+            (vec![(OAUTH_TOKEN_ENV, "")], "YC_TOKEN: is set but empty"),
+            (
+                vec![(SERVICE_ACCOUNT_KEY_FILE_ENV, "/nonexistent/key.json")],
+                "YC_SERVICE_ACCOUNT_KEY_FILE: service account key file /nonexistent/key.json: cannot read it",
+            ),
+            (
+                vec![(METADATA_ADDR_ENV, "a/b")],
+                "YC_METADATA_ADDR: \"a/b\" is not",
+            ),
+        ] {
+            let err = Credentials::from_env_with(env(&vars)).unwrap_err();
+            assert!(matches!(err, Error::Config { .. }), "{err:?}");
+            assert!(err.to_string().contains(needle), "{err}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn non_utf8_env_var_is_an_error() {
+        use std::os::unix::ffi::OsStringExt;
+        let get =
+            |name: &str| (name == OAUTH_TOKEN_ENV).then(|| OsString::from_vec(vec![0xff, 0xfe]));
+        let err = Credentials::from_env_with(get).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid configuration: YC_TOKEN: is not valid UTF-8"
+        );
+    }
+
+    #[test]
+    fn credentials_debug_is_redacted() {
+        let path = key_file();
+        let sa = Credentials::service_account_key_file(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let pem_line = include_str!("testdata/test_sa_private.pem")
+            .lines()
+            .nth(2)
+            .unwrap();
+        for (c, secret) in [
+            (Credentials::iam_token("t1.very-secret"), "t1.very-secret"),
+            (Credentials::oauth_token("y0_very-secret"), "y0_very-secret"),
+            (sa.clone(), pem_line),
+        ] {
+            let shown = format!("{c:?}");
+            assert!(!shown.contains(secret), "{shown}");
+            assert!(shown.contains("<redacted>"), "{shown}");
+        }
+    }
+
+    #[test]
+    fn access_token_debug_is_redacted() {
+        let t = AccessToken::new("t1.secret", SystemTime::UNIX_EPOCH);
+        assert_eq!(
+            format!("{t:?}"),
+            format!(
+                "AccessToken {{ secret: \"<redacted>\", expires_at: {:?} }}",
+                SystemTime::UNIX_EPOCH
+            )
+        );
+        let header = t.authorization_value().unwrap();
+        assert_eq!(header, "Bearer t1.secret");
+        assert!(header.is_sensitive());
+        assert!(!format!("{header:?}").contains("t1.secret"));
+    }
+
+    #[tokio::test]
+    async fn static_token_lives_twelve_hours_and_is_never_refreshed() {
+        let clock = ManualClock::new(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+        let start = clock.now();
+        let cache = Credentials::iam_token(" t1.static\n").into_cache(lazy_iam(&clock));
+        let token = cache.token().await.unwrap();
+        assert_eq!(token.secret(), "t1.static");
+        assert_eq!(token.expires_at(), start + STATIC_IAM_TOKEN_LIFETIME);
+        clock.advance(Duration::from_secs(11 * 3600));
+        assert_eq!(cache.token().await.unwrap().secret(), "t1.static");
+        clock.advance(Duration::from_secs(3600));
+        let err = cache.token().await.unwrap_err();
+        assert!(
+            matches!(&err, Error::Auth(e) if e.source == CredentialSource::IamToken),
+            "{err:?}"
+        );
+        assert!(!err.to_string().contains("t1.static"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn oauth_exchange_failure_names_the_source_not_the_secret() {
+        let clock = ManualClock::default();
+        let source = Credentials::oauth_token("y0_secret-oauth").into_source(lazy_iam(&clock));
+        assert_eq!(source.kind(), CredentialSource::OAuth);
+        let err = source.fetch().await.unwrap_err();
+        assert_eq!(err.source, CredentialSource::OAuth);
+        let rpc = err.rpc.as_ref().expect("rpc error attached");
+        assert_eq!(rpc.method, "/yandex.cloud.iam.v1.IamTokenService/Create");
+        assert_eq!(rpc.code, tonic::Code::Unavailable);
+        assert!(!err.to_string().contains("y0_secret-oauth"), "{err}");
+        assert!(!format!("{source:?}").contains("y0_secret-oauth"));
+    }
+
+    #[tokio::test]
+    async fn service_account_exchange_failure_names_the_source() {
+        let path = key_file();
+        let c = Credentials::service_account_key_file(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let source = c.into_source(lazy_iam(&ManualClock::default()));
+        let err = source.fetch().await.unwrap_err();
+        assert_eq!(err.source, CredentialSource::ServiceAccountKey);
+        assert!(err.rpc.is_some());
+    }
+
+    #[tokio::test]
+    async fn custom_and_metadata_sources_keep_their_kind() {
+        let clock = ManualClock::default();
+        let metadata = Credentials::metadata_service_at("127.0.0.1:1").unwrap();
+        assert_eq!(metadata.kind(), CredentialSource::MetadataService);
+        let source = Credentials::custom(MetadataTokenSource::new("127.0.0.1:1").unwrap())
+            .into_source(lazy_iam(&clock));
+        assert_eq!(source.kind(), CredentialSource::MetadataService);
+    }
+}
