@@ -13,6 +13,7 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use tower::ServiceBuilder;
 use tracing::Instrument;
 
+use crate::auth::{Clock, Credentials, IamExchange, RefreshPolicy, SystemClock};
 use crate::call::CallOptions;
 use crate::error::RpcError;
 use crate::proto::yandex::cloud::endpoint::{
@@ -21,8 +22,8 @@ use crate::proto::yandex::cloud::endpoint::{
 use crate::region::{Region, Service};
 use crate::retry::RetryPolicy;
 use crate::transport::{
-    AuthLayer, AuthorizationSource, HeadersLayer, HeadersService, IDEMPOTENCY_KEY, StaticToken,
-    Transport, X_CLIENT_REQUEST_ID, X_CLIENT_TRACE_ID, is_mutating,
+    AuthLayer, AuthorizationSource, HeadersLayer, HeadersService, IDEMPOTENCY_KEY, Transport,
+    X_CLIENT_REQUEST_ID, X_CLIENT_TRACE_ID, is_mutating,
 };
 use crate::{Error, Result};
 
@@ -43,6 +44,7 @@ enum Roots {
 enum Auth {
     None,
     Source(Arc<dyn AuthorizationSource>),
+    Credentials(Credentials),
 }
 
 /// Builds a [`Client`]; every setting is checked by [`build`](Self::build).
@@ -72,6 +74,8 @@ pub struct ClientBuilder {
     retry: RetryPolicy,
     auth: Auth,
     user_agent: Option<String>,
+    clock: Arc<dyn Clock>,
+    refresh: Option<RefreshPolicy>,
     errors: Vec<Error>,
 }
 
@@ -105,6 +109,8 @@ impl Default for ClientBuilder {
             retry: RetryPolicy::standard(),
             auth: Auth::None,
             user_agent: None,
+            clock: Arc::new(SystemClock),
+            refresh: None,
             errors: Vec::new(),
         }
     }
@@ -212,16 +218,34 @@ impl ClientBuilder {
         self
     }
 
-    /// Authenticates with a fixed IAM token.
-    pub fn iam_token(mut self, token: impl AsRef<str>) -> Self {
-        match StaticToken::new(token.as_ref()) {
-            Ok(t) => self.auth = Auth::Source(Arc::new(t)),
-            Err(e) => self.errors.push(e),
-        }
+    /// Authenticates with these credentials; tokens are cached and refreshed
+    /// early by a [`TokenCache`](crate::auth::TokenCache).
+    pub fn credentials(mut self, credentials: Credentials) -> Self {
+        self.auth = Auth::Credentials(credentials);
         self
     }
 
-    /// Authenticates with a custom source of `authorization` header values.
+    /// Authenticates with a fixed IAM token (shorthand for
+    /// [`Credentials::iam_token`]).
+    pub fn iam_token(self, token: impl Into<String>) -> Self {
+        self.credentials(Credentials::iam_token(token))
+    }
+
+    /// The clock of the token cache and JWTs; tests inject a
+    /// [`ManualClock`](crate::auth::ManualClock) to cross expiries without sleeping.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// When the token cache refreshes.
+    pub fn refresh_policy(mut self, policy: RefreshPolicy) -> Self {
+        self.refresh = Some(policy);
+        self
+    }
+
+    /// Authenticates with a custom source of `authorization` header values
+    /// (no caching is added).
     pub fn authorization_source(mut self, source: impl AuthorizationSource) -> Self {
         self.auth = Auth::Source(Arc::new(source));
         self
@@ -367,7 +391,7 @@ impl ClientBuilder {
         }
 
         // A bearer token must not cross a network in the clear.
-        if matches!(self.auth, Auth::Source(_)) && !self.allow_plaintext_bearer_to_remote {
+        if !matches!(self.auth, Auth::None) && !self.allow_plaintext_bearer_to_remote {
             for s in [Service::Billing, Service::Operation] {
                 let uri = &uris[&s];
                 if uri.scheme_str() == Some("http") && !is_loopback(uri.host().unwrap_or("")) {
@@ -402,6 +426,16 @@ impl ClientBuilder {
         let source: Arc<dyn AuthorizationSource> = match self.auth {
             Auth::Source(s) => s,
             Auth::None => Arc::new(NoCredentials),
+            Auth::Credentials(credentials) => {
+                let exchange = IamExchange::new(by_service[&Service::Iam].clone(), self.region)
+                    .with_clock(self.clock.clone())
+                    .with_timeout(self.request_timeout);
+                let mut cache = credentials.into_cache(exchange);
+                if let Some(policy) = self.refresh {
+                    cache = cache.with_policy(policy);
+                }
+                Arc::new(cache)
+            }
         };
         let auth = AuthLayer::from_arc(source.clone());
         let stack = |c: &Channel| -> Transport {

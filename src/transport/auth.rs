@@ -51,6 +51,24 @@ impl AuthorizationSource for StaticToken {
     }
 }
 
+impl AuthorizationSource for crate::auth::TokenCache {
+    fn authorization(&self) -> BoxFuture<'_, Result<HeaderValue, Error>> {
+        Box::pin(async move {
+            let token = self.token().await?;
+            token.authorization_value().map_err(|_| {
+                Error::Auth(crate::AuthError::new(
+                    self.source_kind(),
+                    "the token contains characters not allowed in a header",
+                ))
+            })
+        })
+    }
+
+    fn invalidate(&self) {
+        crate::auth::TokenCache::invalidate(self);
+    }
+}
+
 /// Whether a gRPC method needs the `authorization` header: every method
 /// but `IamTokenService` (which mints tokens) and `ApiEndpointService`.
 ///
