@@ -560,14 +560,21 @@ impl EmulatorHandle {
         self.shared.lock().operations.len()
     }
 
-    /// Stops accepting calls, lets running calls finish and waits for the servers.
+    /// Stops accepting calls, lets running calls finish and waits for the
+    /// servers (at most 5 s; then the remaining connections are dropped).
     pub async fn shutdown(mut self) {
         self.stop_all();
-        if let Some(join) = self.join.take() {
-            let _ = join.await;
-        }
-        if let Some((_, join)) = self.metadata_stop.take() {
-            let _ = join.await;
+        for join in [self.join.take(), self.metadata_stop.take().map(|(_, j)| j)]
+            .into_iter()
+            .flatten()
+        {
+            let abort = join.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(5), join)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
         }
     }
 
