@@ -484,3 +484,82 @@ mod tests {
         assert!(Range::parse("abc").is_none());
     }
 }
+
+#[cfg(test)]
+mod rule_tests {
+    use super::Validator;
+    use crate::proto::yandex::cloud::access::{AccessPolicyBinding, BindAccessPolicyRequest};
+
+    fn fields(v: &Validator, req: &BindAccessPolicyRequest) -> Vec<String> {
+        v.violations(req).into_iter().map(|(f, _)| f).collect()
+    }
+
+    /// Rule classes no emulated RPC uses (map_key, map size, map values) are
+    /// still derived from the descriptor.
+    #[test]
+    fn map_key_size_and_length_rules() {
+        let v = Validator::new();
+        let mut binding = AccessPolicyBinding {
+            access_policy_template_id: "tpl".into(),
+            parameters: Default::default(),
+        };
+        binding.parameters.insert("good-key".into(), "v".into());
+        let req = BindAccessPolicyRequest {
+            resource_id: "r".into(),
+            access_policy_binding: Some(binding.clone()),
+        };
+        assert!(fields(&v, &req).is_empty());
+        binding.parameters.insert("Bad".into(), "v".into());
+        binding.parameters.insert("k".repeat(64), "v".into());
+        binding.parameters.insert("long".into(), "x".repeat(1025));
+        let req = BindAccessPolicyRequest {
+            resource_id: "r".into(),
+            access_policy_binding: Some(binding.clone()),
+        };
+        let got = fields(&v, &req);
+        assert!(
+            got.contains(&"access_policy_binding.parameters[\"Bad\"] key".to_string()),
+            "{got:?}"
+        );
+        assert!(
+            got.iter()
+                .any(|f| f.contains("kkkk") && f.ends_with(" key")),
+            "{got:?}"
+        );
+        assert!(
+            got.contains(&"access_policy_binding.parameters[\"long\"]".to_string()),
+            "{got:?}"
+        );
+        for n in 0..70 {
+            binding.parameters.insert(format!("k{n}"), "v".into());
+        }
+        let req = BindAccessPolicyRequest {
+            resource_id: "r".into(),
+            access_policy_binding: Some(binding),
+        };
+        assert!(fields(&v, &req).contains(&"access_policy_binding.parameters".to_string()));
+    }
+
+    #[test]
+    fn operation_types_resolve_relative_names() {
+        let v = Validator::new();
+        assert_eq!(
+            v.operation_types("yandex.cloud.billing.v1.CustomerService/Invite"),
+            Some((
+                "yandex.cloud.billing.v1.CustomerMetadata".into(),
+                "yandex.cloud.billing.v1.Customer".into()
+            ))
+        );
+        assert_eq!(
+            v.operation_types("yandex.cloud.billing.v1.BillingAccountService/UpdateAccessBindings"),
+            Some((
+                "yandex.cloud.access.UpdateAccessBindingsMetadata".into(),
+                "google.protobuf.Empty".into()
+            ))
+        );
+        assert_eq!(
+            v.operation_types("yandex.cloud.billing.v1.CustomerService/List"),
+            None
+        );
+    }
+}
