@@ -4,6 +4,8 @@
 pub mod auth;
 pub mod call;
 pub mod client;
+#[cfg(feature = "emulator")]
+pub mod emulator;
 pub mod error;
 #[cfg(feature = "json")]
 pub mod json;

@@ -1,0 +1,209 @@
+//! Tokens, service-account keys and JWT verification.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use tonic::Status;
+
+/// Audiences a service-account JWT may name.
+pub const JWT_AUDIENCES: [&str; 2] = [
+    "https://iam.api.cloud.yandex.net/iam/v1/tokens",
+    "https://iam.api.yandexcloud.kz/iam/v1/tokens",
+];
+
+/// Longest accepted lifetime (`exp - iat`) of a service-account JWT.
+pub const MAX_JWT_LIFETIME_SECS: i64 = 3600;
+
+/// The first line of the `private_key` of a Yandex Cloud key file.
+pub const PRIVATE_KEY_PREFIX: &str = "PLEASE DO NOT REMOVE THIS LINE! Yandex.Cloud SA Key ID ";
+
+/// An authorized key of a service account, in the JSON format the Yandex
+/// Cloud console and `yc iam key create` produce.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceAccountKeyFile {
+    /// Key id (the JWT `kid`).
+    pub id: String,
+    /// Service account id (the JWT `iss`).
+    pub service_account_id: String,
+    /// Creation time, RFC 3339.
+    pub created_at: String,
+    /// Always `RSA_2048`.
+    pub key_algorithm: String,
+    /// SPKI PEM public key.
+    pub public_key: String,
+    /// PKCS#8 PEM private key preceded by the "PLEASE DO NOT REMOVE THIS LINE!" line.
+    pub private_key: String,
+}
+
+impl std::fmt::Debug for ServiceAccountKeyFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceAccountKeyFile")
+            .field("id", &self.id)
+            .field("service_account_id", &self.service_account_id)
+            .field("created_at", &self.created_at)
+            .field("key_algorithm", &self.key_algorithm)
+            .field("public_key", &self.public_key)
+            .field("private_key", &"<redacted>")
+            .finish()
+    }
+}
+
+impl ServiceAccountKeyFile {
+    /// Generates a fresh RSA-2048 key for `service_account_id`.
+    pub fn generate(service_account_id: &str) -> Self {
+        use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+        let key =
+            rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).expect("RSA key generation");
+        let private = key.to_pkcs8_pem(LineEnding::LF).expect("PKCS#8 encoding");
+        let public = key
+            .to_public_key()
+            .to_public_key_pem(LineEnding::LF)
+            .expect("SPKI encoding");
+        let id = format!("ajekey{}", &uuid::Uuid::new_v4().simple().to_string()[..14]);
+        Self {
+            private_key: format!("{PRIVATE_KEY_PREFIX}{id}\n{}", private.as_str()),
+            id,
+            service_account_id: service_account_id.to_string(),
+            created_at: rfc3339(SystemTime::now()),
+            key_algorithm: "RSA_2048".into(),
+            public_key: public,
+        }
+    }
+
+    /// The key file as JSON, in the real format.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("key file serialises")
+    }
+
+    /// Parses a key file.
+    pub fn from_json(json: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(json)
+    }
+
+    /// The PKCS#8 PEM private key without the leading warning line.
+    pub fn private_key_pem(&self) -> &str {
+        match self.private_key.strip_prefix(PRIVATE_KEY_PREFIX) {
+            Some(rest) => rest.split_once('\n').map_or(rest, |(_, pem)| pem),
+            None => &self.private_key,
+        }
+    }
+}
+
+/// Formats a time as RFC 3339 UTC (seconds precision).
+pub(crate) fn rfc3339(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil-from-days (H. Hinnant).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[derive(Deserialize)]
+struct Claims {
+    iat: i64,
+    exp: i64,
+}
+
+/// Verifies a service-account JWT. `lookup` maps a key id to
+/// `(service_account_id, public_key_pem)`. Returns the service account id.
+pub(crate) fn verify_jwt(
+    jwt: &str,
+    lookup: impl Fn(&str) -> Option<(String, String)>,
+) -> Result<String, Status> {
+    use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
+    let unauth = |m: String| Status::unauthenticated(format!("invalid JWT: {m}"));
+    let header = decode_header(jwt).map_err(|e| unauth(format!("malformed: {e}")))?;
+    if header.alg != Algorithm::PS256 {
+        return Err(unauth(format!(
+            "algorithm must be PS256, got {:?}",
+            header.alg
+        )));
+    }
+    let kid = header
+        .kid
+        .ok_or_else(|| unauth("header has no kid".into()))?;
+    let (sa_id, public_pem) =
+        lookup(&kid).ok_or_else(|| unauth(format!("unknown key id {kid}")))?;
+    let key = DecodingKey::from_rsa_pem(public_pem.as_bytes())
+        .map_err(|e| Status::internal(format!("stored public key unusable: {e}")))?;
+    let mut validation = Validation::new(Algorithm::PS256);
+    validation.set_audience(&JWT_AUDIENCES);
+    validation.set_issuer(&[sa_id.as_str()]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+    validation.leeway = 5;
+    let data = decode::<Claims>(jwt, &key, &validation).map_err(|e| unauth(e.to_string()))?;
+    let Claims { iat, exp } = data.claims;
+    if exp <= iat || exp - iat > MAX_JWT_LIFETIME_SECS {
+        return Err(unauth(format!(
+            "exp - iat must be within (0, {MAX_JWT_LIFETIME_SECS}] seconds, got {}",
+            exp - iat
+        )));
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs() as i64;
+    if iat > now + 300 {
+        return Err(unauth("iat is in the future".into()));
+    }
+    Ok(sa_id)
+}
+
+/// A fresh random IAM token.
+pub(crate) fn new_iam_token() -> String {
+    format!(
+        "t1.emu.{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+/// Extracts the bearer token from an `authorization` header value.
+pub(crate) fn bearer(header: Option<&http::HeaderValue>) -> Result<String, Status> {
+    let value = header.ok_or_else(|| {
+        Status::unauthenticated(
+            "authorization header is missing; send `authorization: Bearer <IAM token>`",
+        )
+    })?;
+    let value = value
+        .to_str()
+        .map_err(|_| Status::unauthenticated("malformed authorization header"))?;
+    let (scheme, token) = value.split_once(' ').ok_or_else(|| {
+        Status::unauthenticated("malformed authorization header: expected `Bearer <token>`")
+    })?;
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() || token.contains(' ') {
+        return Err(Status::unauthenticated(
+            "malformed authorization header: expected `Bearer <token>`",
+        ));
+    }
+    Ok(token.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_epoch_and_leap() {
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        let t = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
+        assert_eq!(rfc3339(t), "2000-02-29T00:00:00Z");
+    }
+}

@@ -1,0 +1,158 @@
+//! The tower layer in front of every service: request ids, counters, faults,
+//! authentication and the per-call log line.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use http::{HeaderValue, Request, Response};
+use tonic::Status;
+use tonic::body::Body;
+use tonic::service::Routes;
+use tower::{Layer, Service};
+
+use super::Shared;
+use super::auth::bearer;
+
+/// Who is calling; put into the request extensions for the handlers.
+#[derive(Clone, Debug)]
+pub(crate) struct CallCtx {
+    pub subject: Option<String>,
+}
+
+/// Methods that need no authorization.
+fn is_public(method: &str) -> bool {
+    method == "yandex.cloud.iam.v1.IamTokenService/Create"
+        || method.starts_with("yandex.cloud.endpoint.ApiEndpointService/")
+}
+
+/// Methods answering with an `Operation`.
+pub(crate) fn returns_operation(method: &str) -> bool {
+    matches!(
+        method,
+        "yandex.cloud.billing.v1.CustomerService/Invite"
+            | "yandex.cloud.billing.v1.CustomerService/CreateResellerServed"
+            | "yandex.cloud.billing.v1.CustomerService/Activate"
+            | "yandex.cloud.billing.v1.CustomerService/Suspend"
+            | "yandex.cloud.billing.v1.BillingAccountService/BindBillableObject"
+            | "yandex.cloud.billing.v1.BillingAccountService/UpdateAccessBindings"
+            | "yandex.cloud.operation.OperationService/Get"
+            | "yandex.cloud.operation.OperationService/Cancel"
+    )
+}
+
+#[derive(Clone)]
+pub(crate) struct EmuLayer(pub Arc<Shared>);
+
+impl Layer<Routes> for EmuLayer {
+    type Service = EmuService;
+    fn layer(&self, inner: Routes) -> EmuService {
+        EmuService {
+            inner,
+            shared: self.0.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub(crate) struct EmuService {
+    inner: Routes,
+    shared: Arc<Shared>,
+}
+
+fn header(v: &str) -> HeaderValue {
+    HeaderValue::from_str(v).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+}
+
+impl Service<Request<Body>> for EmuService {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Service::<Request<Body>>::poll_ready(&mut self.inner, cx)
+    }
+
+    fn call(&mut self, mut req: Request<Body>) -> Self::Future {
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let shared = self.shared.clone();
+        Box::pin(async move {
+            let start = Instant::now();
+            let method = req.uri().path().trim_start_matches('/').to_string();
+            let request_id = req
+                .headers()
+                .get("x-client-request-id")
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| !v.is_empty())
+                .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_string);
+            let trace_id = uuid::Uuid::new_v4().simple().to_string();
+            *shared
+                .calls
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(method.clone())
+                .or_insert(0) += 1;
+            let decision = shared
+                .faults
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .decide(&method);
+            if !decision.latency.is_zero() {
+                tokio::time::sleep(decision.latency).await;
+            }
+            let mut response = if let Some(status) = decision.fail_before {
+                status.into_http()
+            } else {
+                let subject = if is_public(&method) {
+                    Ok(None)
+                } else {
+                    bearer(req.headers().get("authorization"))
+                        .and_then(|token| shared.lock().subject_for_iam_token(&token).map(Some))
+                };
+                match subject {
+                    Err(status) => status.into_http(),
+                    Ok(subject) => {
+                        req.extensions_mut().insert(CallCtx { subject });
+                        let Ok(resp) = inner.call(req).await;
+                        if decision.lose_response {
+                            Status::unavailable(
+                                "emulated lost response: the call took effect but the answer was dropped",
+                            )
+                            .into_http()
+                        } else {
+                            resp
+                        }
+                    }
+                }
+            };
+            let headers = response.headers_mut();
+            headers.insert("x-request-id", header(&request_id));
+            headers.insert("x-server-trace-id", header(&trace_id));
+            if let Some(hint) = shared.poll_hint {
+                if returns_operation(&method) {
+                    headers.insert(
+                        "x-operation-poll-interval",
+                        header(&hint.as_secs().max(1).to_string()),
+                    );
+                }
+            }
+            let code = headers
+                .get("grpc-status")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<i32>().ok())
+                .map_or(tonic::Code::Ok, tonic::Code::from_i32);
+            tracing::info!(
+                method = %method,
+                request_id = %request_id,
+                code = ?code,
+                latency_ms = start.elapsed().as_secs_f64() * 1000.0,
+                "call"
+            );
+            Ok(response)
+        })
+    }
+}

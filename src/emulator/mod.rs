@@ -1,0 +1,596 @@
+//! An emulator of the Yandex Cloud Billing, Operation, IAM token and API
+//! endpoint services, for integration tests and local development.
+//!
+//! [`Emulator::builder`] starts a real gRPC server on loopback (and, by
+//! default, a VM metadata HTTP endpoint); the returned [`EmulatorHandle`]
+//! reports the address and the seeded credentials, lets a test inspect the
+//! state, inject faults and shut the server down.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::time::Duration;
+//! use yc_billing::emulator::{Emulator, Faults, Seed};
+//! let emu = Emulator::builder()
+//!     .seed(Seed::default())
+//!     .operation_delay(Duration::from_millis(50))
+//!     .faults(Faults::default().latency(Duration::from_millis(1)))
+//!     .start()
+//!     .await?;
+//! println!("{} {}", emu.endpoint(), emu.credentials().subject_id);
+//! emu.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! Behaviour in short: mutating calls return a pending
+//! `Operation` that completes after [`EmulatorBuilder::operation_delay`] (or on
+//! the N-th `OperationService.Get`); requests are validated with the rules in
+//! the protos' `yandex.cloud.*` options; every call except
+//! `IamTokenService.Create` and `ApiEndpointService` needs
+//! `authorization: Bearer <IAM token>`; responses carry `x-request-id` and
+//! `x-server-trace-id`; mutating calls honour the `idempotency-key` header.
+
+mod auth;
+mod faults;
+mod layer;
+mod metadata_http;
+mod operations;
+mod paging;
+mod seed;
+mod services;
+mod state;
+mod validation;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use auth::{JWT_AUDIENCES, MAX_JWT_LIFETIME_SECS, PRIVATE_KEY_PREFIX, ServiceAccountKeyFile};
+pub use faults::{Faults, parse_code};
+pub use paging::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+pub use seed::{
+    CustomerStatus, DEFAULT_IAM_TOKEN, DEFAULT_OAUTH_TOKEN, DEFAULT_RESELLER_ID,
+    DEFAULT_SERVICE_ACCOUNT_ID, DEFAULT_SUBJECT_ID, NO_RIGHTS_IAM_TOKEN, NO_RIGHTS_SUBJECT_ID,
+    Seed, SeedAccessBinding, SeedBillingAccount, SeedCustomer, SeedPerson, SeedToken,
+};
+pub use state::CustomerRecord;
+
+use crate::proto::yandex::cloud::access::AccessBinding;
+use crate::proto::yandex::cloud::billing::v1::{BillableObjectBinding, BillingAccount, Customer};
+use faults::FaultRuntime;
+use operations::Completion;
+use paging::PageTokens;
+use state::{IamTokenEntry, State};
+use validation::Validator;
+
+/// Entry point: `Emulator::builder()`.
+#[derive(Debug)]
+pub struct Emulator;
+
+impl Emulator {
+    /// A builder with the defaults (loopback port 0, default seed, 50 ms
+    /// operation delay, 12 h IAM token TTL, metadata server on).
+    pub fn builder() -> EmulatorBuilder {
+        EmulatorBuilder::default()
+    }
+}
+
+/// Errors starting the emulator.
+#[derive(Debug, thiserror::Error)]
+pub enum EmulatorError {
+    /// Could not bind or serve.
+    #[error("cannot bind {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Bad TLS certificate or key.
+    #[error("TLS configuration: {0}")]
+    Tls(String),
+    /// Bad seed.
+    #[error("seed: {0}")]
+    Seed(String),
+}
+
+/// Configures and starts an emulator.
+#[derive(Clone)]
+pub struct EmulatorBuilder {
+    listen: SocketAddr,
+    seed: Seed,
+    operation_delay: Duration,
+    complete_after_gets: Option<u32>,
+    iam_token_ttl: Duration,
+    poll_interval_hint: Option<Duration>,
+    tls: Option<(Vec<u8>, Vec<u8>)>,
+    faults: Faults,
+    metadata_server: bool,
+    metadata_listen: SocketAddr,
+}
+
+impl std::fmt::Debug for EmulatorBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmulatorBuilder")
+            .field("listen", &self.listen)
+            .field("operation_delay", &self.operation_delay)
+            .field("complete_after_gets", &self.complete_after_gets)
+            .field("iam_token_ttl", &self.iam_token_ttl)
+            .field("tls", &self.tls.is_some())
+            .field("faults", &self.faults)
+            .field("metadata_server", &self.metadata_server)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for EmulatorBuilder {
+    fn default() -> Self {
+        let loopback: SocketAddr = "127.0.0.1:0".parse().expect("literal address");
+        Self {
+            listen: loopback,
+            seed: Seed::default(),
+            operation_delay: Duration::from_millis(50),
+            complete_after_gets: None,
+            iam_token_ttl: Duration::from_secs(12 * 3600),
+            poll_interval_hint: None,
+            tls: None,
+            faults: Faults::default(),
+            metadata_server: true,
+            metadata_listen: loopback,
+        }
+    }
+}
+
+impl EmulatorBuilder {
+    /// gRPC listen address (default `127.0.0.1:0`).
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = addr;
+        self
+    }
+
+    /// Initial state.
+    pub fn seed(mut self, seed: Seed) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Operations complete this long after creation (default 50 ms).
+    pub fn operation_delay(mut self, delay: Duration) -> Self {
+        self.operation_delay = delay;
+        self
+    }
+
+    /// Operations complete on their N-th `OperationService.Get` instead of
+    /// after a delay (N = 0 completes them on the first look).
+    pub fn complete_after_gets(mut self, gets: u32) -> Self {
+        self.complete_after_gets = Some(gets);
+        self
+    }
+
+    /// Lifetime of issued IAM tokens (default 12 h).
+    pub fn iam_token_ttl(mut self, ttl: Duration) -> Self {
+        self.iam_token_ttl = ttl;
+        self
+    }
+
+    /// Sends `x-operation-poll-interval: <secs>` on operation responses.
+    pub fn poll_interval_hint(mut self, hint: Duration) -> Self {
+        self.poll_interval_hint = Some(hint);
+        self
+    }
+
+    /// Serves TLS with this PEM certificate chain and PEM private key.
+    pub fn tls(mut self, cert_pem: impl Into<Vec<u8>>, key_pem: impl Into<Vec<u8>>) -> Self {
+        self.tls = Some((cert_pem.into(), key_pem.into()));
+        self
+    }
+
+    /// Fault injection.
+    pub fn faults(mut self, faults: Faults) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    /// Whether to start the VM metadata HTTP endpoint (default true).
+    pub fn metadata_server(mut self, on: bool) -> Self {
+        self.metadata_server = on;
+        self
+    }
+
+    /// Listen address of the metadata endpoint (default `127.0.0.1:0`).
+    pub fn metadata_listen(mut self, addr: SocketAddr) -> Self {
+        self.metadata_listen = addr;
+        self
+    }
+
+    /// Binds, starts serving and returns the handle.
+    pub async fn start(self) -> Result<EmulatorHandle, EmulatorError> {
+        let listener = tokio::net::TcpListener::bind(self.listen)
+            .await
+            .map_err(|source| EmulatorError::Bind {
+                addr: self.listen,
+                source,
+            })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| EmulatorError::Bind {
+                addr: self.listen,
+                source,
+            })?;
+        let tls = self.tls.is_some();
+        let host = if tls {
+            "localhost".to_string()
+        } else {
+            addr.ip().to_string()
+        };
+        let api_address = format!("{host}:{}", addr.port());
+        let endpoint = format!("{}://{api_address}", if tls { "https" } else { "http" });
+
+        let seed = &self.seed;
+        let state = State::from_seed(seed);
+        let iam_token = seed
+            .iam_tokens
+            .iter()
+            .find(|t| t.subject_id == seed.default_subject_id)
+            .map(|t| t.token.clone())
+            .unwrap_or_default();
+        let oauth_token = seed
+            .oauth_tokens
+            .iter()
+            .find(|t| t.subject_id == seed.default_subject_id)
+            .map(|t| t.token.clone())
+            .unwrap_or_default();
+        let credentials = SeededCredentials {
+            iam_token,
+            oauth_token,
+            subject_id: seed.default_subject_id.clone(),
+            reseller_id: seed.default_reseller_id.clone(),
+            service_account_id: seed.service_accounts.first().cloned().unwrap_or_default(),
+        };
+        let shared = Arc::new(Shared {
+            state: Mutex::new(state),
+            faults: Mutex::new(FaultRuntime::new(self.faults.clone())),
+            calls: Mutex::new(HashMap::new()),
+            iam_exchanges: AtomicU64::new(0),
+            completion: Completion {
+                delay: self.operation_delay,
+                after_gets: self.complete_after_gets,
+            },
+            iam_token_ttl: self.iam_token_ttl,
+            poll_hint: self.poll_interval_hint,
+            validator: Validator::new(),
+            pages: PageTokens::new(),
+            api_address,
+            default_subject: seed.default_subject_id.clone(),
+            reseller_id: seed.default_reseller_id.clone(),
+        });
+
+        let mut server = tonic::transport::Server::builder();
+        if let Some((cert, key)) = &self.tls {
+            let identity = tonic::transport::Identity::from_pem(cert, key);
+            server = server
+                .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
+                .map_err(|e| EmulatorError::Tls(e.to_string()))?;
+        }
+        let (tx, rx) = oneshot::channel::<()>();
+        let router = services::router(server, shared.clone());
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        let join = tokio::spawn(async move {
+            let signal = async {
+                let _ = rx.await;
+            };
+            if let Err(e) = router.serve_with_incoming_shutdown(incoming, signal).await {
+                tracing::error!(error = %e, "emulator server stopped with an error");
+            }
+        });
+
+        let mut metadata = None;
+        if self.metadata_server {
+            let listener = tokio::net::TcpListener::bind(self.metadata_listen)
+                .await
+                .map_err(|source| EmulatorError::Bind {
+                    addr: self.metadata_listen,
+                    source,
+                })?;
+            let maddr = listener
+                .local_addr()
+                .map_err(|source| EmulatorError::Bind {
+                    addr: self.metadata_listen,
+                    source,
+                })?;
+            let (mtx, mrx) = oneshot::channel::<()>();
+            let mjoin = tokio::spawn(metadata_http::serve(listener, shared.clone(), mrx));
+            metadata = Some((maddr, mtx, mjoin));
+        }
+        tracing::info!(%addr, tls, "emulator listening");
+        Ok(EmulatorHandle {
+            addr,
+            endpoint,
+            metadata_addr: metadata.as_ref().map(|m| m.0),
+            credentials,
+            shared,
+            stop: Some(tx),
+            join: Some(join),
+            metadata_stop: metadata.map(|(_, tx, join)| (tx, join)),
+        })
+    }
+}
+
+/// Credentials of the seed's default subject.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SeededCredentials {
+    /// A never-expiring IAM token of the default subject.
+    pub iam_token: String,
+    /// An OAuth token of the default subject, exchangeable at `IamTokenService.Create`.
+    pub oauth_token: String,
+    /// The default subject, owner of the reseller account.
+    pub subject_id: String,
+    /// The reseller billing account id.
+    pub reseller_id: String,
+    /// The first seeded service account (editor of the reseller account).
+    pub service_account_id: String,
+}
+
+impl std::fmt::Debug for SeededCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SeededCredentials")
+            .field("iam_token", &"<redacted>")
+            .field("oauth_token", &"<redacted>")
+            .field("subject_id", &self.subject_id)
+            .field("reseller_id", &self.reseller_id)
+            .field("service_account_id", &self.service_account_id)
+            .finish()
+    }
+}
+
+pub(crate) struct Shared {
+    pub state: Mutex<State>,
+    pub faults: Mutex<FaultRuntime>,
+    pub calls: Mutex<HashMap<String, u64>>,
+    pub iam_exchanges: AtomicU64,
+    pub completion: Completion,
+    pub iam_token_ttl: Duration,
+    pub poll_hint: Option<Duration>,
+    pub validator: Validator,
+    pub pages: PageTokens,
+    pub api_address: String,
+    pub default_subject: String,
+    pub reseller_id: String,
+}
+
+impl Shared {
+    /// The state, with due operations completed.
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.settle(self.completion);
+        st
+    }
+
+    pub fn not_found_gets(&self) -> u32 {
+        self.faults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .faults
+            .operation_not_found_gets
+    }
+
+    pub fn issue_iam_token(&self, subject_id: &str, ttl: Duration) -> (String, SystemTime) {
+        let token = auth::new_iam_token();
+        let expires_at = SystemTime::now() + ttl;
+        self.lock().iam_tokens.insert(
+            token.clone(),
+            IamTokenEntry {
+                subject_id: subject_id.to_string(),
+                expires_at: Some(expires_at),
+            },
+        );
+        (token, expires_at)
+    }
+}
+
+/// A running emulator. Dropping it stops the servers; prefer
+/// [`EmulatorHandle::shutdown`] for a graceful stop.
+pub struct EmulatorHandle {
+    addr: SocketAddr,
+    endpoint: String,
+    metadata_addr: Option<SocketAddr>,
+    credentials: SeededCredentials,
+    shared: Arc<Shared>,
+    stop: Option<oneshot::Sender<()>>,
+    join: Option<JoinHandle<()>>,
+    metadata_stop: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
+}
+
+impl std::fmt::Debug for EmulatorHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmulatorHandle")
+            .field("addr", &self.addr)
+            .field("endpoint", &self.endpoint)
+            .field("metadata_addr", &self.metadata_addr)
+            .field("credentials", &self.credentials)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EmulatorHandle {
+    /// The gRPC socket address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:P`, or `https://localhost:P` with TLS.
+    pub fn endpoint(&self) -> String {
+        self.endpoint.clone()
+    }
+
+    /// The metadata HTTP endpoint's address, when it runs.
+    pub fn metadata_addr(&self) -> Option<SocketAddr> {
+        self.metadata_addr
+    }
+
+    /// Credentials of the default subject.
+    pub fn credentials(&self) -> &SeededCredentials {
+        &self.credentials
+    }
+
+    /// Generates and registers a key for `service_account_id`, which also
+    /// becomes known and gets `billing.accounts.editor` on the reseller account.
+    pub fn create_service_account_key(&self, service_account_id: &str) -> ServiceAccountKeyFile {
+        let key = ServiceAccountKeyFile::generate(service_account_id);
+        let mut st = self.shared.lock();
+        st.sa_keys.insert(
+            key.id.clone(),
+            (service_account_id.to_string(), key.public_key.clone()),
+        );
+        st.service_accounts.insert(service_account_id.to_string());
+        let reseller = self.shared.reseller_id.clone();
+        st.add_binding(
+            &reseller,
+            "billing.accounts.editor",
+            service_account_id,
+            "serviceAccount",
+        );
+        key
+    }
+
+    /// Issues an IAM token for `subject_id` that expires after `ttl`.
+    pub fn issue_iam_token(&self, subject_id: &str, ttl: Duration) -> String {
+        self.shared.issue_iam_token(subject_id, ttl).0
+    }
+
+    /// Makes `IamTokenService.Create` accept `token` as an OAuth token of `subject_id`.
+    pub fn add_oauth_token(&self, token: &str, subject_id: &str) {
+        self.shared
+            .lock()
+            .oauth_tokens
+            .insert(token.to_string(), subject_id.to_string());
+    }
+
+    /// Gives `subject_id` the role on a billing account (immediately).
+    pub fn add_access_binding(&self, billing_account_id: &str, role_id: &str, subject_id: &str) {
+        self.shared
+            .lock()
+            .add_binding(billing_account_id, role_id, subject_id, "userAccount");
+    }
+
+    /// Calls that reached the server for `method`
+    /// (`yandex.cloud.billing.v1.CustomerService/Invite`), faulted ones included.
+    pub fn calls(&self, method: &str) -> u64 {
+        let method = method.trim_start_matches('/');
+        self.shared
+            .calls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(method)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Successful `IamTokenService.Create` and `CreateForServiceAccount` calls
+    /// (metadata endpoint tokens not included).
+    pub fn iam_exchanges(&self) -> u64 {
+        self.shared.iam_exchanges.load(Ordering::Relaxed)
+    }
+
+    /// Replaces the fault configuration (and restarts its counters and random source).
+    pub fn set_faults(&self, faults: Faults) {
+        *self.shared.faults.lock().unwrap_or_else(|e| e.into_inner()) = FaultRuntime::new(faults);
+    }
+
+    /// The next operation `method` creates will fail with `code` and
+    /// `message` when it completes, without effect.
+    pub fn fail_next_operation(&self, method: &str, code: tonic::Code, message: &str) {
+        self.shared
+            .lock()
+            .fail_next
+            .entry(method.trim_start_matches('/').to_string())
+            .or_default()
+            .push_back((code, message.to_string()));
+    }
+
+    /// Snapshot of all customers (API view).
+    pub fn customers(&self) -> Vec<Customer> {
+        self.shared
+            .lock()
+            .customers
+            .iter()
+            .map(CustomerRecord::to_proto)
+            .collect()
+    }
+
+    /// Snapshot of all customers with status and person data.
+    pub fn customer_records(&self) -> Vec<CustomerRecord> {
+        self.shared.lock().customers.clone()
+    }
+
+    /// Snapshot of all billing accounts.
+    pub fn billing_accounts(&self) -> Vec<BillingAccount> {
+        self.shared
+            .lock()
+            .accounts
+            .iter()
+            .map(|a| a.proto.clone())
+            .collect()
+    }
+
+    /// Access bindings on a billing account (empty when unknown).
+    pub fn access_bindings(&self, billing_account_id: &str) -> Vec<AccessBinding> {
+        self.shared
+            .lock()
+            .account(billing_account_id)
+            .map(|a| a.access.clone())
+            .unwrap_or_default()
+    }
+
+    /// Billable-object bindings of a billing account.
+    pub fn billable_object_bindings(&self, billing_account_id: &str) -> Vec<BillableObjectBinding> {
+        self.shared
+            .lock()
+            .account(billing_account_id)
+            .map(|a| a.billable.clone())
+            .unwrap_or_default()
+    }
+
+    /// Number of operations created so far.
+    pub fn operation_count(&self) -> usize {
+        self.shared.lock().operations.len()
+    }
+
+    /// Stops accepting calls, lets running calls finish and waits for the
+    /// servers (at most 5 s; then the remaining connections are dropped).
+    pub async fn shutdown(mut self) {
+        self.stop_all();
+        for join in [self.join.take(), self.metadata_stop.take().map(|(_, j)| j)]
+            .into_iter()
+            .flatten()
+        {
+            let abort = join.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(5), join)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
+    }
+
+    fn stop_all(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some((tx, _)) = &mut self.metadata_stop {
+            let (dummy, _) = oneshot::channel();
+            let _ = std::mem::replace(tx, dummy).send(());
+        }
+    }
+}
+
+impl Drop for EmulatorHandle {
+    fn drop(&mut self) {
+        self.stop_all();
+    }
+}

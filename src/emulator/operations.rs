@@ -1,0 +1,294 @@
+//! Long-running operations: creation, completion, cancel, idempotency.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use prost::Message;
+use prost_types::Any;
+use tonic::{Code, Status};
+use tonic_types::pb::Status as RpcStatus;
+
+use super::seed::CustomerStatus;
+use super::state::{CustomerRecord, State};
+use crate::proto::yandex::cloud::access::{AccessBindingAction, AccessBindingDelta};
+use crate::proto::yandex::cloud::billing::v1::{
+    BillableObject, BillableObjectBinding, BillingAccount,
+};
+use crate::proto::yandex::cloud::operation::{Operation, operation};
+
+/// The change an operation makes when it completes.
+pub(crate) enum Effect {
+    CreateCustomer(Box<CustomerRecord>),
+    SetCustomerStatus {
+        customer_id: String,
+        status: CustomerStatus,
+    },
+    Bind {
+        account_id: String,
+        object: BillableObject,
+    },
+    UpdateAccess {
+        account_id: String,
+        deltas: Vec<AccessBindingDelta>,
+    },
+}
+
+pub(crate) struct OpRecord {
+    pub op: Operation,
+    pub seq: u64,
+    pub created: Instant,
+    pub gets: u32,
+    pub not_found_left: u32,
+    pub effect: Option<Effect>,
+    pub fail: Option<(Code, String)>,
+    pub response_type: String,
+}
+
+/// How operations complete.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Completion {
+    pub delay: Duration,
+    pub after_gets: Option<u32>,
+}
+
+pub(crate) fn pack(type_name: &str, value: Vec<u8>) -> Any {
+    Any {
+        type_url: format!("type.googleapis.com/{type_name}"),
+        value,
+    }
+}
+
+pub(crate) fn new_id(prefix: &str) -> String {
+    format!(
+        "{prefix}{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..20 - prefix.len()]
+    )
+}
+
+fn rpc_status(code: Code, message: &str) -> RpcStatus {
+    RpcStatus {
+        code: code as i32,
+        message: message.to_string(),
+        details: Vec::new(),
+    }
+}
+
+impl State {
+    /// Completes every pending operation whose time has come, in creation order.
+    pub fn settle(&mut self, completion: Completion) {
+        let mut due: Vec<(u64, String)> = self
+            .operations
+            .iter()
+            .filter(|(_, r)| !r.op.done)
+            .filter(|(_, r)| match completion.after_gets {
+                Some(n) => r.gets >= n,
+                None => r.created.elapsed() >= completion.delay,
+            })
+            .map(|(id, r)| (r.seq, id.clone()))
+            .collect();
+        due.sort();
+        for (_, id) in due {
+            self.complete(&id);
+        }
+    }
+
+    fn complete(&mut self, id: &str) {
+        let Some(rec) = self.operations.get_mut(id) else {
+            return;
+        };
+        let effect = rec.effect.take();
+        let fail = rec.fail.take();
+        let response_type = rec.response_type.clone();
+        let result = match (fail, effect) {
+            (Some((code, msg)), _) => Err(rpc_status(code, &msg)),
+            (None, Some(effect)) => self.apply(effect).map(|bytes| pack(&response_type, bytes)),
+            (None, None) => Err(rpc_status(Code::Internal, "operation has no effect")),
+        };
+        let rec = self.operations.get_mut(id).expect("operation exists");
+        rec.op.done = true;
+        rec.op.modified_at = Some(SystemTime::now().into());
+        rec.op.result = Some(match result {
+            Ok(any) => operation::Result::Response(any),
+            Err(status) => operation::Result::Error(status),
+        });
+    }
+
+    fn apply(&mut self, effect: Effect) -> Result<Vec<u8>, RpcStatus> {
+        match effect {
+            Effect::CreateCustomer(c) => {
+                let currency = self
+                    .account(&c.reseller_id)
+                    .map_or("RUB".into(), |a| a.proto.currency.clone());
+                self.accounts.push(super::state::Account {
+                    proto: BillingAccount {
+                        id: c.billing_account_id.clone(),
+                        name: c.name.clone(),
+                        created_at: Some(SystemTime::now().into()),
+                        country_code: "RU".into(),
+                        currency,
+                        active: c.status == CustomerStatus::Active,
+                        balance: "0.00".into(),
+                    },
+                    reseller_id: Some(c.reseller_id.clone()),
+                    access: Vec::new(),
+                    billable: Vec::new(),
+                });
+                let proto = c.to_proto();
+                self.customers.push(*c);
+                Ok(proto.encode_to_vec())
+            }
+            Effect::SetCustomerStatus {
+                customer_id,
+                status,
+            } => {
+                let c = self.customer_mut(&customer_id).ok_or_else(|| {
+                    rpc_status(Code::NotFound, &format!("customer {customer_id} not found"))
+                })?;
+                c.status = status;
+                let proto = c.to_proto();
+                if let Some(a) = self.account_mut(&proto.billing_account_id) {
+                    a.proto.active = status == CustomerStatus::Active;
+                }
+                Ok(proto.encode_to_vec())
+            }
+            Effect::Bind { account_id, object } => {
+                let a = self.account_mut(&account_id).ok_or_else(|| {
+                    rpc_status(
+                        Code::NotFound,
+                        &format!("billing account {account_id} not found"),
+                    )
+                })?;
+                let binding = BillableObjectBinding {
+                    effective_time: Some(SystemTime::now().into()),
+                    billable_object: Some(object.clone()),
+                };
+                a.billable
+                    .retain(|b| b.billable_object.as_ref().is_none_or(|o| o.id != object.id));
+                a.billable.push(binding.clone());
+                Ok(binding.encode_to_vec())
+            }
+            Effect::UpdateAccess { account_id, deltas } => {
+                let a = self.account_mut(&account_id).ok_or_else(|| {
+                    rpc_status(
+                        Code::NotFound,
+                        &format!("billing account {account_id} not found"),
+                    )
+                })?;
+                for d in deltas {
+                    let Some(binding) = d.access_binding else {
+                        continue;
+                    };
+                    if d.action == AccessBindingAction::Add as i32 {
+                        if !a.access.contains(&binding) {
+                            a.access.push(binding);
+                        }
+                    } else if d.action == AccessBindingAction::Remove as i32 {
+                        a.access.retain(|b| *b != binding);
+                    }
+                }
+                Ok(Vec::new())
+            }
+        }
+    }
+
+    /// The operation an earlier call with the same idempotency key created,
+    /// or an error when the key was used for a different request.
+    pub fn idempotent_replay(
+        &self,
+        key: Option<&str>,
+        method: &str,
+        request: &[u8],
+    ) -> Result<Option<Operation>, Status> {
+        let Some(key) = key else { return Ok(None) };
+        match self.idempotency.get(key) {
+            None => Ok(None),
+            Some((m, bytes, op_id)) if m == method && bytes == request => {
+                Ok(self.operations.get(op_id).map(|r| r.op.clone()))
+            }
+            Some((m, _, _)) => Err(Status::invalid_argument(format!(
+                "idempotency key {key:?} was already used for a different request ({m}); \
+                 use a new key for a new request"
+            ))),
+        }
+    }
+
+    /// Creates a pending operation.
+    #[allow(clippy::too_many_arguments)]
+    pub fn start_operation(
+        &mut self,
+        idempotency: Option<(&str, Vec<u8>)>,
+        method: &str,
+        types: (String, String),
+        created_by: &str,
+        description: String,
+        metadata: Vec<u8>,
+        effect: Effect,
+        not_found_gets: u32,
+    ) -> Operation {
+        let now = SystemTime::now();
+        let id = new_id("emuop");
+        let fail = self.fail_next.get_mut(method).and_then(|q| q.pop_front());
+        let op = Operation {
+            id: id.clone(),
+            description,
+            created_at: Some(now.into()),
+            created_by: created_by.to_string(),
+            modified_at: Some(now.into()),
+            done: false,
+            metadata: Some(pack(&types.0, metadata)),
+            result: None,
+        };
+        self.op_seq += 1;
+        self.operations.insert(
+            id.clone(),
+            OpRecord {
+                op: op.clone(),
+                seq: self.op_seq,
+                created: Instant::now(),
+                gets: 0,
+                not_found_left: not_found_gets,
+                effect: Some(effect),
+                fail,
+                response_type: types.1,
+            },
+        );
+        if let Some((key, bytes)) = idempotency {
+            self.idempotency
+                .insert(key.to_string(), (method.to_string(), bytes, id));
+        }
+        op
+    }
+
+    /// OperationService.Get.
+    pub fn get_operation(&mut self, id: &str, completion: Completion) -> Result<Operation, Status> {
+        let not_found = || Status::not_found(format!("operation {id} not found"));
+        let rec = self.operations.get_mut(id).ok_or_else(not_found)?;
+        if rec.not_found_left > 0 {
+            rec.not_found_left -= 1;
+            return Err(not_found());
+        }
+        rec.gets += 1;
+        self.settle(completion);
+        Ok(self.operations[id].op.clone())
+    }
+
+    /// OperationService.Cancel.
+    pub fn cancel_operation(&mut self, id: &str) -> Result<Operation, Status> {
+        let rec = self
+            .operations
+            .get_mut(id)
+            .ok_or_else(|| Status::not_found(format!("operation {id} not found")))?;
+        if rec.op.done {
+            return Err(Status::failed_precondition(format!(
+                "operation {id} is already done and cannot be cancelled"
+            )));
+        }
+        rec.effect = None;
+        rec.op.done = true;
+        rec.op.modified_at = Some(SystemTime::now().into());
+        rec.op.result = Some(operation::Result::Error(rpc_status(
+            Code::Cancelled,
+            "operation was cancelled",
+        )));
+        Ok(rec.op.clone())
+    }
+}

@@ -1,0 +1,270 @@
+//! Initial state of the emulator, from JSON or code.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::EmulatorError;
+
+/// The documented default OAuth token of the default subject.
+pub const DEFAULT_OAUTH_TOKEN: &str = "y0_emulator-oauth-token-default";
+/// The documented default (never expiring) IAM token of the default subject.
+pub const DEFAULT_IAM_TOKEN: &str = "t1.emulator-iam-token-default";
+/// IAM token of a subject that has no access binding anywhere.
+pub const NO_RIGHTS_IAM_TOKEN: &str = "t1.emulator-iam-token-no-rights";
+/// The default subject (a user account), owner of the reseller account.
+pub const DEFAULT_SUBJECT_ID: &str = "ajeemu0subject000001";
+/// A subject with no rights at all (see [`NO_RIGHTS_IAM_TOKEN`]).
+pub const NO_RIGHTS_SUBJECT_ID: &str = "ajeemu0nobody0000001";
+/// The default service account, editor of the reseller account.
+pub const DEFAULT_SERVICE_ACCOUNT_ID: &str = "ajeemu0sa00000000001";
+/// The default reseller billing account id.
+pub const DEFAULT_RESELLER_ID: &str = "dn2emu0reseller00001";
+
+/// Status of a customer of a reseller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CustomerStatus {
+    /// Invited by e-mail, has not accepted yet.
+    Invited,
+    /// Created (reseller-served) but not activated.
+    Inactive,
+    /// Active: may use resources.
+    Active,
+    /// Suspended by the reseller.
+    Suspended,
+}
+
+/// A billing account in the seed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SeedBillingAccount {
+    /// Id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// ISO country code.
+    pub country_code: String,
+    /// Currency code.
+    pub currency: String,
+    /// Whether the account is active.
+    pub active: bool,
+    /// Balance, decimal string.
+    pub balance: String,
+    /// Id of the reseller account that serves this one, if any.
+    pub reseller_id: Option<String>,
+}
+
+impl Default for SeedBillingAccount {
+    fn default() -> Self {
+        Self {
+            id: String::new(),
+            name: String::new(),
+            country_code: "RU".into(),
+            currency: "RUB".into(),
+            active: true,
+            balance: "0.00".into(),
+            reseller_id: None,
+        }
+    }
+}
+
+/// Person data of a customer.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SeedPerson {
+    /// Short name.
+    pub name: String,
+    /// Full legal name.
+    pub longname: String,
+    /// Phone.
+    pub phone: String,
+    /// E-mail.
+    pub email: String,
+    /// Post code.
+    pub post_code: String,
+    /// Postal address.
+    pub post_address: String,
+    /// Legal address.
+    pub legal_address: String,
+    /// Tax id.
+    pub tin: String,
+}
+
+/// A customer in the seed; its billing account is created automatically.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SeedCustomer {
+    /// Customer id.
+    pub id: String,
+    /// Reseller billing account id.
+    pub reseller_id: String,
+    /// The customer's own billing account id.
+    pub billing_account_id: String,
+    /// Name.
+    pub name: String,
+    /// Status.
+    pub status: CustomerStatus,
+    /// Invitation e-mail, for invited customers.
+    #[serde(default)]
+    pub invitation_email: Option<String>,
+    /// Person data.
+    #[serde(default)]
+    pub person: SeedPerson,
+}
+
+/// An access binding in the seed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SeedAccessBinding {
+    /// Billing account the binding is on.
+    pub billing_account_id: String,
+    /// Role, e.g. `billing.accounts.owner`.
+    pub role_id: String,
+    /// Subject id.
+    pub subject_id: String,
+    /// Subject type (`userAccount`, `serviceAccount`, ...).
+    #[serde(default = "default_subject_type")]
+    pub subject_type: String,
+}
+
+fn default_subject_type() -> String {
+    "userAccount".into()
+}
+
+/// A token known to the emulator and the subject it stands for.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeedToken {
+    /// The token itself.
+    pub token: String,
+    /// Subject id.
+    pub subject_id: String,
+}
+
+impl std::fmt::Debug for SeedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SeedToken")
+            .field("token", &"<redacted>")
+            .field("subject_id", &self.subject_id)
+            .finish()
+    }
+}
+
+/// Initial state of the emulator.
+///
+/// [`Seed::default`] holds one reseller account ([`DEFAULT_RESELLER_ID`]),
+/// three customers (active, suspended, invited), the owner subject
+/// [`DEFAULT_SUBJECT_ID`] with OAuth token [`DEFAULT_OAUTH_TOKEN`] and IAM
+/// token [`DEFAULT_IAM_TOKEN`], the service account
+/// [`DEFAULT_SERVICE_ACCOUNT_ID`] (editor) and the rights-less subject
+/// [`NO_RIGHTS_SUBJECT_ID`] with IAM token [`NO_RIGHTS_IAM_TOKEN`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Seed {
+    /// Billing accounts (reseller accounts and others).
+    pub billing_accounts: Vec<SeedBillingAccount>,
+    /// Customers of reseller accounts.
+    pub customers: Vec<SeedCustomer>,
+    /// Access bindings.
+    pub access_bindings: Vec<SeedAccessBinding>,
+    /// OAuth tokens accepted by `IamTokenService.Create`.
+    pub oauth_tokens: Vec<SeedToken>,
+    /// IAM tokens accepted on every call; they never expire.
+    pub iam_tokens: Vec<SeedToken>,
+    /// Known service account ids.
+    pub service_accounts: Vec<String>,
+    /// The subject whose credentials the handle reports and the metadata
+    /// server issues tokens for.
+    pub default_subject_id: String,
+    /// The reseller account the handle reports.
+    pub default_reseller_id: String,
+}
+
+impl Default for Seed {
+    fn default() -> Self {
+        let person = |name: &str, email: &str| SeedPerson {
+            name: name.into(),
+            longname: format!("{name} LLC"),
+            phone: "+70000000000".into(),
+            email: email.into(),
+            post_code: "101000".into(),
+            post_address: "Moscow".into(),
+            legal_address: "Moscow".into(),
+            tin: "7700000000".into(),
+        };
+        let customer = |n: u32, status, email: Option<&str>| SeedCustomer {
+            id: format!("emucustomer00000000{n}"),
+            reseller_id: DEFAULT_RESELLER_ID.into(),
+            billing_account_id: format!("dn2emu0customer0000{n}"),
+            name: format!("Customer {n}"),
+            status,
+            invitation_email: email.map(str::to_string),
+            person: person(
+                &format!("Customer {n}"),
+                &format!("customer{n}@example.com"),
+            ),
+        };
+        let binding = |role: &str, subject: &str, ty: &str| SeedAccessBinding {
+            billing_account_id: DEFAULT_RESELLER_ID.into(),
+            role_id: role.into(),
+            subject_id: subject.into(),
+            subject_type: ty.into(),
+        };
+        Self {
+            billing_accounts: vec![SeedBillingAccount {
+                id: DEFAULT_RESELLER_ID.into(),
+                name: "Emulated Reseller".into(),
+                balance: "100000.00".into(),
+                ..SeedBillingAccount::default()
+            }],
+            customers: vec![
+                customer(1, CustomerStatus::Active, None),
+                customer(2, CustomerStatus::Suspended, None),
+                customer(3, CustomerStatus::Invited, Some("customer3@example.com")),
+            ],
+            access_bindings: vec![
+                binding("billing.accounts.owner", DEFAULT_SUBJECT_ID, "userAccount"),
+                binding(
+                    "billing.accounts.editor",
+                    DEFAULT_SERVICE_ACCOUNT_ID,
+                    "serviceAccount",
+                ),
+            ],
+            oauth_tokens: vec![SeedToken {
+                token: DEFAULT_OAUTH_TOKEN.into(),
+                subject_id: DEFAULT_SUBJECT_ID.into(),
+            }],
+            iam_tokens: vec![
+                SeedToken {
+                    token: DEFAULT_IAM_TOKEN.into(),
+                    subject_id: DEFAULT_SUBJECT_ID.into(),
+                },
+                SeedToken {
+                    token: NO_RIGHTS_IAM_TOKEN.into(),
+                    subject_id: NO_RIGHTS_SUBJECT_ID.into(),
+                },
+            ],
+            service_accounts: vec![DEFAULT_SERVICE_ACCOUNT_ID.into()],
+            default_subject_id: DEFAULT_SUBJECT_ID.into(),
+            default_reseller_id: DEFAULT_RESELLER_ID.into(),
+        }
+    }
+}
+
+impl Seed {
+    /// Parses a seed from JSON; missing top-level keys take their defaults.
+    pub fn from_json(json: &str) -> Result<Self, EmulatorError> {
+        serde_json::from_str(json).map_err(|e| EmulatorError::Seed(e.to_string()))
+    }
+
+    /// Reads a seed from a JSON file.
+    pub fn from_json_file(path: impl AsRef<Path>) -> Result<Self, EmulatorError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| EmulatorError::Seed(format!("{}: {e}", path.display())))?;
+        Self::from_json(&text)
+    }
+
+    /// Serialises the seed as JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("seed serialises")
+    }
+}

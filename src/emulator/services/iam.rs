@@ -1,0 +1,90 @@
+//! IamTokenService.
+
+use std::sync::atomic::Ordering;
+
+use tonic::{Request, Response, Status};
+
+use super::{Svc, subject};
+use crate::emulator::auth::verify_jwt;
+use crate::proto::yandex::cloud::iam::v1::create_iam_token_request::Identity;
+use crate::proto::yandex::cloud::iam::v1::iam_token_service_server::IamTokenService;
+use crate::proto::yandex::cloud::iam::v1::{
+    CreateIamTokenForServiceAccountRequest, CreateIamTokenRequest, CreateIamTokenResponse,
+    RevokeIamTokenRequest, RevokeIamTokenResponse,
+};
+
+impl Svc {
+    fn issue(&self, subject_id: &str) -> CreateIamTokenResponse {
+        let (iam_token, expires_at) = self.0.issue_iam_token(subject_id, self.0.iam_token_ttl);
+        self.0.iam_exchanges.fetch_add(1, Ordering::Relaxed);
+        CreateIamTokenResponse {
+            iam_token,
+            expires_at: Some(expires_at.into()),
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl IamTokenService for Svc {
+    async fn create(
+        &self,
+        req: Request<CreateIamTokenRequest>,
+    ) -> Result<Response<CreateIamTokenResponse>, Status> {
+        let r = req.get_ref();
+        self.0.validator.validate(r)?;
+        let subject_id = match &r.identity {
+            Some(Identity::YandexPassportOauthToken(token)) => self
+                .0
+                .lock()
+                .oauth_tokens
+                .get(token)
+                .cloned()
+                .ok_or_else(|| Status::unauthenticated("the OAuth token is unknown or invalid"))?,
+            Some(Identity::Jwt(jwt)) => {
+                let st = self.0.lock();
+                verify_jwt(jwt, |kid| st.sa_keys.get(kid).cloned())?
+            }
+            None => return Err(Status::invalid_argument("identity is required")),
+        };
+        Ok(Response::new(self.issue(&subject_id)))
+    }
+
+    async fn create_for_service_account(
+        &self,
+        req: Request<CreateIamTokenForServiceAccountRequest>,
+    ) -> Result<Response<CreateIamTokenResponse>, Status> {
+        subject(&req)?;
+        let r = req.get_ref();
+        self.0.validator.validate(r)?;
+        if !self
+            .0
+            .lock()
+            .service_accounts
+            .contains(&r.service_account_id)
+        {
+            return Err(Status::not_found(format!(
+                "service account {} not found",
+                r.service_account_id
+            )));
+        }
+        Ok(Response::new(self.issue(&r.service_account_id)))
+    }
+
+    async fn revoke(
+        &self,
+        req: Request<RevokeIamTokenRequest>,
+    ) -> Result<Response<RevokeIamTokenResponse>, Status> {
+        subject(&req)?;
+        let r = req.get_ref();
+        self.0.validator.validate(r)?;
+        let entry = self
+            .0
+            .lock()
+            .iam_tokens
+            .remove(&r.iam_token)
+            .ok_or_else(|| Status::not_found("IAM token not found"))?;
+        Ok(Response::new(RevokeIamTokenResponse {
+            subject_id: entry.subject_id,
+        }))
+    }
+}

@@ -1,0 +1,102 @@
+//! gRPC service implementations.
+
+mod billing_account;
+mod customer;
+mod endpoint;
+mod iam;
+mod operation;
+
+use std::sync::Arc;
+
+use prost::Message;
+use tonic::transport::Server;
+use tonic::transport::server::Router;
+use tonic::{Request, Response, Status};
+use tower::layer::util::{Identity, Stack};
+
+use super::Shared;
+use super::layer::{CallCtx, EmuLayer};
+use super::operations::Effect;
+use crate::proto::yandex::cloud::billing::v1::{
+    billing_account_service_server::BillingAccountServiceServer,
+    customer_service_server::CustomerServiceServer,
+};
+use crate::proto::yandex::cloud::endpoint::api_endpoint_service_server::ApiEndpointServiceServer;
+use crate::proto::yandex::cloud::iam::v1::iam_token_service_server::IamTokenServiceServer;
+use crate::proto::yandex::cloud::operation::Operation;
+use crate::proto::yandex::cloud::operation::operation_service_server::OperationServiceServer;
+
+/// All services behind one handler type.
+#[derive(Clone)]
+pub(crate) struct Svc(pub Arc<Shared>);
+
+pub(crate) fn router(server: Server, shared: Arc<Shared>) -> Router<Stack<EmuLayer, Identity>> {
+    let svc = Svc(shared.clone());
+    server
+        .layer(EmuLayer(shared))
+        .add_service(CustomerServiceServer::new(svc.clone()))
+        .add_service(BillingAccountServiceServer::new(svc.clone()))
+        .add_service(OperationServiceServer::new(svc.clone()))
+        .add_service(IamTokenServiceServer::new(svc.clone()))
+        .add_service(ApiEndpointServiceServer::new(svc))
+}
+
+/// The authenticated subject of a call.
+pub(crate) fn subject<T>(req: &Request<T>) -> Result<String, Status> {
+    req.extensions()
+        .get::<CallCtx>()
+        .and_then(|c| c.subject.clone())
+        .ok_or_else(|| Status::unauthenticated("call is not authenticated"))
+}
+
+fn idempotency_key<T>(req: &Request<T>) -> Option<String> {
+    req.metadata()
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+}
+
+/// Everything a mutating call needs to start an operation.
+pub(crate) struct Mutation {
+    pub description: String,
+    pub metadata: Vec<u8>,
+    pub effect: Effect,
+}
+
+impl Svc {
+    /// Common path of every operation-returning call: idempotency replay,
+    /// checks (`check` sees the locked state), then a pending operation.
+    pub(crate) fn mutate<T: Message>(
+        &self,
+        req: &Request<T>,
+        method: &'static str,
+        check: impl FnOnce(&mut super::state::State, &str) -> Result<Mutation, Status>,
+    ) -> Result<Response<Operation>, Status> {
+        let subject = subject(req)?;
+        let key = idempotency_key(req);
+        let bytes = req.get_ref().encode_to_vec();
+        let types = self
+            .0
+            .validator
+            .operation_types(method)
+            .ok_or_else(|| Status::internal(format!("{method} declares no operation types")))?;
+        let not_found_gets = self.0.not_found_gets();
+        let mut st = self.0.lock();
+        if let Some(op) = st.idempotent_replay(key.as_deref(), method, &bytes)? {
+            return Ok(Response::new(op));
+        }
+        let m = check(&mut st, &subject)?;
+        let op = st.start_operation(
+            key.as_deref().map(|k| (k, bytes)),
+            method,
+            types,
+            &subject,
+            m.description,
+            m.metadata,
+            m.effect,
+            not_found_gets,
+        );
+        Ok(Response::new(op))
+    }
+}

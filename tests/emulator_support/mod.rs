@@ -1,0 +1,110 @@
+//! Shared helpers for the emulator integration tests.
+#![allow(dead_code)]
+
+use tonic::metadata::MetadataValue;
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+use tonic::{Request, Status};
+use yc_billing::emulator::EmulatorHandle;
+use yc_billing::proto::yandex::cloud::billing::v1::billing_account_service_client::BillingAccountServiceClient;
+use yc_billing::proto::yandex::cloud::billing::v1::customer_service_client::CustomerServiceClient;
+use yc_billing::proto::yandex::cloud::endpoint::api_endpoint_service_client::ApiEndpointServiceClient;
+use yc_billing::proto::yandex::cloud::iam::v1::iam_token_service_client::IamTokenServiceClient;
+use yc_billing::proto::yandex::cloud::operation::GetOperationRequest;
+use yc_billing::proto::yandex::cloud::operation::Operation;
+use yc_billing::proto::yandex::cloud::operation::operation_service_client::OperationServiceClient;
+
+/// Adds a fixed `authorization` header (or a raw header value) and extra headers.
+#[derive(Clone, Default)]
+pub struct Auth {
+    pub authorization: Option<String>,
+    pub extra: Vec<(&'static str, String)>,
+}
+
+impl Auth {
+    pub fn bearer(token: &str) -> Self {
+        Self {
+            authorization: Some(format!("Bearer {token}")),
+            extra: Vec::new(),
+        }
+    }
+    pub fn with(mut self, name: &'static str, value: &str) -> Self {
+        self.extra.push((name, value.to_string()));
+        self
+    }
+}
+
+impl Interceptor for Auth {
+    fn call(&mut self, mut req: Request<()>) -> Result<Request<()>, Status> {
+        if let Some(a) = &self.authorization {
+            req.metadata_mut().insert(
+                "authorization",
+                MetadataValue::try_from(a.as_str()).unwrap(),
+            );
+        }
+        for (k, v) in &self.extra {
+            req.metadata_mut()
+                .insert(*k, MetadataValue::try_from(v.as_str()).unwrap());
+        }
+        Ok(req)
+    }
+}
+
+pub type Svc = InterceptedService<Channel, Auth>;
+
+pub async fn channel(emu: &EmulatorHandle) -> Channel {
+    Channel::from_shared(emu.endpoint())
+        .unwrap()
+        .connect()
+        .await
+        .expect("connect to emulator")
+}
+
+pub async fn customers(emu: &EmulatorHandle, auth: Auth) -> CustomerServiceClient<Svc> {
+    CustomerServiceClient::with_interceptor(channel(emu).await, auth)
+}
+pub async fn accounts(emu: &EmulatorHandle, auth: Auth) -> BillingAccountServiceClient<Svc> {
+    BillingAccountServiceClient::with_interceptor(channel(emu).await, auth)
+}
+pub async fn operations(emu: &EmulatorHandle, auth: Auth) -> OperationServiceClient<Svc> {
+    OperationServiceClient::with_interceptor(channel(emu).await, auth)
+}
+pub async fn iam(emu: &EmulatorHandle, auth: Auth) -> IamTokenServiceClient<Svc> {
+    IamTokenServiceClient::with_interceptor(channel(emu).await, auth)
+}
+pub async fn endpoints(emu: &EmulatorHandle, auth: Auth) -> ApiEndpointServiceClient<Svc> {
+    ApiEndpointServiceClient::with_interceptor(channel(emu).await, auth)
+}
+
+pub fn owner(emu: &EmulatorHandle) -> Auth {
+    Auth::bearer(&emu.credentials().iam_token)
+}
+
+/// Polls an operation until done (at most ~2 s).
+pub async fn wait(ops: &mut OperationServiceClient<Svc>, op: Operation) -> Operation {
+    let mut op = op;
+    for _ in 0..200 {
+        if op.done {
+            return op;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        op = ops
+            .get(GetOperationRequest {
+                operation_id: op.id.clone(),
+            })
+            .await
+            .expect("operation get")
+            .into_inner();
+    }
+    panic!("operation {} did not finish", op.id);
+}
+
+/// The BadRequest field violations of an error.
+pub fn bad_fields(status: &Status) -> Vec<String> {
+    use tonic_types::StatusExt;
+    status
+        .get_details_bad_request()
+        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
+        .unwrap_or_default()
+}
