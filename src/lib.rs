@@ -4,12 +4,17 @@
 pub mod call;
 pub mod client;
 pub mod error;
+pub mod operation;
+pub mod pagination;
 pub mod proto;
 pub mod region;
 pub mod retry;
+pub mod services;
 pub mod transport;
 
 pub use call::CallOptions;
 pub use client::{Client, ClientBuilder};
 pub use error::{AuthError, CredentialSource, Error, OperationError, Result, RpcError};
+pub use operation::{Operation, OperationState, PollingPolicy};
+pub use pagination::Page;
 pub use retry::RetryPolicy;
