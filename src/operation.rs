@@ -806,6 +806,7 @@ mod tests {
     use super::*;
     use crate::proto::yandex::cloud::access::UpdateAccessBindingsMetadata;
     use crate::proto::yandex::cloud::billing::v1::{Customer, CustomerMetadata};
+    use std::future::IntoFuture;
 
     fn customer() -> Customer {
         Customer {
@@ -996,6 +997,24 @@ mod tests {
         // Never a panic on a server's odd value.
         let _ = to_system_time(raw.modified_at.as_ref());
         assert_eq!(to_system_time(None), None);
+    }
+
+    /// Compile-time check: waits, watches and calls can be spawned on tokio.
+    #[allow(dead_code)]
+    fn futures_and_streams_are_send(client: Client, op: Operation<CustomerMetadata, Customer>) {
+        fn send<T: Send + 'static>(_: T) {}
+        send(op.clone().wait());
+        send(op.clone().watch(PollingPolicy::default()));
+        let c = client.clone();
+        send(async move { Operation::<CustomerMetadata, Customer>::resume(&c, "id").await });
+        let mut op2 = op.clone();
+        send(async move { op2.poll().await });
+        let mut op3 = op;
+        send(async move { op3.cancel().await });
+        send(client.customers().list("r").stream());
+        send(client.customers().activate("c").into_future());
+        send(client.operations().get("o").into_future());
+        send(client.clone());
     }
 
     #[test]
