@@ -16,7 +16,7 @@ use crate::retry::RetryPolicy;
 ///     .retry(RetryPolicy::disabled());
 /// assert_eq!(opts.idempotency_key_value(), Some("invite-acme-2026-11"));
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct CallOptions {
     pub(crate) timeout: Option<Duration>,
     pub(crate) idempotency_key: Option<String>,

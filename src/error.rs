@@ -84,6 +84,16 @@ pub enum Error {
         source: prost::DecodeError,
     },
 
+    /// A response breaks the API's contract (for example a List call that
+    /// answers with the page token it was given, which would loop forever).
+    #[error("invalid response to {method}: {reason}")]
+    InvalidResponse {
+        /// The gRPC method.
+        method: String,
+        /// What is wrong with the response.
+        reason: String,
+    },
+
     /// A connection could not be established.
     #[error("cannot connect to {endpoint}: {source}")]
     Connect {

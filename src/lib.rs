@@ -9,13 +9,18 @@ pub mod emulator;
 pub mod error;
 #[cfg(feature = "json")]
 pub mod json;
+pub mod operation;
+pub mod pagination;
 pub mod proto;
 pub mod region;
 pub mod retry;
+pub mod services;
 pub mod transport;
 
 pub use auth::{AccessToken, Credentials, IamExchange, ServiceAccountKey, TokenCache, TokenSource};
 pub use call::CallOptions;
 pub use client::{Client, ClientBuilder};
 pub use error::{AuthError, CredentialSource, Error, OperationError, Result, RpcError};
+pub use operation::{Operation, OperationState, PollingPolicy};
+pub use pagination::Page;
 pub use retry::RetryPolicy;

@@ -1,0 +1,341 @@
+//! `yandex.cloud.billing.v1.BillingAccountService`.
+
+use super::{Call, OperationRpc, on_stub, rpc, start_operation};
+use crate::client::Client;
+use crate::operation::Operation;
+use crate::pagination::Page;
+use crate::proto::yandex::cloud::access::{
+    AccessBinding, AccessBindingAction, AccessBindingDelta, ListAccessBindingsRequest, Subject,
+    UpdateAccessBindingsMetadata, UpdateAccessBindingsRequest,
+};
+use crate::proto::yandex::cloud::billing::v1::billing_account_service_client::BillingAccountServiceClient;
+use crate::proto::yandex::cloud::billing::v1::{
+    BillableObject, BillableObjectBinding, BillingAccount, BindBillableObjectMetadata,
+    BindBillableObjectRequest, GetBillingAccountRequest, ListBillableObjectBindingsRequest,
+    ListBillingAccountsRequest,
+};
+use crate::transport::Transport;
+
+const GET: &str = "/yandex.cloud.billing.v1.BillingAccountService/Get";
+const LIST: &str = "/yandex.cloud.billing.v1.BillingAccountService/List";
+const LIST_BINDINGS: &str =
+    "/yandex.cloud.billing.v1.BillingAccountService/ListBillableObjectBindings";
+const LIST_ACCESS: &str = "/yandex.cloud.billing.v1.BillingAccountService/ListAccessBindings";
+
+/// Billing accounts, their bindings and access. Get it with [`Client::billing_accounts`].
+#[derive(Debug, Clone)]
+pub struct BillingAccounts {
+    client: Client,
+}
+
+/// The call of `UpdateAccessBindings`; add changes with
+/// [`add`](Call::add) and [`remove`](Call::remove).
+pub type UpdateAccessBindingsCall =
+    Call<UpdateAccessBindingsRequest, Operation<UpdateAccessBindingsMetadata, ()>>;
+
+impl BillableObject {
+    /// A billable object of type `type` with id `id`.
+    pub fn new(r#type: impl Into<String>, id: impl Into<String>) -> Self {
+        BillableObject {
+            id: id.into(),
+            r#type: r#type.into(),
+        }
+    }
+
+    /// A cloud, the billable object that billing accounts pay for.
+    pub fn cloud(cloud_id: impl Into<String>) -> Self {
+        Self::new("cloud", cloud_id)
+    }
+}
+
+fn stub(client: &Client) -> BillingAccountServiceClient<Transport> {
+    BillingAccountServiceClient::new(client.billing_transport())
+}
+
+impl BillingAccounts {
+    pub(crate) fn new(client: Client) -> Self {
+        BillingAccounts { client }
+    }
+
+    /// The generated stub on the client's transport (authorization and
+    /// header layers, but not the deadline and retries of [`Client::execute`]).
+    pub fn raw(&self) -> BillingAccountServiceClient<Transport> {
+        stub(&self.client)
+    }
+
+    /// One billing account.
+    pub fn get(&self, id: impl Into<String>) -> Call<GetBillingAccountRequest, BillingAccount> {
+        self.get_request(GetBillingAccountRequest { id: id.into() })
+    }
+
+    /// [`get`](Self::get) with a request built by the caller.
+    pub fn get_request(
+        &self,
+        request: GetBillingAccountRequest,
+    ) -> Call<GetBillingAccountRequest, BillingAccount> {
+        Call::new(
+            self.client.clone(),
+            GET,
+            request,
+            |client, request, options| {
+                Box::pin(async move {
+                    let stub = stub(&client);
+                    Ok(client
+                        .execute(GET, request, &options, on_stub!(stub, get))
+                        .await?
+                        .into_inner())
+                })
+            },
+        )
+    }
+
+    /// One page of the billing accounts the caller can see.
+    pub fn list(&self) -> Call<ListBillingAccountsRequest, Page<BillingAccount>> {
+        self.list_request(ListBillingAccountsRequest::default())
+    }
+
+    /// [`list`](Self::list) with a request built by the caller.
+    pub fn list_request(
+        &self,
+        request: ListBillingAccountsRequest,
+    ) -> Call<ListBillingAccountsRequest, Page<BillingAccount>> {
+        Call::new(
+            self.client.clone(),
+            LIST,
+            request,
+            |client, request, options| {
+                Box::pin(async move {
+                    let stub = stub(&client);
+                    let response = client
+                        .execute(LIST, request, &options, on_stub!(stub, list))
+                        .await?
+                        .into_inner();
+                    Ok(Page {
+                        items: response.billing_accounts,
+                        next_page_token: response.next_page_token,
+                    })
+                })
+            },
+        )
+    }
+
+    /// One page of the objects bound to a billing account.
+    pub fn list_billable_object_bindings(
+        &self,
+        billing_account_id: impl Into<String>,
+    ) -> Call<ListBillableObjectBindingsRequest, Page<BillableObjectBinding>> {
+        self.list_billable_object_bindings_request(ListBillableObjectBindingsRequest {
+            billing_account_id: billing_account_id.into(),
+            ..Default::default()
+        })
+    }
+
+    /// [`list_billable_object_bindings`](Self::list_billable_object_bindings)
+    /// with a request built by the caller.
+    pub fn list_billable_object_bindings_request(
+        &self,
+        request: ListBillableObjectBindingsRequest,
+    ) -> Call<ListBillableObjectBindingsRequest, Page<BillableObjectBinding>> {
+        Call::new(
+            self.client.clone(),
+            LIST_BINDINGS,
+            request,
+            |client, request, options| {
+                Box::pin(async move {
+                    let stub = stub(&client);
+                    let response = client
+                        .execute(
+                            LIST_BINDINGS,
+                            request,
+                            &options,
+                            on_stub!(stub, list_billable_object_bindings),
+                        )
+                        .await?
+                        .into_inner();
+                    Ok(Page {
+                        items: response.billable_object_bindings,
+                        next_page_token: response.next_page_token,
+                    })
+                })
+            },
+        )
+    }
+
+    /// Binds an object (a cloud: [`BillableObject::cloud`]) to a billing account.
+    pub fn bind_billable_object(
+        &self,
+        billing_account_id: impl Into<String>,
+        billable_object: BillableObject,
+    ) -> Call<BindBillableObjectRequest, Operation<BindBillableObjectMetadata, BillableObjectBinding>>
+    {
+        self.bind_billable_object_request(BindBillableObjectRequest {
+            billing_account_id: billing_account_id.into(),
+            billable_object: Some(billable_object),
+        })
+    }
+
+    /// [`bind_billable_object`](Self::bind_billable_object) with a request built by the caller.
+    pub fn bind_billable_object_request(
+        &self,
+        request: BindBillableObjectRequest,
+    ) -> Call<BindBillableObjectRequest, Operation<BindBillableObjectMetadata, BillableObjectBinding>>
+    {
+        Call::new(
+            self.client.clone(),
+            rpc::BindBillableObject::PATH,
+            request,
+            |client, request, options| {
+                Box::pin(async move {
+                    let stub = stub(&client);
+                    start_operation::<rpc::BindBillableObject, _, _>(
+                        client,
+                        request,
+                        options,
+                        on_stub!(stub, bind_billable_object),
+                    )
+                    .await
+                })
+            },
+        )
+    }
+
+    /// One page of the access bindings of a billing account.
+    pub fn list_access_bindings(
+        &self,
+        billing_account_id: impl Into<String>,
+    ) -> Call<ListAccessBindingsRequest, Page<AccessBinding>> {
+        self.list_access_bindings_request(ListAccessBindingsRequest {
+            resource_id: billing_account_id.into(),
+            ..Default::default()
+        })
+    }
+
+    /// [`list_access_bindings`](Self::list_access_bindings) with a request built by the caller.
+    pub fn list_access_bindings_request(
+        &self,
+        request: ListAccessBindingsRequest,
+    ) -> Call<ListAccessBindingsRequest, Page<AccessBinding>> {
+        Call::new(
+            self.client.clone(),
+            LIST_ACCESS,
+            request,
+            |client, request, options| {
+                Box::pin(async move {
+                    let stub = stub(&client);
+                    let response = client
+                        .execute(
+                            LIST_ACCESS,
+                            request,
+                            &options,
+                            on_stub!(stub, list_access_bindings),
+                        )
+                        .await?
+                        .into_inner();
+                    Ok(Page {
+                        items: response.access_bindings,
+                        next_page_token: response.next_page_token,
+                    })
+                })
+            },
+        )
+    }
+
+    /// Changes the access bindings of a billing account; add the changes
+    /// with [`add`](Call::add) and [`remove`](Call::remove) (the server
+    /// requires at least one).
+    ///
+    /// ```no_run
+    /// # async fn f(client: yc_billing::Client) -> yc_billing::Result<()> {
+    /// client
+    ///     .billing_accounts()
+    ///     .update_access_bindings("billing-account-id")
+    ///     .add("billing.accounts.viewer", "userAccount", "user-id")
+    ///     .remove("billing.accounts.editor", "userAccount", "user-id")
+    ///     .await?
+    ///     .wait()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn update_access_bindings(
+        &self,
+        billing_account_id: impl Into<String>,
+    ) -> UpdateAccessBindingsCall {
+        self.update_access_bindings_request(UpdateAccessBindingsRequest {
+            resource_id: billing_account_id.into(),
+            access_binding_deltas: Vec::new(),
+        })
+    }
+
+    /// [`update_access_bindings`](Self::update_access_bindings) with a request built by the caller.
+    pub fn update_access_bindings_request(
+        &self,
+        request: UpdateAccessBindingsRequest,
+    ) -> UpdateAccessBindingsCall {
+        Call::new(
+            self.client.clone(),
+            rpc::UpdateAccessBindings::PATH,
+            request,
+            |client, request, options| {
+                Box::pin(async move {
+                    let stub = stub(&client);
+                    start_operation::<rpc::UpdateAccessBindings, _, _>(
+                        client,
+                        request,
+                        options,
+                        on_stub!(stub, update_access_bindings),
+                    )
+                    .await
+                })
+            },
+        )
+    }
+}
+
+impl UpdateAccessBindingsCall {
+    /// Adds a change to the request.
+    pub fn delta(
+        mut self,
+        action: AccessBindingAction,
+        role_id: impl Into<String>,
+        subject_type: impl Into<String>,
+        subject_id: impl Into<String>,
+    ) -> Self {
+        self.request.access_binding_deltas.push(AccessBindingDelta {
+            action: action as i32,
+            access_binding: Some(AccessBinding {
+                role_id: role_id.into(),
+                subject: Some(Subject {
+                    id: subject_id.into(),
+                    r#type: subject_type.into(),
+                }),
+            }),
+        });
+        self
+    }
+
+    /// Grants `role_id` to the subject (`subject_type` is for example
+    /// `userAccount`, `serviceAccount`, `federatedUser`).
+    pub fn add(
+        self,
+        role_id: impl Into<String>,
+        subject_type: impl Into<String>,
+        subject_id: impl Into<String>,
+    ) -> Self {
+        self.delta(AccessBindingAction::Add, role_id, subject_type, subject_id)
+    }
+
+    /// Revokes `role_id` from the subject.
+    pub fn remove(
+        self,
+        role_id: impl Into<String>,
+        subject_type: impl Into<String>,
+        subject_id: impl Into<String>,
+    ) -> Self {
+        self.delta(
+            AccessBindingAction::Remove,
+            role_id,
+            subject_type,
+            subject_id,
+        )
+    }
+}

@@ -1,0 +1,218 @@
+//! `yandex.cloud.billing.v1.CustomerService`.
+
+use super::{Call, on_stub, rpc, start_operation};
+use crate::client::Client;
+use crate::operation::Operation;
+use crate::pagination::Page;
+use crate::proto::yandex::cloud::billing::v1::customer_service_client::CustomerServiceClient;
+use crate::proto::yandex::cloud::billing::v1::{
+    ActivateCustomerRequest, CreateResellerServedCustomerRequest, Customer, CustomerMetadata,
+    CustomerPerson, InviteCustomerRequest, ListCustomersRequest, SuspendCustomerRequest,
+};
+use crate::transport::Transport;
+
+const LIST: &str = "/yandex.cloud.billing.v1.CustomerService/List";
+
+/// The customers of a reseller. Get it with [`Client::customers`].
+#[derive(Debug, Clone)]
+pub struct Customers {
+    client: Client,
+}
+
+/// A call that starts a customer operation.
+pub type CustomerOperationCall<Req> = Call<Req, Operation<CustomerMetadata, Customer>>;
+
+impl Customers {
+    pub(crate) fn new(client: Client) -> Self {
+        Customers { client }
+    }
+
+    /// The generated stub on the client's transport (authorization and
+    /// header layers, but not the deadline and retries of [`Client::execute`]).
+    pub fn raw(&self) -> CustomerServiceClient<Transport> {
+        CustomerServiceClient::new(self.client.billing_transport())
+    }
+
+    /// One page of the reseller's customers; `.page_size(n)`,
+    /// `.page_token(t)`, or `.stream()` for all of them.
+    pub fn list(
+        &self,
+        reseller_id: impl Into<String>,
+    ) -> Call<ListCustomersRequest, Page<Customer>> {
+        self.list_request(ListCustomersRequest {
+            reseller_id: reseller_id.into(),
+            ..Default::default()
+        })
+    }
+
+    /// [`list`](Self::list) with a request built by the caller.
+    pub fn list_request(
+        &self,
+        request: ListCustomersRequest,
+    ) -> Call<ListCustomersRequest, Page<Customer>> {
+        Call::new(
+            self.client.clone(),
+            LIST,
+            request,
+            |client, request, options| {
+                Box::pin(async move {
+                    let stub = CustomerServiceClient::new(client.billing_transport());
+                    let response = client
+                        .execute(LIST, request, &options, on_stub!(stub, list))
+                        .await?
+                        .into_inner();
+                    Ok(Page {
+                        items: response.customers,
+                        next_page_token: response.next_page_token,
+                    })
+                })
+            },
+        )
+    }
+
+    /// Invites a new customer, who accepts by e-mail.
+    pub fn invite(
+        &self,
+        reseller_id: impl Into<String>,
+        name: impl Into<String>,
+        invitation_email: impl Into<String>,
+        person: CustomerPerson,
+    ) -> CustomerOperationCall<InviteCustomerRequest> {
+        self.invite_request(InviteCustomerRequest {
+            reseller_id: reseller_id.into(),
+            name: name.into(),
+            invitation_email: invitation_email.into(),
+            person: Some(person),
+        })
+    }
+
+    /// [`invite`](Self::invite) with a request built by the caller.
+    pub fn invite_request(
+        &self,
+        request: InviteCustomerRequest,
+    ) -> CustomerOperationCall<InviteCustomerRequest> {
+        Call::new(
+            self.client.clone(),
+            <rpc::Invite as super::OperationRpc>::PATH,
+            request,
+            |client, request, options| {
+                Box::pin(async move {
+                    let stub = CustomerServiceClient::new(client.billing_transport());
+                    start_operation::<rpc::Invite, _, _>(
+                        client,
+                        request,
+                        options,
+                        on_stub!(stub, invite),
+                    )
+                    .await
+                })
+            },
+        )
+    }
+
+    /// Creates a customer served by the reseller (no invitation).
+    pub fn create_reseller_served(
+        &self,
+        reseller_id: impl Into<String>,
+        name: impl Into<String>,
+        person: CustomerPerson,
+    ) -> CustomerOperationCall<CreateResellerServedCustomerRequest> {
+        self.create_reseller_served_request(CreateResellerServedCustomerRequest {
+            reseller_id: reseller_id.into(),
+            name: name.into(),
+            person: Some(person),
+        })
+    }
+
+    /// [`create_reseller_served`](Self::create_reseller_served) with a request built by the caller.
+    pub fn create_reseller_served_request(
+        &self,
+        request: CreateResellerServedCustomerRequest,
+    ) -> CustomerOperationCall<CreateResellerServedCustomerRequest> {
+        Call::new(
+            self.client.clone(),
+            <rpc::CreateResellerServed as super::OperationRpc>::PATH,
+            request,
+            |client, request, options| {
+                Box::pin(async move {
+                    let stub = CustomerServiceClient::new(client.billing_transport());
+                    start_operation::<rpc::CreateResellerServed, _, _>(
+                        client,
+                        request,
+                        options,
+                        on_stub!(stub, create_reseller_served),
+                    )
+                    .await
+                })
+            },
+        )
+    }
+
+    /// Activates a customer.
+    pub fn activate(
+        &self,
+        customer_id: impl Into<String>,
+    ) -> CustomerOperationCall<ActivateCustomerRequest> {
+        self.activate_request(ActivateCustomerRequest {
+            customer_id: customer_id.into(),
+        })
+    }
+
+    /// [`activate`](Self::activate) with a request built by the caller.
+    pub fn activate_request(
+        &self,
+        request: ActivateCustomerRequest,
+    ) -> CustomerOperationCall<ActivateCustomerRequest> {
+        Call::new(
+            self.client.clone(),
+            <rpc::Activate as super::OperationRpc>::PATH,
+            request,
+            |client, request, options| {
+                Box::pin(async move {
+                    let stub = CustomerServiceClient::new(client.billing_transport());
+                    start_operation::<rpc::Activate, _, _>(
+                        client,
+                        request,
+                        options,
+                        on_stub!(stub, activate),
+                    )
+                    .await
+                })
+            },
+        )
+    }
+
+    /// Suspends a customer.
+    pub fn suspend(
+        &self,
+        customer_id: impl Into<String>,
+    ) -> CustomerOperationCall<SuspendCustomerRequest> {
+        self.suspend_request(SuspendCustomerRequest {
+            customer_id: customer_id.into(),
+        })
+    }
+
+    /// [`suspend`](Self::suspend) with a request built by the caller.
+    pub fn suspend_request(
+        &self,
+        request: SuspendCustomerRequest,
+    ) -> CustomerOperationCall<SuspendCustomerRequest> {
+        Call::new(
+            self.client.clone(),
+            <rpc::Suspend as super::OperationRpc>::PATH,
+            request,
+            |client, request, options| {
+                Box::pin(async move {
+                    let stub = CustomerServiceClient::new(client.billing_transport());
+                    start_operation::<rpc::Suspend, _, _>(
+                        client,
+                        request,
+                        options,
+                        on_stub!(stub, suspend),
+                    )
+                    .await
+                })
+            },
+        )
+    }
+}
