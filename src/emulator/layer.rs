@@ -110,8 +110,12 @@ impl Service<Request<Body>> for EmuService {
                 let subject = if is_public(&method) {
                     Ok(None)
                 } else {
-                    bearer(req.headers().get("authorization"))
-                        .and_then(|token| shared.lock().subject_for_iam_token(&token).map(Some))
+                    bearer(req.headers().get("authorization")).and_then(|token| {
+                        shared
+                            .lock()
+                            .subject_for_iam_token(&token, shared.clock.now())
+                            .map(Some)
+                    })
                 };
                 match subject {
                     Err(status) => status.into_http(),

@@ -111,6 +111,7 @@ pub struct EmulatorBuilder {
     faults: Faults,
     metadata_server: bool,
     metadata_listen: SocketAddr,
+    clock: Arc<dyn crate::auth::Clock>,
 }
 
 impl std::fmt::Debug for EmulatorBuilder {
@@ -136,6 +137,7 @@ impl Default for EmulatorBuilder {
             operation_delay: Duration::from_millis(50),
             complete_after_gets: None,
             iam_token_ttl: Duration::from_secs(12 * 3600),
+            clock: Arc::new(crate::auth::SystemClock),
             poll_interval_hint: None,
             tls: None,
             faults: Faults::default(),
@@ -174,6 +176,15 @@ impl EmulatorBuilder {
     /// Lifetime of issued IAM tokens (default 12 h).
     pub fn iam_token_ttl(mut self, ttl: Duration) -> Self {
         self.iam_token_ttl = ttl;
+        self
+    }
+
+    /// The clock that issues and expires IAM tokens and checks JWT times
+    /// (default: the system clock). Share a
+    /// [`ManualClock`](crate::auth::ManualClock) with the client to cross
+    /// token expiries in tests without sleeping.
+    pub fn clock(mut self, clock: Arc<dyn crate::auth::Clock>) -> Self {
+        self.clock = clock;
         self
     }
 
@@ -261,6 +272,7 @@ impl EmulatorBuilder {
                 after_gets: self.complete_after_gets,
             },
             iam_token_ttl: self.iam_token_ttl,
+            clock: self.clock.clone(),
             poll_hint: self.poll_interval_hint,
             validator: Validator::new(),
             pages: PageTokens::new(),
@@ -354,6 +366,7 @@ pub(crate) struct Shared {
     pub iam_exchanges: AtomicU64,
     pub completion: Completion,
     pub iam_token_ttl: Duration,
+    pub clock: Arc<dyn crate::auth::Clock>,
     pub poll_hint: Option<Duration>,
     pub validator: Validator,
     pub pages: PageTokens,
@@ -380,7 +393,7 @@ impl Shared {
 
     pub fn issue_iam_token(&self, subject_id: &str, ttl: Duration) -> (String, SystemTime) {
         let token = auth::new_iam_token();
-        let expires_at = SystemTime::now() + ttl;
+        let expires_at = self.clock.now() + ttl;
         self.lock().iam_tokens.insert(
             token.clone(),
             IamTokenEntry {

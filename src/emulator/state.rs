@@ -240,12 +240,12 @@ impl State {
         Ok(())
     }
 
-    pub fn subject_for_iam_token(&self, token: &str) -> Result<String, Status> {
+    pub fn subject_for_iam_token(&self, token: &str, now: SystemTime) -> Result<String, Status> {
         let entry = self
             .iam_tokens
             .get(token)
             .ok_or_else(|| Status::unauthenticated("the IAM token is unknown or was revoked"))?;
-        if entry.expires_at.is_some_and(|e| e <= SystemTime::now()) {
+        if entry.expires_at.is_some_and(|e| e <= now) {
             return Err(Status::unauthenticated("the IAM token has expired"));
         }
         Ok(entry.subject_id.clone())
