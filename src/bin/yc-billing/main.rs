@@ -1,33 +1,126 @@
-//! `yc-billing`: command line for the Yandex Cloud Billing API tools.
+//! `yc-billing`: command line for the Yandex Cloud Billing API.
+//!
+//! Every RPC of `CustomerService`, `BillingAccountService` and
+//! `OperationService` has a subcommand; `emulator` runs the emulator and
+//! `demo` walks a reseller flow. JSON (the REST API's shapes) goes to stdout,
+//! errors go to stderr, and the exit code tells usage (2), auth (3), not
+//! found (4), invalid argument (5) and other (1) failures apart.
 
+mod commands;
+mod connect;
+mod demo;
 mod emulator_cmd;
+mod output;
+mod wait;
 
-use clap::{Parser, Subcommand};
+use std::process::ExitCode;
 
-/// Yandex Cloud Billing tools.
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+
+use connect::GlobalArgs;
+
+/// Yandex Cloud Billing API from the command line.
 #[derive(Debug, Parser)]
-#[command(name = "yc-billing", version, about)]
+#[command(
+    name = "yc-billing",
+    version,
+    about,
+    after_help = "Exit codes: 0 success, 1 other error, 2 usage or configuration, \
+                  3 authentication or permission, 4 not found, 5 invalid argument, \
+                  130 interrupted."
+)]
 struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Customers of a reseller (CustomerService).
+    #[command(subcommand)]
+    Customers(commands::CustomersCmd),
+    /// Billing accounts, billable-object bindings and access bindings (BillingAccountService).
+    #[command(subcommand)]
+    Accounts(commands::AccountsCmd),
+    /// Long-running operations by id (OperationService).
+    #[command(subcommand)]
+    Operations(commands::OperationsCmd),
     /// Run the Billing API emulator until SIGINT/SIGTERM.
     Emulator(emulator_cmd::EmulatorArgs),
+    /// Walk a reseller flow step by step against an in-process emulator
+    /// (or, with --endpoint, against a real endpoint).
+    Demo(demo::DemoArgs),
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let default_filter = match cli.command {
+        Command::Emulator(_) => "info",
+        _ => "warn",
+    };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
         )
         .init();
-    match Cli::parse().command {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(run(cli, &matches));
+    let code = match result {
+        Ok(()) => output::EXIT_OK,
+        Err(e) => output::report(&e),
+    };
+    // Do not wait for lingering background tasks (token refreshes, channels).
+    runtime.shutdown_background();
+    ExitCode::from(code)
+}
+
+async fn run(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
+    let Cli { global, command } = cli;
+    match command {
         Command::Emulator(args) => emulator_cmd::run(args).await,
+        command => {
+            tokio::select! {
+                biased;
+                interrupted = wait::interrupted() => Err(interrupted.into()),
+                result = dispatch(command, global, matches) => result,
+            }
+        }
+    }
+}
+
+async fn dispatch(
+    command: Command,
+    global: GlobalArgs,
+    matches: &clap::ArgMatches,
+) -> anyhow::Result<()> {
+    match command {
+        Command::Customers(cmd) => {
+            let client = connect::client(&global, matches).await?;
+            commands::customers(&client, &global, cmd).await
+        }
+        Command::Accounts(cmd) => {
+            let client = connect::client(&global, matches).await?;
+            commands::accounts(&client, &global, cmd).await
+        }
+        Command::Operations(cmd) => {
+            let client = connect::client(&global, matches).await?;
+            commands::operations(&client, &global, cmd).await
+        }
+        Command::Demo(args) => demo::run(args, &global, matches).await,
+        Command::Emulator(_) => unreachable!("handled by run"),
     }
 }

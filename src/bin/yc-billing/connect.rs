@@ -1,0 +1,196 @@
+//! Global options and the client they build.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, ValueEnum};
+use yc_billing::auth::Credentials;
+use yc_billing::region::Region;
+use yc_billing::{Client, Error};
+
+/// Output format of results on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Proto3 JSON in the REST API's shapes (camelCase, RFC 3339).
+    Json,
+    /// A readable table.
+    Table,
+}
+
+/// Options every subcommand accepts.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Send every service (Billing, Operation, IAM) to this HOST:PORT or URL.
+    #[arg(
+        long,
+        global = true,
+        env = "YC_BILLING_ENDPOINT",
+        value_name = "HOST:PORT"
+    )]
+    pub endpoint: Option<String>,
+    /// Region whose public endpoints are used without --endpoint.
+    #[arg(long, global = true, env = "YC_BILLING_REGION", default_value = "ru",
+          value_parser = parse_region)]
+    pub region: Region,
+    /// Plaintext HTTP/2 instead of TLS (for an emulator on loopback).
+    #[arg(long, global = true)]
+    pub plaintext: bool,
+    /// Verify the server with this CA certificate (PEM) only.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+    /// A static IAM token.
+    #[arg(
+        long,
+        global = true,
+        env = "YC_IAM_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub iam_token: Option<String>,
+    /// A Yandex Passport OAuth token, exchanged for IAM tokens.
+    #[arg(
+        long,
+        global = true,
+        env = "YC_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub oauth_token: Option<String>,
+    /// A service-account authorized key file (JSON).
+    #[arg(
+        long,
+        global = true,
+        env = "YC_SERVICE_ACCOUNT_KEY_FILE",
+        value_name = "FILE"
+    )]
+    pub sa_key_file: Option<PathBuf>,
+    /// Take IAM tokens from the VM metadata service (YC_METADATA_ADDR overrides its address).
+    #[arg(long, global = true)]
+    pub metadata: bool,
+    /// Output format.
+    #[arg(long, global = true, value_enum, default_value = "json")]
+    pub format: Format,
+    /// Deadline of each call, retries included (e.g. 30s, 500ms, 2m).
+    #[arg(long, global = true, default_value = "30s", value_parser = parse_duration)]
+    pub timeout: Duration,
+}
+
+fn parse_region(s: &str) -> Result<Region, String> {
+    s.parse().map_err(|e: Error| e.to_string())
+}
+
+/// Parses `500ms`, `30s`, `2m`, `1h` or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (number, unit) = match s.find(|c: char| !c.is_ascii_digit() && c != '.') {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: f64 = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration (e.g. 30s, 500ms, 2m)"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("{s:?}: unknown unit {unit:?} (ms, s, m, h)")),
+    };
+    if !(secs > 0.0 && secs.is_finite()) {
+        return Err(format!("{s:?} must be greater than zero"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Whether `id` was given on the command line (at any subcommand level),
+/// rather than taken from the environment or a default.
+fn on_command_line(matches: &ArgMatches, id: &str) -> bool {
+    let here = matches.try_contains_id(id).unwrap_or(false)
+        && matches.value_source(id) == Some(ValueSource::CommandLine);
+    here || matches
+        .subcommand()
+        .is_some_and(|(_, sub)| on_command_line(sub, id))
+}
+
+/// The credentials the options ask for.
+///
+/// A credential option given on the command line wins over one taken from
+/// the environment; two on the command line are a usage error. Without any,
+/// the environment chain of [`Credentials::from_env`] decides (ending at the
+/// metadata service).
+pub fn credentials(global: &GlobalArgs, matches: &ArgMatches) -> anyhow::Result<Credentials> {
+    let explicit: Vec<&str> = ["iam_token", "oauth_token", "sa_key_file", "metadata"]
+        .into_iter()
+        .filter(|id| on_command_line(matches, id))
+        .collect();
+    if explicit.len() > 1 {
+        let flags: Vec<String> = explicit
+            .iter()
+            .map(|id| format!("--{}", id.replace('_', "-")))
+            .collect();
+        return Err(
+            Error::config("credentials", format!("choose one of {}", flags.join(", "))).into(),
+        );
+    }
+    let pick = |id: &str| explicit.is_empty() || explicit.contains(&id);
+    if pick("metadata") && global.metadata {
+        return Ok(Credentials::metadata_service());
+    }
+    if pick("iam_token") {
+        if let Some(token) = &global.iam_token {
+            return Ok(Credentials::iam_token(token));
+        }
+    }
+    if pick("oauth_token") {
+        if let Some(token) = &global.oauth_token {
+            return Ok(Credentials::oauth_token(token));
+        }
+    }
+    if pick("sa_key_file") {
+        if let Some(path) = &global.sa_key_file {
+            return Ok(Credentials::service_account_key_file(path)?);
+        }
+    }
+    Ok(Credentials::from_env()?)
+}
+
+/// A client for the global options with these credentials.
+pub async fn build(global: &GlobalArgs, credentials: Credentials) -> anyhow::Result<Client> {
+    let mut builder = Client::builder()
+        .region(global.region)
+        .plaintext(global.plaintext)
+        .request_timeout(global.timeout)
+        .user_agent(concat!("yc-billing-cli/", env!("CARGO_PKG_VERSION")))
+        .credentials(credentials);
+    if let Some(endpoint) = &global.endpoint {
+        builder = builder.endpoint(endpoint);
+    }
+    if let Some(ca) = &global.ca_cert {
+        builder = builder.ca_certificate_file(ca);
+    }
+    Ok(builder.build().await?)
+}
+
+/// The client the global options describe.
+pub async fn client(global: &GlobalArgs, matches: &ArgMatches) -> anyhow::Result<Client> {
+    let credentials = credentials(global, matches)?;
+    build(global, credentials).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("3d").is_err());
+    }
+}
