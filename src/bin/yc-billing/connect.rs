@@ -129,9 +129,11 @@ pub fn credentials(global: &GlobalArgs, matches: &ArgMatches) -> anyhow::Result<
             .iter()
             .map(|id| format!("--{}", id.replace('_', "-")))
             .collect();
-        return Err(
-            Error::config("credentials", format!("choose one of {}", flags.join(", "))).into(),
-        );
+        return Err(Error::config(
+            "command line",
+            format!("choose one credential option of {}", flags.join(", ")),
+        )
+        .into());
     }
     let pick = |id: &str| explicit.is_empty() || explicit.contains(&id);
     if pick("metadata") && global.metadata {
