@@ -24,3 +24,8 @@ pub use error::{AuthError, CredentialSource, Error, OperationError, Result, RpcE
 pub use operation::{Operation, OperationState, PollingPolicy};
 pub use pagination::Page;
 pub use retry::RetryPolicy;
+
+/// The README's Rust snippets, compiled as doctests.
+#[cfg(all(doctest, feature = "emulator"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
