@@ -600,6 +600,16 @@ impl Client {
                 .await;
             let status = match outcome {
                 Ok(Ok(response)) => return Ok(response),
+                // The server ends a call whose `grpc-timeout` ran out with
+                // CANCELLED ("Timeout expired"), racing the local timer: once
+                // the deadline has passed it is the same deadline.
+                Ok(Err(status))
+                    if status.code() == tonic::Code::Cancelled && Instant::now() >= deadline =>
+                {
+                    tonic::Status::deadline_exceeded(format!(
+                        "no answer within the call's deadline of {timeout:?}"
+                    ))
+                }
                 Ok(Err(status)) => status,
                 Err(_) => tonic::Status::deadline_exceeded(format!(
                     "no answer within the call's deadline of {timeout:?}"
