@@ -19,8 +19,9 @@ if [[ ! -x $VENV/bin/python ]] || ! cmp -s "$REQ" "$VENV/requirements.txt"; then
     cp "$REQ" "$VENV/requirements.txt"
 fi
 
-echo "== cargo build --features cli --bin yc-billing"
-cargo build --quiet --features cli --bin yc-billing
+# --all-features: the same artifact `cargo test --all-features` built.
+echo "== cargo build --all-features --bin yc-billing"
+cargo build --quiet --all-features --bin yc-billing
 BIN=$TARGET/debug/yc-billing
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/yc-billing-pysdk.XXXXXX")
@@ -69,7 +70,8 @@ ready_field() {
 start plain --complete-after-gets 1
 start tls --tls-cert "$WORK/server.pem" --tls-key "$WORK/server.key" \
     --operation-delay-ms 500 \
-    --fail-next-operation "yandex.cloud.billing.v1.CustomerService/Suspend:FAILED_PRECONDITION:customer has unpaid invoices"
+    --fail-next-operation "yandex.cloud.billing.v1.CustomerService/Suspend:FAILED_PRECONDITION:customer has unpaid invoices" \
+    --fail-first "yandex.cloud.billing.v1.BillingAccountService/List:2:UNAVAILABLE"
 
 [[ $(ready_field "$WORK/tls.ready" tls) == True ]] || { echo "TLS emulator reports tls=false" >&2; exit 1; }
 PLAIN_ADDR=$(ready_field "$WORK/plain.ready" address)

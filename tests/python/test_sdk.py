@@ -10,7 +10,8 @@ Run by run.sh, which starts the emulators and sets:
   PLAIN_ADDR   host:port of a plaintext emulator started with
                --complete-after-gets 1 (operations finish on their first Get)
   TLS_ADDR     localhost:port of a TLS emulator (--operation-delay-ms 500,
-               --fail-next-operation for CustomerService/Suspend)
+               --fail-next-operation for CustomerService/Suspend,
+               --fail-first BillingAccountService/List:2:UNAVAILABLE)
   CA_PEM       the CA that signed the TLS emulator's certificate
   PLAIN_SA_KEY, TLS_SA_KEY   key files the emulators wrote (--write-sa-key)
   PROTO_DIR    the project's proto/ directory (schema parity check)
@@ -917,6 +918,23 @@ def sdk_cancelled_operation_raises_operation_error():
     planned = unpack(op.metadata, cust_pb.CustomerMetadata).customer_id
     listed = ok(customers.List(cust_pb.ListCustomersRequest(reseller_id=RESELLER, page_size=1000)))
     assert planned not in {c.id for c in listed.customers}, "a cancelled operation took effect"
+
+
+@test
+def sdk_retry_interceptor_rides_over_unavailable():
+    """The TLS emulator fails the first two BillingAccountService/List calls
+    with UNAVAILABLE (--fail-first); the SDK's RetryInterceptor retries."""
+    from yandexcloud._retry_interceptor import RetryInterceptor
+
+    sdk = sdk_with(iam_token=IAM_TOKEN)
+    req = ba_pb.ListBillingAccountsRequest()
+    expect_error(grpc.StatusCode.UNAVAILABLE, lambda: sdk.client(ba_grpc.BillingAccountServiceStub).List(req))
+    retrying = sdk.client(
+        ba_grpc.BillingAccountServiceStub,
+        interceptor=RetryInterceptor(max_retry_count=3, retriable_codes=[grpc.StatusCode.UNAVAILABLE]),
+    )
+    resp = ok(retrying.List(req))
+    assert RESELLER in {a.id for a in resp.billing_accounts}, resp
 
 
 @test
