@@ -637,13 +637,31 @@ async fn iam_token_exchange_oauth_jwt_revoke() {
     })
     .await
     .unwrap();
-    assert_eq!(emu.iam_exchanges(), 4);
-    // Bad audience, too long window, expired, wrong issuer, bad signature.
+    // SDKs pointed at the emulator sign `https://iam.<endpoint>/iam/v1/tokens`
+    // (the Python SDK does): the emulator's own address is an audience too.
+    let port = emu.addr().port();
+    for host in [format!("localhost:{port}"), emu.addr().to_string()] {
+        i.create(CreateIamTokenRequest {
+            identity: Some(Identity::Jwt(sign(
+                &key,
+                good(&format!("https://iam.{host}/iam/v1/tokens")),
+            ))),
+        })
+        .await
+        .unwrap();
+    }
+    assert_eq!(emu.iam_exchanges(), 6);
+    // Bad audience (a foreign one, another port), too long window, expired,
+    // wrong issuer, bad signature.
     let other = emu.create_service_account_key("ajesa-other");
     let mut forged = other.clone();
     forged.id = key.id.clone();
     let bad = [
         sign(&key, good("https://example.com")),
+        sign(
+            &key,
+            good(&format!("https://iam.localhost:{}/iam/v1/tokens", port ^ 1)),
+        ),
         sign(
             &key,
             serde_json::json!({"iss": "ajesa-test", "aud": aud, "iat": now(), "exp": now() + 7200}),
@@ -677,7 +695,7 @@ async fn iam_token_exchange_oauth_jwt_revoke() {
             err.message()
         );
     }
-    assert_eq!(emu.iam_exchanges(), 4);
+    assert_eq!(emu.iam_exchanges(), 6);
 
     // CreateForServiceAccount and Revoke need a token.
     let mut authed = iam(&emu, owner(&emu)).await;

@@ -5,7 +5,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use tonic::Status;
 
-/// Audiences a service-account JWT may name.
+/// Audiences a service-account JWT may name. The emulator also accepts
+/// `https://iam.<its own host:port>/iam/v1/tokens`, which is what SDKs
+/// derive from the API endpoint they are pointed at (the official Python SDK
+/// signs `https://iam.{endpoint}/iam/v1/tokens`).
 pub const JWT_AUDIENCES: [&str; 2] = [
     "https://iam.api.cloud.yandex.net/iam/v1/tokens",
     "https://iam.api.yandexcloud.kz/iam/v1/tokens",
@@ -120,11 +123,18 @@ struct Claims {
     exp: i64,
 }
 
+/// The audience an SDK pointed at `host_port` signs into its JWTs.
+pub(crate) fn jwt_audience_for(host_port: &str) -> String {
+    format!("https://iam.{host_port}/iam/v1/tokens")
+}
+
 /// Verifies a service-account JWT. `lookup` maps a key id to
-/// `(service_account_id, public_key_pem)`. Returns the service account id.
+/// `(service_account_id, public_key_pem)`; `own_audiences` are accepted
+/// besides [`JWT_AUDIENCES`]. Returns the service account id.
 pub(crate) fn verify_jwt(
     jwt: &str,
     now: SystemTime,
+    own_audiences: &[String],
     lookup: impl Fn(&str) -> Option<(String, String)>,
 ) -> Result<String, Status> {
     use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
@@ -144,7 +154,12 @@ pub(crate) fn verify_jwt(
     let key = DecodingKey::from_rsa_pem(public_pem.as_bytes())
         .map_err(|e| Status::internal(format!("stored public key unusable: {e}")))?;
     let mut validation = Validation::new(Algorithm::PS256);
-    validation.set_audience(&JWT_AUDIENCES);
+    let audiences: Vec<&str> = JWT_AUDIENCES
+        .iter()
+        .copied()
+        .chain(own_audiences.iter().map(String::as_str))
+        .collect();
+    validation.set_audience(&audiences);
     validation.set_issuer(&[sa_id.as_str()]);
     validation.set_required_spec_claims(&["exp", "iss", "aud"]);
     validation.leeway = 5;

@@ -240,6 +240,15 @@ impl EmulatorBuilder {
         };
         let api_address = format!("{host}:{}", addr.port());
         let endpoint = format!("{}://{api_address}", if tls { "https" } else { "http" });
+        // SDKs sign `https://iam.<endpoint>/iam/v1/tokens`; accept it for
+        // every name the emulator can be dialled by.
+        let mut jwt_audiences = vec![auth::jwt_audience_for(&api_address)];
+        for other in [format!("localhost:{}", addr.port()), addr.to_string()] {
+            let aud = auth::jwt_audience_for(&other);
+            if !jwt_audiences.contains(&aud) {
+                jwt_audiences.push(aud);
+            }
+        }
 
         let seed = &self.seed;
         let state = State::from_seed(seed);
@@ -277,6 +286,7 @@ impl EmulatorBuilder {
             validator: Validator::new(),
             pages: PageTokens::new(),
             api_address,
+            jwt_audiences,
             default_subject: seed.default_subject_id.clone(),
             reseller_id: seed.default_reseller_id.clone(),
         });
@@ -371,6 +381,7 @@ pub(crate) struct Shared {
     pub validator: Validator,
     pub pages: PageTokens,
     pub api_address: String,
+    pub jwt_audiences: Vec<String>,
     pub default_subject: String,
     pub reseller_id: String,
 }

@@ -44,6 +44,10 @@ pub struct EmulatorArgs {
     /// Fail the first K calls of METHOD with CODE: `METHOD:K:CODE`, repeatable.
     #[arg(long = "fail-first", value_name = "METHOD:K:CODE")]
     fail_first: Vec<String>,
+    /// The next operation METHOD creates fails with CODE (and MESSAGE) when it
+    /// completes, without effect: `METHOD:CODE[:MESSAGE]`, repeatable.
+    #[arg(long = "fail-next-operation", value_name = "METHOD:CODE[:MESSAGE]")]
+    fail_next_operation: Vec<String>,
     /// Fraction of calls answered UNAVAILABLE after taking effect.
     #[arg(long, default_value_t = 0.0)]
     lost_response_rate: f64,
@@ -76,6 +80,22 @@ fn parse_fail_first(spec: &str) -> anyhow::Result<(String, u64, tonic::Code)> {
         bail!("--fail-first {spec:?}: unknown gRPC code {code:?}");
     };
     Ok((method.trim_start_matches('/').to_string(), count, code))
+}
+
+fn parse_fail_next_operation(spec: &str) -> anyhow::Result<(String, tonic::Code, String)> {
+    let mut parts = spec.splitn(3, ':');
+    let (Some(method), Some(code)) = (parts.next(), parts.next()) else {
+        bail!("--fail-next-operation {spec:?}: expected METHOD:CODE[:MESSAGE]");
+    };
+    let Some(code) = parse_code(code) else {
+        bail!("--fail-next-operation {spec:?}: unknown gRPC code {code:?}");
+    };
+    let message = parts.next().unwrap_or("emulated operation failure");
+    Ok((
+        method.trim_start_matches('/').to_string(),
+        code,
+        message.to_string(),
+    ))
 }
 
 /// Runs the emulator until SIGINT or SIGTERM.
@@ -119,7 +139,15 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
         }
         _ => false,
     };
+    let fail_next = args
+        .fail_next_operation
+        .iter()
+        .map(|spec| parse_fail_next_operation(spec))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let emu = builder.start().await?;
+    for (method, code, message) in &fail_next {
+        emu.fail_next_operation(method, *code, message);
+    }
     if let Some(path) = &args.write_sa_key {
         let key = emu.create_service_account_key(&emu.credentials().service_account_id);
         std::fs::write(path, key.to_json()).with_context(|| format!("{}", path.display()))?;

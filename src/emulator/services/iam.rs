@@ -42,7 +42,9 @@ impl IamTokenService for Svc {
                 .ok_or_else(|| Status::unauthenticated("the OAuth token is unknown or invalid"))?,
             Some(Identity::Jwt(jwt)) => {
                 let st = self.0.lock();
-                verify_jwt(jwt, self.0.clock.now(), |kid| st.sa_keys.get(kid).cloned())?
+                verify_jwt(jwt, self.0.clock.now(), &self.0.jwt_audiences, |kid| {
+                    st.sa_keys.get(kid).cloned()
+                })?
             }
             None => return Err(Status::invalid_argument("identity is required")),
         };
