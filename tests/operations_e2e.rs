@@ -868,3 +868,33 @@ async fn streams_across_more_than_three_pages() -> TestResult {
     emu.shutdown().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn random_operation_delays_spread_completions_and_stamp_their_due_time() -> TestResult {
+    let max = Duration::from_millis(400);
+    let emu = Emulator::builder()
+        .random_operation_delay(max, 7)
+        .start()
+        .await?;
+    let client = client_for(&emu).await?;
+    let waits = (0..20).map(|_| {
+        let client = client.clone();
+        async move {
+            let op = client.customers().activate(ACTIVE_CUSTOMER).await?;
+            let created = op.created_at().ok_or("no created_at")?;
+            let mut finished = None;
+            op.wait_with_progress(&fast(), |s| finished = s.modified_at())
+                .await?;
+            let returned = std::time::SystemTime::now();
+            let finished = finished.ok_or("no modified_at")?;
+            assert!(finished <= returned, "done no later than seen");
+            Ok::<_, Box<dyn std::error::Error>>(finished.duration_since(created)?)
+        }
+    });
+    let delays = futures::future::try_join_all(waits).await?;
+    assert!(delays.iter().all(|d| *d <= max), "{delays:?}");
+    let distinct: std::collections::HashSet<_> = delays.iter().collect();
+    assert!(distinct.len() > 10, "random delays: {delays:?}");
+    emu.shutdown().await;
+    Ok(())
+}
