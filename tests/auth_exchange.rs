@@ -1,187 +1,208 @@
-//! OAuth and service-account JWT exchange against a mock `IamTokenService`
-//! on loopback (server stubs need the `emulator` feature). End-to-end tests
-//! against the full emulator live elsewhere.
+//! [`IamExchange`] (OAuth and service-account JWT exchange) against the
+//! emulator's real `IamTokenService` over loopback TCP: the issued tokens,
+//! their expiry on a shared clock, the subject they stand for, and the
+//! rejections. How a [`Client`] uses the exchange (once and reused, across
+//! expiries, foreign keys) is tested in `tests/client_core.rs`.
 #![cfg(feature = "emulator")]
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use tokio_stream::wrappers::TcpListenerStream;
-use tonic::{Request, Response, Status};
-use yc_billing::CredentialSource;
-use yc_billing::auth::{Credentials, IamExchange, ManualClock, ServiceAccountKey};
-use yc_billing::proto::yandex::cloud::iam::v1::{
-    CreateIamTokenForServiceAccountRequest, CreateIamTokenRequest, CreateIamTokenResponse,
-    RevokeIamTokenRequest, RevokeIamTokenResponse,
-    create_iam_token_request::Identity,
-    iam_token_service_server::{IamTokenService, IamTokenServiceServer},
-};
+use tonic::Code;
+use yc_billing::auth::{Clock, Credentials, IamExchange, ManualClock, ServiceAccountKey};
+use yc_billing::emulator::{Emulator, EmulatorHandle, NO_RIGHTS_SUBJECT_ID};
 use yc_billing::region::Region;
+use yc_billing::{Client, CredentialSource, Error, RetryPolicy};
 
-const PRIVATE: &str = include_str!("../src/auth/testdata/test_sa_private.pem");
-const PUBLIC: &str = include_str!("../src/auth/testdata/test_sa_public.pem");
-const EXPIRES: i64 = 1_700_043_200;
+const TTL: Duration = Duration::from_secs(3600);
 
-#[derive(serde::Deserialize)]
-struct Claims {
-    iss: String,
-    iat: u64,
-    exp: u64,
-}
-
-struct MockIam {
-    region: Region,
-    /// `(kid, iss, exp - iat)` of every accepted JWT.
-    jwts: Mutex<Vec<(String, String, u64)>>,
-    omit_expiry: bool,
-}
-
-fn response(token: &str, omit_expiry: bool) -> Response<CreateIamTokenResponse> {
-    Response::new(CreateIamTokenResponse {
-        iam_token: token.into(),
-        expires_at: (!omit_expiry).then_some(prost_types::Timestamp {
-            seconds: EXPIRES,
-            nanos: 0,
-        }),
-    })
-}
-
-#[tonic::async_trait]
-impl IamTokenService for MockIam {
-    async fn create(
-        &self,
-        request: Request<CreateIamTokenRequest>,
-    ) -> Result<Response<CreateIamTokenResponse>, Status> {
-        assert!(request.metadata().get("authorization").is_none());
-        match request.into_inner().identity {
-            Some(Identity::YandexPassportOauthToken(t)) if t == "y0_good" => {
-                Ok(response("t1.from-oauth", self.omit_expiry))
-            }
-            Some(Identity::YandexPassportOauthToken(_)) => {
-                Err(Status::unauthenticated("The token is invalid"))
-            }
-            Some(Identity::Jwt(jwt)) => {
-                let header = jsonwebtoken::decode_header(&jwt)
-                    .map_err(|e| Status::unauthenticated(e.to_string()))?;
-                let mut validation = Validation::new(Algorithm::PS256);
-                validation.validate_exp = false;
-                validation.set_audience(&[self.region.jwt_audience()]);
-                let key = DecodingKey::from_rsa_pem(PUBLIC.as_bytes()).unwrap();
-                let claims = jsonwebtoken::decode::<Claims>(&jwt, &key, &validation)
-                    .map_err(|e| Status::unauthenticated(e.to_string()))?
-                    .claims;
-                self.jwts.lock().unwrap().push((
-                    header.kid.unwrap_or_default(),
-                    claims.iss,
-                    claims.exp - claims.iat,
-                ));
-                Ok(response("t1.from-jwt", self.omit_expiry))
-            }
-            None => Err(Status::invalid_argument("identity is required")),
-        }
-    }
-
-    async fn create_for_service_account(
-        &self,
-        _: Request<CreateIamTokenForServiceAccountRequest>,
-    ) -> Result<Response<CreateIamTokenResponse>, Status> {
-        Err(Status::unimplemented("not mocked"))
-    }
-
-    async fn revoke(
-        &self,
-        _: Request<RevokeIamTokenRequest>,
-    ) -> Result<Response<RevokeIamTokenResponse>, Status> {
-        Err(Status::unimplemented("not mocked"))
-    }
-}
-
-async fn start(region: Region, omit_expiry: bool) -> (IamExchange, Arc<MockIam>) {
-    let mock = Arc::new(MockIam {
-        region,
-        jwts: Mutex::new(Vec::new()),
-        omit_expiry,
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let service = IamTokenServiceServer::from_arc(Arc::clone(&mock));
-    tokio::spawn(
-        tonic::transport::Server::builder()
-            .add_service(service)
-            .serve_with_incoming(TcpListenerStream::new(listener)),
-    );
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect_lazy();
+/// An emulator and a clock it shares with the exchanges of the test.
+async fn emulator() -> (EmulatorHandle, ManualClock) {
     let clock = ManualClock::new(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000));
-    (
-        IamExchange::new(channel, region).with_clock(Arc::new(clock)),
-        mock,
-    )
+    let emu = Emulator::builder()
+        .clock(Arc::new(clock.clone()))
+        .iam_token_ttl(TTL)
+        .metadata_server(false)
+        .start()
+        .await
+        .expect("emulator starts");
+    (emu, clock)
 }
 
-fn expires() -> SystemTime {
-    SystemTime::UNIX_EPOCH + Duration::from_secs(EXPIRES as u64)
+fn exchange(emu: &EmulatorHandle, region: Region, clock: &ManualClock) -> IamExchange {
+    let channel = tonic::transport::Endpoint::from_shared(emu.endpoint())
+        .expect("endpoint")
+        .connect_lazy();
+    IamExchange::new(channel, region).with_clock(Arc::new(clock.clone()))
 }
 
-#[tokio::test]
-async fn oauth_token_is_exchanged() {
-    let (iam, _) = start(Region::Ru, false).await;
-    let token = iam.exchange_oauth("y0_good").await.unwrap();
-    assert_eq!(token.secret(), "t1.from-oauth");
-    assert_eq!(token.expires_at(), expires());
-
-    let cache = Credentials::oauth_token("y0_good").into_cache(iam);
-    assert_eq!(cache.token().await.unwrap().secret(), "t1.from-oauth");
-}
-
-#[tokio::test]
-async fn rejected_oauth_token_is_an_auth_error_without_the_secret() {
-    let (iam, _) = start(Region::Ru, false).await;
-    let cache = Credentials::oauth_token("y0_bad-secret").into_cache(iam);
-    let err = cache.token().await.unwrap_err();
-    assert_eq!(err.code(), Some(tonic::Code::Unauthenticated));
-    let yc_billing::Error::Auth(auth) = &err else {
-        panic!("expected Error::Auth, got {err:?}");
-    };
-    assert_eq!(auth.source, CredentialSource::OAuth);
-    let text = err.to_string();
-    assert!(text.contains("The token is invalid"), "{text}");
-    assert!(!text.contains("y0_bad-secret"), "{text}");
-    assert!(!format!("{err:?}").contains("y0_bad-secret"));
+/// A client that authenticates with `iam_token` as is.
+async fn client_with(emu: &EmulatorHandle, iam_token: &str, clock: &ManualClock) -> Client {
+    Client::builder()
+        .endpoint(emu.endpoint())
+        .iam_token(iam_token)
+        .clock(Arc::new(clock.clone()))
+        .retry_policy(RetryPolicy::disabled())
+        .build()
+        .await
+        .expect("client builds")
 }
 
 #[tokio::test]
-async fn service_account_jwt_is_signed_for_the_region_and_exchanged() {
-    for region in [Region::Ru, Region::Kz] {
-        let (iam, mock) = start(region, false).await;
-        let key = ServiceAccountKey::new("ajekey", "ajesa", PRIVATE).unwrap();
-        let cache = Credentials::service_account_key(key).into_cache(iam);
-        let token = cache.token().await.unwrap();
-        assert_eq!(token.secret(), "t1.from-jwt");
-        assert_eq!(token.expires_at(), expires());
-        assert_eq!(
-            *mock.jwts.lock().unwrap(),
-            [("ajekey".to_owned(), "ajesa".to_owned(), 3600)]
-        );
+async fn oauth_token_is_exchanged_for_a_token_of_its_subject() {
+    let (emu, clock) = emulator().await;
+    let reseller = emu.credentials().reseller_id.clone();
+    let iam = exchange(&emu, Region::Ru, &clock);
+
+    let token = iam
+        .exchange_oauth(&emu.credentials().oauth_token)
+        .await
+        .unwrap();
+    assert!(token.secret().starts_with("t1."));
+    assert_eq!(token.expires_at(), clock.now() + TTL);
+    assert_eq!(emu.iam_exchanges(), 1);
+    // The token is the owner's: it reads the reseller account.
+    let owner = client_with(&emu, token.secret(), &clock).await;
+    assert_eq!(
+        owner.billing_accounts().get(&reseller).await.unwrap().id,
+        reseller
+    );
+
+    // Another OAuth token stands for another subject, here one without rights.
+    emu.add_oauth_token("y0_nobody-oauth", NO_RIGHTS_SUBJECT_ID);
+    let token = iam.exchange_oauth("y0_nobody-oauth").await.unwrap();
+    let nobody = client_with(&emu, token.secret(), &clock).await;
+    let err = nobody.billing_accounts().get(&reseller).await.unwrap_err();
+    assert_eq!(err.code(), Some(Code::PermissionDenied), "{err:?}");
+
+    // The issued token expires on the server's clock.
+    clock.advance(TTL + Duration::from_secs(1));
+    let err = nobody.billing_accounts().get(&reseller).await.unwrap_err();
+    assert_eq!(err.code(), Some(Code::Unauthenticated), "{err:?}");
+
+    // Through a token cache.
+    let cache = Credentials::oauth_token(emu.credentials().oauth_token.clone()).into_cache(iam);
+    let cached = cache.token().await.unwrap();
+    assert_eq!(cached.expires_at(), clock.now() + TTL);
+    assert_eq!(cache.token().await.unwrap().secret(), cached.secret());
+    assert_eq!(emu.iam_exchanges(), 3);
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn unknown_oauth_token_is_an_auth_error_without_the_secret() {
+    let (emu, clock) = emulator().await;
+    let secret = "y0_unknown-oauth-secret-789";
+    let iam = exchange(&emu, Region::Ru, &clock);
+
+    let err = iam.exchange_oauth(secret).await.unwrap_err();
+    assert_eq!(err.source, CredentialSource::OAuth);
+    let rpc = err.rpc.as_deref().expect("the exchange's RPC failure");
+    assert_eq!(rpc.code, Code::Unauthenticated);
+    assert!(rpc.method.ends_with("IamTokenService/Create"), "{rpc:?}");
+    for text in [err.to_string(), format!("{err:?}")] {
+        assert!(!text.contains("oauth-secret-789"), "secret leaked: {text}");
     }
+
+    let cache = Credentials::oauth_token(secret).into_cache(iam);
+    let err = cache.token().await.unwrap_err();
+    assert!(matches!(err, Error::Auth(_)), "{err:?}");
+    assert_eq!(err.code(), Some(Code::Unauthenticated));
+    assert!(!format!("{err} {err:?}").contains("oauth-secret-789"));
+    assert_eq!(emu.iam_exchanges(), 0);
+    emu.shutdown().await;
 }
 
 #[tokio::test]
-async fn jwt_for_the_wrong_region_is_rejected() {
-    let (mock_iam, _) = start(Region::Kz, false).await;
-    // A client configured for Ru talking to a Kz IAM: wrong audience.
-    let key = ServiceAccountKey::new("ajekey", "ajesa", PRIVATE).unwrap();
-    let jwt = key.create_jwt(Region::Ru, SystemTime::now()).unwrap();
-    let err = mock_iam.exchange_jwt(&jwt).await.unwrap_err();
-    assert_eq!(err.source, CredentialSource::ServiceAccountKey);
-    assert_eq!(err.rpc.unwrap().code, tonic::Code::Unauthenticated);
+async fn service_account_jwt_is_exchanged_in_every_region() {
+    let (emu, clock) = emulator().await;
+    let reseller = emu.credentials().reseller_id.clone();
+    let sa = "ajeauthsa00000000001";
+    let file = emu.create_service_account_key(sa);
+    let key = ServiceAccountKey::from_json(&file.to_json()).unwrap();
+    assert_eq!(key.service_account_id(), sa);
+
+    // The emulator accepts the audience of either region's IAM endpoint.
+    for region in [Region::Ru, Region::Kz] {
+        let iam = exchange(&emu, region, &clock);
+        let jwt = key.create_jwt(region, clock.now()).unwrap();
+        let token = iam.exchange_jwt(&jwt).await.unwrap();
+        assert_eq!(token.expires_at(), clock.now() + TTL);
+        // The token is the service account's, editor of the reseller account.
+        let client = client_with(&emu, token.secret(), &clock).await;
+        assert_eq!(
+            client.billing_accounts().get(&reseller).await.unwrap().id,
+            reseller
+        );
+
+        let cache = Credentials::service_account_key(key.clone()).into_cache(iam);
+        assert_eq!(cache.token().await.unwrap().expires_at(), clock.now() + TTL);
+        assert_eq!(cache.source_kind(), CredentialSource::ServiceAccountKey);
+    }
+    assert_eq!(emu.iam_exchanges(), 4);
+    emu.shutdown().await;
 }
 
 #[tokio::test]
-async fn answer_without_expiry_is_an_error() {
-    let (iam, _) = start(Region::Ru, true).await;
-    let err = iam.exchange_oauth("y0_good").await.unwrap_err();
-    assert!(err.reason.contains("without expires_at"), "{err}");
+async fn rejected_jwts_are_auth_errors() {
+    let (emu, clock) = emulator().await;
+    let file = emu.create_service_account_key("ajeauthsa00000000002");
+    let key = ServiceAccountKey::from_json(&file.to_json()).unwrap();
+    let iam = exchange(&emu, Region::Ru, &clock);
+    let rejected = |err: yc_billing::error::AuthError, what: &str| {
+        assert_eq!(err.source, CredentialSource::ServiceAccountKey, "{what}");
+        let rpc = err.rpc.expect("the exchange's RPC failure");
+        assert_eq!(rpc.code, Code::Unauthenticated, "{what}: {rpc:?}");
+        rpc.message
+    };
+
+    // Signed two hours ago: long expired on the server's clock.
+    let old = key
+        .create_jwt(Region::Ru, clock.now() - Duration::from_secs(7200))
+        .unwrap();
+    let message = rejected(iam.exchange_jwt(&old).await.unwrap_err(), "expired");
+    assert!(message.contains("expired"), "{message}");
+
+    // Signed for an audience that is no IAM endpoint.
+    #[derive(serde::Serialize)]
+    struct Claims<'a> {
+        iss: &'a str,
+        aud: &'a str,
+        iat: u64,
+        exp: u64,
+    }
+    let iat = clock
+        .now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::PS256);
+    header.kid = Some(file.id.clone());
+    let signing =
+        jsonwebtoken::EncodingKey::from_rsa_pem(file.private_key_pem().as_bytes()).unwrap();
+    let sign = |aud: &str| {
+        let claims = Claims {
+            iss: &file.service_account_id,
+            aud,
+            iat,
+            exp: iat + 600,
+        };
+        jsonwebtoken::encode(&header, &claims, &signing).unwrap()
+    };
+    // The hand-made JWT is right when its audience is.
+    iam.exchange_jwt(&sign(Region::Ru.jwt_audience()))
+        .await
+        .unwrap();
+    let message = rejected(
+        iam.exchange_jwt(&sign("https://iam.example.com/iam/v1/tokens"))
+            .await
+            .unwrap_err(),
+        "foreign audience",
+    );
+    assert!(message.to_lowercase().contains("aud"), "{message}");
+
+    // Not a JWT at all.
+    rejected(iam.exchange_jwt("not.a.jwt").await.unwrap_err(), "garbage");
+    assert_eq!(emu.iam_exchanges(), 1);
+    emu.shutdown().await;
 }

@@ -105,6 +105,7 @@ pub struct EmulatorBuilder {
     seed: Seed,
     operation_delay: Duration,
     complete_after_gets: Option<u32>,
+    random_operation_delay: Option<(Duration, u64)>,
     iam_token_ttl: Duration,
     poll_interval_hint: Option<Duration>,
     tls: Option<(Vec<u8>, Vec<u8>)>,
@@ -120,6 +121,7 @@ impl std::fmt::Debug for EmulatorBuilder {
             .field("listen", &self.listen)
             .field("operation_delay", &self.operation_delay)
             .field("complete_after_gets", &self.complete_after_gets)
+            .field("random_operation_delay", &self.random_operation_delay)
             .field("iam_token_ttl", &self.iam_token_ttl)
             .field("tls", &self.tls.is_some())
             .field("faults", &self.faults)
@@ -136,6 +138,7 @@ impl Default for EmulatorBuilder {
             seed: Seed::default(),
             operation_delay: Duration::from_millis(50),
             complete_after_gets: None,
+            random_operation_delay: None,
             iam_token_ttl: Duration::from_secs(12 * 3600),
             clock: Arc::new(crate::auth::SystemClock),
             poll_interval_hint: None,
@@ -170,6 +173,30 @@ impl EmulatorBuilder {
     /// after a delay (N = 0 completes them on the first look).
     pub fn complete_after_gets(mut self, gets: u32) -> Self {
         self.complete_after_gets = Some(gets);
+        self
+    }
+
+    /// Each operation completes after its own delay, drawn uniformly from
+    /// `[0, max]` by a random source seeded with `seed` (the same order of
+    /// calls gives the same delays), instead of after
+    /// [`operation_delay`](Self::operation_delay). The `modified_at` of such
+    /// an operation once done is the time it was due, `created_at` plus its
+    /// delay. [`complete_after_gets`](Self::complete_after_gets) takes
+    /// precedence.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use yc_billing::emulator::Emulator;
+    /// // Operations finish at random times over 10 s.
+    /// let emu = Emulator::builder()
+    ///     .random_operation_delay(Duration::from_secs(10), 42)
+    ///     .start()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn random_operation_delay(mut self, max: Duration, seed: u64) -> Self {
+        self.random_operation_delay = Some((max, seed));
         self
     }
 
@@ -251,7 +278,13 @@ impl EmulatorBuilder {
         }
 
         let seed = &self.seed;
-        let state = State::from_seed(seed);
+        let mut state = State::from_seed(seed);
+        state.random_delay = self.random_operation_delay.map(|(max, seed)| {
+            (
+                max,
+                <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed),
+            )
+        });
         let iam_token = seed
             .iam_tokens
             .iter()

@@ -1,9 +1,11 @@
 //! Long-running operations: creation, completion, cancel, idempotency.
 
+use std::cmp::Reverse;
 use std::time::{Duration, Instant, SystemTime};
 
 use prost::Message;
 use prost_types::Any;
+use rand::Rng;
 use tonic::{Code, Status};
 use tonic_types::pb::Status as RpcStatus;
 
@@ -35,12 +37,14 @@ pub(crate) enum Effect {
 pub(crate) struct OpRecord {
     pub op: Operation,
     pub seq: u64,
-    pub created: Instant,
     pub gets: u32,
     pub not_found_left: u32,
     pub effect: Option<Effect>,
     pub fail: Option<(Code, String)>,
     pub response_type: String,
+    /// This operation's own completion delay (see
+    /// [`EmulatorBuilder::random_operation_delay`](super::EmulatorBuilder::random_operation_delay)).
+    pub delay: Option<Duration>,
 }
 
 /// How operations complete.
@@ -73,16 +77,40 @@ fn rpc_status(code: Code, message: &str) -> RpcStatus {
 }
 
 impl State {
-    /// Completes every pending operation whose time has come, in creation order.
+    /// Completes every pending operation whose time has come, in creation order
+    /// (in order of due time with per-operation random delays).
     pub fn settle(&mut self, completion: Completion) {
+        if completion.after_gets.is_some() {
+            self.settle_by_gets(completion);
+            return;
+        }
+        // Delay-based completion: the queue is ordered by due time, so
+        // settling costs O(log n) per completed operation, not O(n) per call.
+        let extra = if self.random_delay.is_some() {
+            Duration::ZERO
+        } else {
+            completion.delay
+        };
+        let now = Instant::now();
+        while let Some(Reverse((base, _, _))) = self.due.peek() {
+            if *base + extra > now {
+                break;
+            }
+            let Some(Reverse((_, _, id))) = self.due.pop() else {
+                break;
+            };
+            if self.operations.get(&id).is_some_and(|r| !r.op.done) {
+                self.complete(&id);
+            }
+        }
+    }
+
+    fn settle_by_gets(&mut self, completion: Completion) {
         let mut due: Vec<(u64, String)> = self
             .operations
             .iter()
             .filter(|(_, r)| !r.op.done)
-            .filter(|(_, r)| match completion.after_gets {
-                Some(n) => r.gets >= n,
-                None => r.created.elapsed() >= completion.delay,
-            })
+            .filter(|(_, r)| completion.after_gets.is_some_and(|n| r.gets >= n))
             .map(|(id, r)| (r.seq, id.clone()))
             .collect();
         due.sort();
@@ -98,6 +126,14 @@ impl State {
         let effect = rec.effect.take();
         let fail = rec.fail.take();
         let response_type = rec.response_type.clone();
+        // With a per-operation delay the operation finished when it was due,
+        // even if it is settled lazily later: stamp that time.
+        let finished_at = match (rec.delay, rec.op.created_at) {
+            (Some(delay), Some(created)) => SystemTime::try_from(created)
+                .map(|c| c + delay)
+                .unwrap_or_else(|_| SystemTime::now()),
+            _ => SystemTime::now(),
+        };
         let result = match (fail, effect) {
             (Some((code, msg)), _) => Err(rpc_status(code, &msg)),
             (None, Some(effect)) => self.apply(effect).map(|bytes| pack(&response_type, bytes)),
@@ -105,7 +141,7 @@ impl State {
         };
         let rec = self.operations.get_mut(id).expect("operation exists");
         rec.op.done = true;
-        rec.op.modified_at = Some(SystemTime::now().into());
+        rec.op.modified_at = Some(finished_at.into());
         rec.op.result = Some(match result {
             Ok(any) => operation::Result::Response(any),
             Err(status) => operation::Result::Error(status),
@@ -238,17 +274,27 @@ impl State {
             result: None,
         };
         self.op_seq += 1;
+        let created = Instant::now();
+        let delay = self
+            .random_delay
+            .as_mut()
+            .map(|(max, rng)| rng.random_range(Duration::ZERO..=*max));
+        self.due.push(Reverse((
+            created + delay.unwrap_or_default(),
+            self.op_seq,
+            id.clone(),
+        )));
         self.operations.insert(
             id.clone(),
             OpRecord {
                 op: op.clone(),
                 seq: self.op_seq,
-                created: Instant::now(),
                 gets: 0,
                 not_found_left: not_found_gets,
                 effect: Some(effect),
                 fail,
                 response_type: types.1,
+                delay,
             },
         );
         if let Some((key, bytes)) = idempotency {

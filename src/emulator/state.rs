@@ -100,6 +100,10 @@ pub(crate) struct State {
     /// idempotency key -> (method, request bytes, operation id)
     pub idempotency: HashMap<String, (String, Vec<u8>, String)>,
     pub fail_next: HashMap<String, std::collections::VecDeque<(tonic::Code, String)>>,
+    /// Pending operations by `(due time without the fixed delay, seq, id)`, soonest first.
+    pub due: std::collections::BinaryHeap<std::cmp::Reverse<(std::time::Instant, u64, String)>>,
+    /// Per-operation random completion delays: the largest delay and the seeded source.
+    pub random_delay: Option<(std::time::Duration, rand::rngs::StdRng)>,
 }
 
 impl State {
