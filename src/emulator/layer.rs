@@ -140,7 +140,8 @@ impl Service<Request<Body>> for EmuService {
                 if returns_operation(&method) {
                     headers.insert(
                         "x-operation-poll-interval",
-                        header(&hint.as_secs().max(1).to_string()),
+                        // Seconds, fractional when the hint is below a second ("0.3").
+                        header(&hint.as_secs_f64().to_string()),
                     );
                 }
             }
