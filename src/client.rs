@@ -600,10 +600,16 @@ impl Client {
                 .await;
             let status = match outcome {
                 Ok(Ok(response)) => return Ok(response),
+                // tonic enforces the `grpc-timeout` it sends too, and when its timer fires
+                // in the same tick as ours it answers CANCELLED "Timeout expired": that is
+                // this call's deadline all the same.
+                Ok(Err(status))
+                    if status.code() == tonic::Code::Cancelled && Instant::now() >= deadline =>
+                {
+                    deadline_exceeded(timeout)
+                }
                 Ok(Err(status)) => status,
-                Err(_) => tonic::Status::deadline_exceeded(format!(
-                    "no answer within the call's deadline of {timeout:?}"
-                )),
+                Err(_) => deadline_exceeded(timeout),
             };
             let error = map_status(method, &status, &request_id);
             let code = status.code();
@@ -634,6 +640,12 @@ impl Client {
             tokio::time::sleep(backoff).await;
         }
     }
+}
+
+fn deadline_exceeded(timeout: Duration) -> tonic::Status {
+    tonic::Status::deadline_exceeded(format!(
+        "no answer within the call's deadline of {timeout:?}"
+    ))
 }
 
 fn insert_ascii(
