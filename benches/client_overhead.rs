@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use yc_billing::Client;
 use yc_billing::auth::Credentials;
 use yc_billing::emulator::Emulator;
+use yc_billing::proto::yandex::cloud::billing::v1::GetBillingAccountRequest;
 use yc_billing::proto::yandex::cloud::billing::v1::billing_account_service_client::BillingAccountServiceClient;
 
 use support::{MinimalServer, bearer, env_or, median, rate, raw_get_task};
@@ -33,6 +34,26 @@ async fn client_round(client: &Client, id: &str, callers: usize, duration: Durat
             let mut n = 0;
             while Instant::now() < deadline {
                 accounts.get(id.as_str()).await.expect("client Get");
+                n += 1;
+            }
+            n
+        }
+    })
+    .await
+}
+
+/// The generated stub on the client's transport (auth and header layers over
+/// the client's channel) without `Client::execute`: splits the overhead.
+async fn layers_round(client: &Client, id: &str, callers: usize, duration: Duration) -> f64 {
+    rate(callers, duration, |deadline: Instant| {
+        let mut stub = BillingAccountServiceClient::new(client.billing_transport());
+        let id = id.to_string();
+        async move {
+            let mut n = 0;
+            while Instant::now() < deadline {
+                stub.get(GetBillingAccountRequest { id: id.clone() })
+                    .await
+                    .expect("layers Get");
                 n += 1;
             }
             n
@@ -88,20 +109,25 @@ fn main() {
         for callers in [1usize, 64] {
             let mut raws = Vec::with_capacity(rounds);
             let mut clients = Vec::with_capacity(rounds);
+            let mut layers = Vec::with_capacity(rounds);
             let mut pairs = Vec::with_capacity(rounds);
             for _ in 0..rounds {
                 let r = rate(callers, round, &raw).await;
                 let c = client_round(&client, &id, callers, round).await;
+                let l = layers_round(&client, &id, callers, round).await;
                 raws.push(r);
                 clients.push(c);
+                layers.push(l);
                 pairs.push(c / r);
             }
-            let (r, c) = (median(&raws), median(&clients));
+            let (r, c, l) = (median(&raws), median(&clients), median(&layers));
             println!(
                 "client_overhead server={target} inflight={callers} raw={r:.0} client={c:.0} \
-                 ratio={:.3} pair_ratio_median={:.3} rounds={rounds} round_ms={}",
+                 ratio={:.3} pair_ratio_median={:.3} layers_only={l:.0} layers_ratio={:.3} \
+                 rounds={rounds} round_ms={}",
                 c / r,
                 median(&pairs),
+                l / r,
                 round.as_millis()
             );
         }
