@@ -38,7 +38,7 @@ COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 DIRTY=$(git diff --quiet HEAD -- src benches bench Cargo.toml 2>/dev/null && echo "" || echo " (with uncommitted changes)")
 
 say "building (release)"
-cargo build --release --features "$FEATURES" --bin yc-billing
+# Builds the benches and, with them, the yc-billing binary (same features, so one build).
 cargo bench --features "$FEATURES" --no-run
 
 bench() { # bench NAME [ENV=VALUE...]: runs one bench, output to the log, result lines to stdout
