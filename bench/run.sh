@@ -61,7 +61,7 @@ while IFS= read -r line; do
     [ "$srv" = minimal ] && what="(a′) client stack / raw stub, minimal tonic server (stricter)"
     row "$what" "$n in flight" \
         "raw $(num "$(kv "$line" raw)") calls/s; client $(num "$(kv "$line" client)") calls/s (medians of $(kv "$line" rounds) interleaved rounds of $(kv "$line" round_ms) ms)" \
-        "**$(kv "$line" ratio)** (median of per-round ratios $(kv "$line" pair_ratio_median))"
+        "**$(kv "$line" ratio)** (median of per-round ratios $(kv "$line" pair_ratio_median); layers only, without \`execute\`: $(kv "$line" layers_ratio))"
 done < <(printf '%s\n%s\n' "$OVERHEAD" "$OVERHEAD_MIN" | grep '^client_overhead')
 
 # (c) the emulator vs a minimal tonic server.
