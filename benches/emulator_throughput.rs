@@ -1,72 +1,68 @@
-//! Unary throughput of the emulator (BillingAccountService.Get) with 1 and 64
-//! concurrent callers. Run: `cargo bench --features emulator --bench emulator_throughput`.
+//! Unary throughput of the emulator (BillingAccountService.Get) against the
+//! limit of the stack: a tonic server in the same process that returns a
+//! fixed message and does no work. Same client on both (the generated stub
+//! on a bare channel with a static `authorization` header), 1 and 64 calls
+//! in flight, rounds alternating (minimal, emulator, …), medians reported.
+//!
+//! Run: `cargo bench --features emulator --bench emulator_throughput`.
+//! Environment: `BENCH_ROUNDS` (default 5), `BENCH_ROUND_MS` (default 1000).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+#[path = "support/mod.rs"]
+mod support;
 
-use tonic::metadata::MetadataValue;
-use tonic::transport::Channel;
+use std::time::Duration;
+
 use yc_billing::emulator::Emulator;
-use yc_billing::proto::yandex::cloud::billing::v1::GetBillingAccountRequest;
 use yc_billing::proto::yandex::cloud::billing::v1::billing_account_service_client::BillingAccountServiceClient;
 
-const RUN: Duration = Duration::from_secs(2);
-
-async fn run(channel: Channel, token: &str, reseller: &str, callers: usize) -> f64 {
-    let done = Arc::new(AtomicU64::new(0));
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..callers {
-        let auth: MetadataValue<_> = format!("Bearer {token}").parse().unwrap();
-        let mut client = BillingAccountServiceClient::with_interceptor(
-            channel.clone(),
-            move |mut r: tonic::Request<()>| {
-                r.metadata_mut().insert("authorization", auth.clone());
-                Ok(r)
-            },
-        );
-        let id = reseller.to_string();
-        let done = done.clone();
-        tasks.push(tokio::spawn(async move {
-            while start.elapsed() < RUN {
-                client
-                    .get(GetBillingAccountRequest { id: id.clone() })
-                    .await
-                    .expect("Get");
-                done.fetch_add(1, Ordering::Relaxed);
-            }
-        }));
-    }
-    for t in tasks {
-        t.await.unwrap();
-    }
-    done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
-}
+use support::{MinimalServer, bearer, env_or, median, rate, raw_get_task};
 
 fn main() {
+    let rounds: usize = env_or("BENCH_ROUNDS", 5);
+    let round = Duration::from_millis(env_or("BENCH_ROUND_MS", 1000));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .unwrap();
+        .expect("runtime");
     rt.block_on(async {
         let emu = Emulator::builder()
             .metadata_server(false)
             .start()
             .await
-            .unwrap();
-        let channel = Channel::from_shared(emu.endpoint())
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
+            .expect("emulator");
         let creds = emu.credentials().clone();
-        for callers in [1, 64] {
-            let rps = run(channel.clone(), &creds.iam_token, &creds.reseller_id, callers).await;
+        let account = emu
+            .billing_accounts()
+            .into_iter()
+            .find(|a| a.id == creds.reseller_id)
+            .expect("seeded reseller account");
+        let minimal = MinimalServer::start(account).await;
+        let auth = bearer(&creds.iam_token);
+        let emu_stub = BillingAccountServiceClient::new(support::channel(&emu.endpoint()).await);
+        let min_stub =
+            BillingAccountServiceClient::new(support::channel(&minimal.endpoint()).await);
+        let on_emu = raw_get_task(&emu_stub, &auth, &creds.reseller_id);
+        let on_min = raw_get_task(&min_stub, &auth, &creds.reseller_id);
+
+        rate(8, Duration::from_millis(300), &on_min).await;
+        rate(8, Duration::from_millis(300), &on_emu).await;
+
+        for callers in [1usize, 64] {
+            let mut mins = Vec::with_capacity(rounds);
+            let mut emus = Vec::with_capacity(rounds);
+            for _ in 0..rounds {
+                mins.push(rate(callers, round, &on_min).await);
+                emus.push(rate(callers, round, &on_emu).await);
+            }
+            let (m, e) = (median(&mins), median(&emus));
             println!(
-                "emulator_throughput BillingAccountService.Get callers={callers:>2}: {rps:>9.0} calls/s"
+                "emulator_throughput BillingAccountService.Get inflight={callers} minimal={m:.0} \
+                 emulator={e:.0} ratio={:.3} rounds={rounds} round_ms={}",
+                e / m,
+                round.as_millis()
             );
         }
+        minimal.shutdown().await;
         emu.shutdown().await;
     });
 }

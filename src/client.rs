@@ -567,24 +567,28 @@ impl Client {
         let policy = options.retry.as_ref().unwrap_or(&self.inner.retry);
         let timeout = options.timeout.unwrap_or(self.inner.timeout);
         let deadline = Instant::now() + timeout;
-        let trace_id = uuid::Uuid::new_v4().to_string();
+        let trace_id = crate::transport::random_uuid().to_string();
         let idempotency_key = is_mutating(method).then(|| {
             options
                 .idempotency_key
                 .clone()
-                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+                .unwrap_or_else(|| crate::transport::random_uuid().to_string())
         });
         let mut reauthenticated = false;
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
-            let request_id = uuid::Uuid::new_v4().to_string();
+            let request_id = crate::transport::random_uuid().to_string();
             let remaining = deadline.saturating_duration_since(Instant::now());
             let mut req = tonic::Request::new(request.clone());
             req.set_timeout(remaining);
             let md = req.metadata_mut();
-            insert_ascii(md, X_CLIENT_REQUEST_ID, &request_id)?;
-            insert_ascii(md, X_CLIENT_TRACE_ID, &trace_id)?;
+            // `grpc-timeout` differs on every call: keep it out of the HPACK table too.
+            if let Some(v) = md.get_mut("grpc-timeout") {
+                v.set_sensitive(true);
+            }
+            insert_id(md, X_CLIENT_REQUEST_ID, &request_id)?;
+            insert_id(md, X_CLIENT_TRACE_ID, &trace_id)?;
             if let Some(key) = &idempotency_key {
                 insert_ascii(md, IDEMPOTENCY_KEY, key)?;
             }
@@ -600,20 +604,16 @@ impl Client {
                 .await;
             let status = match outcome {
                 Ok(Ok(response)) => return Ok(response),
-                // The server ends a call whose `grpc-timeout` ran out with
-                // CANCELLED ("Timeout expired"), racing the local timer: once
-                // the deadline has passed it is the same deadline.
+                // tonic enforces the `grpc-timeout` it sends too, and when its timer fires
+                // in the same tick as ours it answers CANCELLED "Timeout expired": that is
+                // this call's deadline all the same.
                 Ok(Err(status))
                     if status.code() == tonic::Code::Cancelled && Instant::now() >= deadline =>
                 {
-                    tonic::Status::deadline_exceeded(format!(
-                        "no answer within the call's deadline of {timeout:?}"
-                    ))
+                    deadline_exceeded(timeout)
                 }
                 Ok(Err(status)) => status,
-                Err(_) => tonic::Status::deadline_exceeded(format!(
-                    "no answer within the call's deadline of {timeout:?}"
-                )),
+                Err(_) => deadline_exceeded(timeout),
             };
             let error = map_status(method, &status, &request_id);
             let code = status.code();
@@ -644,6 +644,22 @@ impl Client {
             tokio::time::sleep(backoff).await;
         }
     }
+}
+
+fn deadline_exceeded(timeout: Duration) -> tonic::Status {
+    tonic::Status::deadline_exceeded(format!(
+        "no answer within the call's deadline of {timeout:?}"
+    ))
+}
+
+/// Inserts a per-call id, never indexed by HPACK (see `HeadersLayer`).
+fn insert_id(md: &mut tonic::metadata::MetadataMap, key: &'static str, value: &str) -> Result<()> {
+    let mut v: tonic::metadata::AsciiMetadataValue = value
+        .parse()
+        .map_err(|_| Error::config(key, "must be printable ASCII"))?;
+    v.set_sensitive(true);
+    md.insert(key, v);
+    Ok(())
 }
 
 fn insert_ascii(

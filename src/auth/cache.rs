@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, SystemTime};
 
 use futures::future::{BoxFuture, FutureExt, Shared};
+use http::HeaderValue;
 
 use super::clock::Clock;
 use super::token::{AccessToken, TokenSource};
@@ -112,6 +113,8 @@ type Refresh = Shared<BoxFuture<'static, Result<AccessToken, AuthError>>>;
 
 struct Cached {
     token: AccessToken,
+    /// `Bearer <token>`, built once per token rather than on every call.
+    header: HeaderValue,
     fetched_at: SystemTime,
 }
 
@@ -156,10 +159,11 @@ impl Inner {
             st.refresh = None;
         }
         match &result {
-            Ok(token) => {
+            Ok((token, header)) => {
                 tracing::debug!(source = %kind, expires_at = ?token.expires_at(), "IAM token refreshed");
                 st.current = Some(Cached {
                     token: token.clone(),
+                    header: header.clone(),
                     fetched_at: now,
                 });
                 st.failures = 0;
@@ -180,7 +184,7 @@ impl Inner {
                 );
             }
         }
-        result
+        result.map(|(token, _)| token)
     }
 }
 
@@ -193,22 +197,23 @@ impl Drop for Inner {
     }
 }
 
-/// Checks that a token from a source can be handed out at all.
+/// Checks that a token from a source can be handed out at all; returns it
+/// with its `authorization` header value.
 fn check(
     kind: CredentialSource,
     token: AccessToken,
     now: SystemTime,
     policy: &RefreshPolicy,
-) -> Result<AccessToken, AuthError> {
+) -> Result<(AccessToken, HeaderValue), AuthError> {
     if token.secret().is_empty() {
         return Err(AuthError::new(kind, "the source returned an empty token"));
     }
-    if token.authorization_value().is_err() {
+    let Ok(header) = token.authorization_value() else {
         return Err(AuthError::new(
             kind,
             "the source returned a token with characters not allowed in an HTTP header",
         ));
-    }
+    };
     if !policy.usable(&token, now) {
         return Err(AuthError::new(
             kind,
@@ -218,7 +223,7 @@ fn check(
             ),
         ));
     }
-    Ok(token)
+    Ok((token, header))
 }
 
 /// A cache of the IAM token of one [`TokenSource`], shared by every call of a client.
@@ -334,6 +339,33 @@ impl TokenCache {
             (Err(_), Some(old)) => Ok(old),
             (Err(e), None) => Err(Error::Auth(e)),
         }
+    }
+
+    /// The `authorization` header value (`Bearer <token>`, sensitive) of a
+    /// valid token: the same token as [`token`](Self::token) gives, but
+    /// while the cached token is fresh the value built when it was fetched is
+    /// handed out, with no formatting or allocation per call.
+    pub async fn authorization_value(&self) -> Result<HeaderValue, Error> {
+        if let Some(header) = self.fresh_header() {
+            return Ok(header);
+        }
+        let token = self.token().await?;
+        token.authorization_value().map_err(|_| {
+            Error::Auth(AuthError::new(
+                self.source_kind(),
+                "the token contains characters not allowed in a header",
+            ))
+        })
+    }
+
+    /// The cached header value when [`token`](Self::token) would return the
+    /// cached token without starting a refresh.
+    fn fresh_header(&self) -> Option<HeaderValue> {
+        let st = self.inner.lock();
+        let now = self.inner.clock.now();
+        let cached = st.current.as_ref()?;
+        (st.policy.usable(&cached.token, now) && !st.policy.should_refresh(cached, now))
+            .then(|| cached.header.clone())
     }
 
     /// Forgets the cached token, so that the next [`token`](Self::token) call

@@ -53,15 +53,7 @@ impl AuthorizationSource for StaticToken {
 
 impl AuthorizationSource for crate::auth::TokenCache {
     fn authorization(&self) -> BoxFuture<'_, Result<HeaderValue, Error>> {
-        Box::pin(async move {
-            let token = self.token().await?;
-            token.authorization_value().map_err(|_| {
-                Error::Auth(crate::AuthError::new(
-                    self.source_kind(),
-                    "the token contains characters not allowed in a header",
-                ))
-            })
-        })
+        Box::pin(self.authorization_value())
     }
 
     fn invalidate(&self) {

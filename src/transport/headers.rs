@@ -31,8 +31,21 @@ pub fn is_mutating(path: &str) -> bool {
     crate::proto::operation_method(path).is_some()
 }
 
+/// A random (version 4) UUID from the thread-local generator: no system call
+/// per id, as `Uuid::new_v4` makes without uuid's `fast-rng` feature.
+pub(crate) fn random_uuid() -> uuid::Uuid {
+    uuid::Builder::from_random_bytes(rand::random()).into_uuid()
+}
+
+/// A fresh UUID as a header value, marked never-indexed: each value is sent
+/// once, and entering it into the HPACK table would only evict the headers
+/// that do repeat (on both ends of the connection).
 fn fresh_id() -> HeaderValue {
-    HeaderValue::try_from(uuid::Uuid::new_v4().to_string()).expect("a UUID is a valid header")
+    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    let id = random_uuid().hyphenated().encode_lower(&mut buf);
+    let mut value = HeaderValue::from_str(id).expect("a UUID is a valid header");
+    value.set_sensitive(true);
+    value
 }
 
 /// Adds `x-client-request-id`, `x-client-trace-id` and, on mutating calls,

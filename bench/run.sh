@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# Runs every benchmark of yc-billing in one go on this machine and writes the
+# results table into BENCHMARKS.md (between the results markers).
+#
+#   bench/run.sh              # everything (about 5 minutes after the builds)
+#   BENCH_RUNS=5 bench/run.sh # more runs per figure
+#
+# Needs cargo and python3 (with venv). The official Python SDK is installed
+# into a virtualenv under the cargo target directory.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+export CARGO_TARGET_DIR=$TARGET
+RUNS=${BENCH_RUNS:-3}
+CONCURRENCY=${BENCH_CONCURRENCY:-64}
+PY_SDK_VERSION=0.413.0
+LOG=$TARGET/bench-logs
+VENV=$TARGET/bench-venv
+OUT=$ROOT/BENCHMARKS.md
+FEATURES=cli # one feature set for the benches and the emulator binary: one build of the library
+mkdir -p "$LOG"
+
+say() { printf '\n== %s\n' "$*" >&2; }
+# kv LINE KEY: the value of KEY=VALUE in LINE.
+kv() { sed -n "s/.*[ ]$2=\([^ ]*\).*/\1/p" <<<"$1"; }
+# ratio A B: A/B with 3 decimals.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "n/a" }'; }
+# num N: N rounded, with thousands separators.
+num() { awk -v n="$1" 'BEGIN { n = sprintf("%d", n + 0.5); s = ""; while (length(n) > 3) { s = "," substr(n, length(n) - 2) s; n = substr(n, 1, length(n) - 3) } print n s }'; }
+
+DATE=$(date -u +%Y-%m-%d)
+NPROC=$(nproc)
+CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+RUSTC=$(rustc -V)
+COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+DIRTY=$(git diff --quiet HEAD -- src benches bench Cargo.toml 2>/dev/null && echo "" || echo " (with uncommitted changes)")
+
+say "building (release)"
+# Builds the benches and, with them, the yc-billing binary (same features, so one build).
+cargo bench --features "$FEATURES" --no-run
+
+bench() { # bench NAME [ENV=VALUE...]: runs one bench, output to the log, result lines to stdout
+    local name=$1
+    shift
+    say "cargo bench --bench $name $*"
+    env "$@" cargo bench --features "$FEATURES" --bench "$name" 2>"$LOG/$name.err" | tee "$LOG/$name.out"
+}
+
+ROWS=()
+row() { ROWS+=("| $1 | $2 | $3 | $4 |"); }
+
+# (a) client stack vs raw stub, in-process emulator; and against a server doing no work.
+OVERHEAD=$(bench client_overhead BENCH_ROUNDS=7)
+OVERHEAD_MIN=$(bench client_overhead BENCH_ROUNDS=7 BENCH_SERVER=minimal)
+while IFS= read -r line; do
+    n=$(kv "$line" inflight)
+    srv=$(kv "$line" server)
+    what="(a) client stack / raw stub, $srv in process"
+    [ "$srv" = minimal ] && what="(a′) client stack / raw stub, minimal tonic server (stricter)"
+    row "$what" "$n in flight" \
+        "raw $(num "$(kv "$line" raw)") calls/s; client $(num "$(kv "$line" client)") calls/s (medians of $(kv "$line" rounds) interleaved rounds of $(kv "$line" round_ms) ms)" \
+        "**$(kv "$line" ratio)** (median of per-round ratios $(kv "$line" pair_ratio_median); layers only, without \`execute\`: $(kv "$line" layers_ratio))"
+done < <(printf '%s\n%s\n' "$OVERHEAD" "$OVERHEAD_MIN" | grep '^client_overhead')
+
+# (c) the emulator vs a minimal tonic server.
+THROUGHPUT=$(bench emulator_throughput BENCH_ROUNDS=$((RUNS < 5 ? 5 : RUNS)))
+while IFS= read -r line; do
+    [ -n "$line" ] || continue
+    row "(c) emulator / minimal tonic server (raw stub, same process)" "$(kv "$line" inflight) in flight" \
+        "minimal $(num "$(kv "$line" minimal)") calls/s; emulator $(num "$(kv "$line" emulator)") calls/s (medians of $(kv "$line" rounds) interleaved rounds)" \
+        "**$(kv "$line" ratio)**"
+done < <(grep '^emulator_throughput' <<<"$THROUGHPUT")
+
+# (b) yc-billing vs the official Python SDK, both calling one emulator process.
+say "python SDK yandexcloud==$PY_SDK_VERSION in $VENV"
+if [ ! -x "$VENV/bin/python" ]; then
+    python3 -m venv "$VENV"
+fi
+if [ "$("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("yandexcloud"))' 2>/dev/null)" != "$PY_SDK_VERSION" ]; then
+    "$VENV/bin/pip" install -q "yandexcloud==$PY_SDK_VERSION"
+fi
+PY_VERSIONS=$("$VENV/bin/python" -c 'import importlib.metadata as m, sys; print("Python %d.%d.%d, yandexcloud %s, grpcio %s" % (sys.version_info[:3] + (m.version("yandexcloud"), m.version("grpcio"))))')
+
+say "starting yc-billing emulator"
+"$TARGET/release/yc-billing" emulator --no-metadata --listen 127.0.0.1:0 >"$LOG/emulator.out" 2>"$LOG/emulator.err" &
+EMU_PID=$!
+trap 'kill "$EMU_PID" 2>/dev/null || true' EXIT
+ADDRESS=
+for _ in $(seq 1 100); do
+    ADDRESS=$(sed -n 's/.*"address":"\([^"]*\)".*/\1/p' "$LOG/emulator.out" | head -1)
+    [ -n "$ADDRESS" ] && break
+    sleep 0.1
+done
+[ -n "$ADDRESS" ] || { echo "the emulator did not start; see $LOG/emulator.err" >&2; exit 1; }
+TOKEN=t1.emulator-iam-token-default
+ACCOUNT=dn2emu0reseller00001
+
+RUST_SDK=$(bench external_get YC_BENCH_ENDPOINT="http://$ADDRESS" YC_BENCH_TOKEN=$TOKEN \
+    YC_BENCH_ID=$ACCOUNT YC_BENCH_CONCURRENCY="$CONCURRENCY" BENCH_RUNS="$RUNS")
+say "bench/python_get.py"
+PY_SDK=$("$VENV/bin/python" bench/python_get.py "$ADDRESS" "$TOKEN" "$ACCOUNT" \
+    --threads "$CONCURRENCY" --runs "$RUNS" | tee "$LOG/python_get.out")
+kill "$EMU_PID" 2>/dev/null || true
+wait "$EMU_PID" 2>/dev/null || true
+trap - EXIT
+for mode in sequential concurrent; do
+    r=$(grep "mode=$mode " <<<"$RUST_SDK")
+    p=$(grep "mode=$mode " <<<"$PY_SDK")
+    row "(b) yc-billing / Python SDK (emulator process, plaintext)" \
+        "$mode ($(kv "$r" concurrency) Rust tasks, $(kv "$p" concurrency) Python threads)" \
+        "Rust $(num "$(kv "$r" median)") calls/s (runs $(kv "$r" runs)); Python $(num "$(kv "$p" median)") calls/s (runs $(kv "$p" runs))" \
+        "**$(ratio "$(kv "$r" median)" "$(kv "$p" median)")**"
+done
+
+# (d) 10,000 concurrent operation waits, when that bench exists.
+WAITS_NOTE=
+if test -f benches/operation_waits.rs; then
+    WAITS=$(bench operation_waits)
+    row "(d) 10,000 concurrent operation waits" "see the output below" "\`cargo bench --bench operation_waits\`" "—"
+    WAITS_NOTE=$'\n'"Output of \`cargo bench --features $FEATURES --bench operation_waits\`:"$'\n\n```text\n'"$WAITS"$'\n```\n'
+else
+    row "(d) 10,000 concurrent operation waits" "—" "skipped: benches/operation_waits.rs does not exist on this branch yet" "—"
+fi
+
+# (e) token refresh under 10,000 concurrent calls across an expiry.
+REFRESH=$(bench token_refresh BENCH_RUNS="$RUNS")
+s=$(grep '^token_refresh summary' <<<"$REFRESH")
+row "(e) token refresh: 10,000 concurrent calls after expiry (OAuth, shared ManualClock)" \
+    "$(kv "$s" runs) runs" \
+    "IAM exchanges per burst: $(grep '^token_refresh run=' <<<"$REFRESH" | sed 's/.* exchanges=\([0-9]*\).*/\1/' | paste -sd, -); failed calls: $(grep '^token_refresh run=' <<<"$REFRESH" | sed 's/.* failed=\([0-9]*\).*/\1/' | paste -sd, -); burst completes at a median $(num "$(kv "$s" median_calls_per_s)") calls/s" \
+    "max exchanges **$(kv "$s" max_exchanges)**, failed **$(kv "$s" failed_total)**"
+
+say "writing $OUT"
+TABLE=$(
+    cat <<EOF
+Run on $DATE with \`bench/run.sh\` (commit $COMMIT$DIRTY) on one machine:
+$NPROC cores, $CPU; $RUSTC; $PY_VERSIONS. Other work shared the machine:
+read ratios, not absolute figures.
+
+| Benchmark | Setting | Calls/s | Ratio |
+| --- | --- | --- | --- |
+$(printf '%s\n' "${ROWS[@]}")
+$WAITS_NOTE
+EOF
+)
+python3 - "$OUT" "$TABLE" <<'PY'
+import sys
+path, table = sys.argv[1], sys.argv[2]
+begin, end = "<!-- results:begin -->", "<!-- results:end -->"
+try:
+    text = open(path).read()
+except FileNotFoundError:
+    text = "# Benchmarks\n\n" + begin + "\n" + end + "\n"
+if begin not in text or end not in text:
+    text = text.rstrip() + "\n\n## Results\n\n" + begin + "\n" + end + "\n"
+head, rest = text.split(begin, 1)
+_, tail = rest.split(end, 1)
+open(path, "w").write(head + begin + "\n" + table.strip() + "\n" + end + tail)
+PY
+say "done: $OUT"
