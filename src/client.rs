@@ -32,6 +32,10 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default overall deadline of a call, retries included.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// A CANCELLED answer this close to the call's deadline is the server
+/// enforcing that deadline (the `grpc-timeout` header rounds it).
+const DEADLINE_TOLERANCE: Duration = Duration::from_millis(10);
+
 /// Which root certificates verify the server.
 #[derive(Clone, Default)]
 enum Roots {
@@ -598,12 +602,25 @@ impl Client {
             let outcome = tokio::time::timeout(remaining, call(req))
                 .instrument(span.clone())
                 .await;
+            let deadline_exceeded = || {
+                tonic::Status::deadline_exceeded(format!(
+                    "no answer within the call's deadline of {timeout:?}"
+                ))
+            };
             let status = match outcome {
                 Ok(Ok(response)) => return Ok(response),
+                // A server enforcing the `grpc-timeout` we sent may answer
+                // first, and tonic servers answer CANCELLED "Timeout expired":
+                // that is our deadline, not a cancellation.
+                Ok(Err(status))
+                    if status.code() == tonic::Code::Cancelled
+                        && deadline.saturating_duration_since(Instant::now())
+                            <= DEADLINE_TOLERANCE =>
+                {
+                    deadline_exceeded()
+                }
                 Ok(Err(status)) => status,
-                Err(_) => tonic::Status::deadline_exceeded(format!(
-                    "no answer within the call's deadline of {timeout:?}"
-                )),
+                Err(_) => deadline_exceeded(),
             };
             let error = map_status(method, &status, &request_id);
             let code = status.code();
