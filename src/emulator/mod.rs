@@ -35,6 +35,8 @@ mod layer;
 mod metadata_http;
 mod operations;
 mod paging;
+#[cfg(test)]
+mod proptests;
 mod seed;
 mod services;
 mod state;
