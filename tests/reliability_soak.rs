@@ -189,12 +189,16 @@ async fn calls_with_short_lived_tokens(n: usize) {
         .await
         .unwrap();
     let unauthenticated = Arc::new(AtomicUsize::new(0));
+    // Paced over several token lifetimes: 1 ms apart, and at least 3 s in all.
+    let pace = Duration::from_millis(1).max(Duration::from_secs(3) / n as u32);
+    let t0 = tokio::time::Instant::now();
     let results: Vec<Result<(), Error>> = futures::stream::iter(0..n)
-        .map(|_| {
+        .map(|i| {
             let client = client.clone();
             let id = creds.reseller_id.clone();
             let unauthenticated = unauthenticated.clone();
             async move {
+                tokio::time::sleep_until(t0 + pace * i as u32).await;
                 let r = client.billing_accounts().get(id).await.map(|_| ());
                 if let Err(e) = &r {
                     if e.code() == Some(tonic::Code::Unauthenticated) {
@@ -229,6 +233,7 @@ async fn calls_with_short_lived_tokens(n: usize) {
     );
     // The tokens really expired under the calls: at least one exchange per
     // two seconds of run time, and not one per call.
+    assert!(elapsed >= pace * n as u32, "the calls were paced");
     let min_exchanges = (elapsed.as_secs_f64() / 2.0).floor() as u64;
     assert!(
         exchanges >= min_exchanges.max(1),
@@ -684,6 +689,7 @@ fn describes_loss_or_outage(e: &Error, id: &str) -> bool {
 async fn restart_cases(rounds: usize) {
     let started = Instant::now();
     let mut outcomes: HashMap<String, usize> = HashMap::new();
+    let mut slowest_restart = Duration::ZERO;
     for round in 0..rounds {
         // Short downtimes land inside the retry window (the wait sees the new
         // server and NOT_FOUND); long ones exhaust the retries (UNAVAILABLE).
@@ -711,6 +717,7 @@ async fn restart_cases(rounds: usize) {
             "{resume_error}"
         );
         assert!(restart < Duration::from_secs(8), "restart took {restart:?}");
+        slowest_restart = slowest_restart.max(restart - downtime);
         *outcomes
             .entry(format!(
                 "downtime={downtime:?}:wait={:?}",
@@ -723,7 +730,8 @@ async fn restart_cases(rounds: usize) {
         }
     }
     println!(
-        "soak: restart_under_waiting_client rounds={rounds} outcomes={outcomes:?} elapsed={:?}",
+        "soak: restart_under_waiting_client rounds={rounds} outcomes={outcomes:?} \
+         slowest_shutdown_and_rebind={slowest_restart:?} elapsed={:?}",
         started.elapsed()
     );
 }
