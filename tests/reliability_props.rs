@@ -130,7 +130,31 @@ fn rpc_status() -> impl Strategy<Value = tonic_types::pb::Status> {
 }
 
 fn operation() -> impl Strategy<Value = ProtoOperation> {
-    let structured = (
+    // Structured operations, and their encodings corrupted then decoded
+    // again (uniform random bytes almost never decode as an Operation).
+    let corrupted = (
+        structured_operation(),
+        any::<prop::sample::Index>(),
+        any::<u8>(),
+        0u8..3,
+    )
+        .prop_map(|(op, at, byte, how)| {
+            let mut b = op.encode_to_vec();
+            if !b.is_empty() {
+                let i = at.index(b.len());
+                match how {
+                    0 => b[i] = byte,
+                    1 => b.truncate(i),
+                    _ => b.insert(i, byte),
+                }
+            }
+            ProtoOperation::decode(b.as_slice()).unwrap_or(op)
+        });
+    prop_oneof![3 => structured_operation(), 1 => corrupted]
+}
+
+fn structured_operation() -> impl Strategy<Value = ProtoOperation> {
+    (
         ".{0,24}",
         ".{0,24}",
         timestamp(),
@@ -153,13 +177,7 @@ fn operation() -> impl Strategy<Value = ProtoOperation> {
                 metadata,
                 result,
             },
-        );
-    // Arbitrary bytes that happen to decode as an Operation.
-    let decoded = prop::collection::vec(any::<u8>(), 0..512)
-        .prop_filter_map("not an Operation", |b| {
-            ProtoOperation::decode(b.as_slice()).ok()
-        });
-    prop_oneof![3 => structured, 1 => decoded]
+        )
 }
 
 /// The typed errors decoding may give.
