@@ -32,6 +32,10 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default overall deadline of a call, retries included.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// A CANCELLED answer this close to the call's deadline is the server
+/// enforcing that deadline (the `grpc-timeout` header rounds it).
+const DEADLINE_TOLERANCE: Duration = Duration::from_millis(10);
+
 /// Which root certificates verify the server.
 #[derive(Clone, Default)]
 enum Roots {
@@ -604,11 +608,13 @@ impl Client {
                 .await;
             let status = match outcome {
                 Ok(Ok(response)) => return Ok(response),
-                // tonic enforces the `grpc-timeout` it sends too, and when its timer fires
-                // in the same tick as ours it answers CANCELLED "Timeout expired": that is
-                // this call's deadline all the same.
+                // A server enforcing the `grpc-timeout` we sent may answer
+                // first, and tonic servers answer CANCELLED "Timeout expired":
+                // that is our deadline, not a cancellation.
                 Ok(Err(status))
-                    if status.code() == tonic::Code::Cancelled && Instant::now() >= deadline =>
+                    if status.code() == tonic::Code::Cancelled
+                        && deadline.saturating_duration_since(Instant::now())
+                            <= DEADLINE_TOLERANCE =>
                 {
                     deadline_exceeded(timeout)
                 }

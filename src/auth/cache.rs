@@ -24,6 +24,12 @@ use crate::error::{AuthError, CredentialSource, Error};
 /// fetch (so that a source handing out short-lived tokens is not asked on every
 /// call). A token with `expiry_margin` or less left is never served.
 ///
+/// Both `min_refresh_interval` and `expiry_margin` are scaled down for tokens
+/// that live less than they assume: the interval to at most half of the
+/// token's life and the margin to at most a quarter of it. Without that, a
+/// source of short-lived tokens (a 2 s test token, a metadata service token
+/// handed out near its end) would make every call fail.
+///
 /// After `n` failed refreshes in a row, the next attempt is made no sooner than
 /// `min(initial_backoff × 2^(n-1), max_backoff)` after the failure.
 ///
@@ -71,8 +77,19 @@ impl Default for RefreshPolicy {
 }
 
 impl RefreshPolicy {
-    fn usable(&self, token: &AccessToken, now: SystemTime) -> bool {
-        match now.checked_add(self.expiry_margin) {
+    /// The expiry margin of a token that had `life` left when it was
+    /// fetched: `expiry_margin`, but at most a quarter of that life.
+    fn margin(&self, life: Duration) -> Duration {
+        self.expiry_margin.min(life / 4)
+    }
+
+    /// Whether a token fetched at `fetched_at` may still be served at `now`.
+    fn usable(&self, token: &AccessToken, fetched_at: SystemTime, now: SystemTime) -> bool {
+        let life = token
+            .expires_at()
+            .duration_since(fetched_at)
+            .unwrap_or(Duration::ZERO);
+        match now.checked_add(self.margin(life)) {
             Some(limit) => token.expires_at() > limit,
             None => false,
         }
@@ -82,16 +99,16 @@ impl RefreshPolicy {
         let age = now
             .duration_since(cached.fetched_at)
             .unwrap_or(Duration::ZERO);
-        if age < self.min_refresh_interval {
+        let expires_at = cached.token.expires_at();
+        let life = expires_at
+            .duration_since(cached.fetched_at)
+            .unwrap_or(Duration::ZERO);
+        if age < self.min_refresh_interval.min(life / 2) {
             return false;
         }
         if age >= self.max_age {
             return true;
         }
-        let expires_at = cached.token.expires_at();
-        let life = expires_at
-            .duration_since(cached.fetched_at)
-            .unwrap_or(Duration::ZERO);
         let remaining = expires_at.duration_since(now).unwrap_or(Duration::ZERO);
         let fraction = if self.remaining_fraction.is_finite() {
             self.remaining_fraction.clamp(0.0, 1.0)
@@ -214,12 +231,16 @@ fn check(
             "the source returned a token with characters not allowed in an HTTP header",
         ));
     };
-    if !policy.usable(&token, now) {
+    if !policy.usable(&token, now, now) {
+        let life = token
+            .expires_at()
+            .duration_since(now)
+            .unwrap_or(Duration::ZERO);
         return Err(AuthError::new(
             kind,
             format!(
                 "the source returned a token that is expired or expires within {:?}",
-                policy.expiry_margin
+                policy.margin(life)
             ),
         ));
     }
@@ -315,7 +336,7 @@ impl TokenCache {
             let usable = st
                 .current
                 .as_ref()
-                .filter(|c| st.policy.usable(&c.token, now))
+                .filter(|c| st.policy.usable(&c.token, c.fetched_at, now))
                 .map(|c| c.token.clone());
             let wanted = match (&usable, &st.current) {
                 (Some(_), Some(cached)) => st.policy.should_refresh(cached, now),
@@ -364,8 +385,9 @@ impl TokenCache {
         let st = self.inner.lock();
         let now = self.inner.clock.now();
         let cached = st.current.as_ref()?;
-        (st.policy.usable(&cached.token, now) && !st.policy.should_refresh(cached, now))
-            .then(|| cached.header.clone())
+        (st.policy.usable(&cached.token, cached.fetched_at, now)
+            && !st.policy.should_refresh(cached, now))
+        .then(|| cached.header.clone())
     }
 
     /// Forgets the cached token, so that the next [`token`](Self::token) call
@@ -628,6 +650,29 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn serves_and_refreshes_tokens_shorter_than_the_margins() {
+        // A 2 s token: the 30 s margin and 10 s interval scale down to 0.5 s and 1 s.
+        let life = Duration::from_secs(2);
+        let ms = Duration::from_millis;
+        let (clock, source, cache) = setup(vec![Step::Ok(life), Step::Ok(life), Step::Ok(life)]);
+        assert_eq!(secret(&cache).await, "tok-1");
+        clock.advance(ms(900));
+        assert_eq!(secret(&cache).await, "tok-1");
+        cache.settle().await;
+        assert_eq!(source.fetches(), 1, "not refreshed before half its life");
+        clock.advance(ms(200));
+        // Refreshed in the background; the old token is still served meanwhile.
+        assert_eq!(secret(&cache).await, "tok-1");
+        cache.settle().await;
+        assert_eq!(source.fetches(), 2);
+        assert_eq!(secret(&cache).await, "tok-2");
+        // tok-2 (fetched at 1.1 s) is inside its 0.5 s margin at 2.7 s: callers wait.
+        clock.advance(ms(1600));
+        assert_eq!(secret(&cache).await, "tok-3");
+        assert_eq!(source.fetches(), 3);
+    }
+
+    #[tokio::test]
     async fn does_not_refresh_short_lived_tokens_on_every_call() {
         // A 2 min token is always inside the refresh window; min_refresh_interval paces it.
         let (clock, source, cache) = setup(vec![Step::Ok(2 * MIN), Step::Ok(2 * MIN)]);
@@ -841,7 +886,7 @@ mod tests {
         for (bad, reason) in [
             (Bad("", HOUR), "empty token"),
             (Bad("a\nb", HOUR), "not allowed in an HTTP header"),
-            (Bad("t1", Duration::from_secs(5)), "expired"),
+            (Bad("t1", Duration::ZERO), "expired"),
         ] {
             let cache = TokenCache::new(Arc::new(bad), Arc::new(crate::auth::SystemClock));
             let err = cache.token().await.unwrap_err();

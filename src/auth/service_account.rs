@@ -132,17 +132,24 @@ impl ServiceAccountKey {
         let public_key = optional(map, "public_key", "publicKey")?.map(str::to_owned);
         let private_key = required(map, "private_key", "privateKey")?;
 
-        if http::HeaderValue::from_str(id).is_err() || id.contains(char::is_whitespace) {
-            return Err(KeyError::new(
-                "id",
-                "contains whitespace or control characters",
-            ));
+        // Ids go into the JWT and into `Debug`: a key pasted into the wrong
+        // field must be refused, not sent or logged.
+        for (field, value) in [("id", id), ("service_account_id", service_account_id)] {
+            if !is_token_like(value) {
+                return Err(KeyError::new(
+                    field,
+                    "contains whitespace or control characters",
+                ));
+            }
         }
         if let Some(alg) = &key_algorithm {
             if !alg.to_ascii_uppercase().starts_with("RSA") {
                 return Err(KeyError::new(
                     "key_algorithm",
-                    format!("{alg:?} is not supported: only RSA keys can sign PS256 JWTs"),
+                    format!(
+                        "{} is not supported: only RSA keys can sign PS256 JWTs",
+                        Shown(alg)
+                    ),
                 ));
             }
         }
@@ -242,6 +249,31 @@ fn encoding_key(private_key: &str) -> Result<EncodingKey, KeyError> {
     Ok(key)
 }
 
+/// Printable ASCII without spaces: what an id (a header value, a JWT claim) can be.
+fn is_token_like(value: &str) -> bool {
+    value.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// A free-form field of a key file, shown only when it is short and
+/// token-like: a private key pasted into the wrong field must not be echoed.
+struct Shown<'a>(&'a str);
+
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.len() <= 64 && is_token_like(self.0) {
+            write!(f, "{:?}", self.0)
+        } else {
+            write!(f, "<{} characters, not shown>", self.0.chars().count())
+        }
+    }
+}
+
+impl fmt::Debug for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
 fn type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
@@ -285,8 +317,8 @@ impl fmt::Debug for ServiceAccountKey {
         f.debug_struct("ServiceAccountKey")
             .field("id", &self.id)
             .field("service_account_id", &self.service_account_id)
-            .field("created_at", &self.created_at)
-            .field("key_algorithm", &self.key_algorithm)
+            .field("created_at", &self.created_at.as_deref().map(Shown))
+            .field("key_algorithm", &self.key_algorithm.as_deref().map(Shown))
             .field("private_key", &"<redacted>")
             .finish_non_exhaustive()
     }

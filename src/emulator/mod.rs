@@ -35,6 +35,8 @@ mod layer;
 mod metadata_http;
 mod operations;
 mod paging;
+#[cfg(test)]
+mod proptests;
 mod seed;
 mod services;
 mod state;
@@ -333,7 +335,17 @@ impl EmulatorBuilder {
         }
         let (tx, rx) = oneshot::channel::<()>();
         let router = services::router(server, shared.clone());
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        // Nagle's algorithm on the accepted sockets holds small responses
+        // back until the client's delayed ACK (~40 ms per sequential call).
+        let incoming = tokio_stream::StreamExt::map(
+            tokio_stream::wrappers::TcpListenerStream::new(listener),
+            |conn| {
+                if let Ok(stream) = &conn {
+                    let _ = stream.set_nodelay(true);
+                }
+                conn
+            },
+        );
         let join = tokio::spawn(async move {
             let signal = async {
                 let _ = rx.await;

@@ -187,18 +187,26 @@ impl State {
                 Ok(proto.encode_to_vec())
             }
             Effect::Bind { account_id, object } => {
-                let a = self.account_mut(&account_id).ok_or_else(|| {
-                    rpc_status(
+                if self.account(&account_id).is_none() {
+                    return Err(rpc_status(
                         Code::NotFound,
                         &format!("billing account {account_id} not found"),
-                    )
-                })?;
+                    ));
+                }
+                // A billable object is paid for by one account at a time:
+                // binding it moves it from whichever account had it.
+                for a in &mut self.accounts {
+                    a.billable.retain(|b| {
+                        b.billable_object
+                            .as_ref()
+                            .is_none_or(|o| o.id != object.id || o.r#type != object.r#type)
+                    });
+                }
                 let binding = BillableObjectBinding {
                     effective_time: Some(SystemTime::now().into()),
                     billable_object: Some(object.clone()),
                 };
-                a.billable
-                    .retain(|b| b.billable_object.as_ref().is_none_or(|o| o.id != object.id));
+                let a = self.account_mut(&account_id).expect("checked above");
                 a.billable.push(binding.clone());
                 Ok(binding.encode_to_vec())
             }

@@ -43,8 +43,12 @@ impl PageTokens {
                 "invalid page token: unknown, tampered with or issued for another request".into(),
             )])
         };
-        let (offset, tag) = token.split_once('.').ok_or_else(bad)?;
-        let offset: usize = offset.parse().map_err(|_| bad())?;
+        let (text, tag) = token.split_once('.').ok_or_else(bad)?;
+        let offset: usize = text.parse().map_err(|_| bad())?;
+        // Only the form `encode` writes: "+7" and "007" are not the token issued.
+        if offset.to_string() != text {
+            return Err(bad());
+        }
         let expected = URL_SAFE_NO_PAD
             .decode(self.tag(scope, offset))
             .map_err(|_| bad())?;

@@ -54,14 +54,15 @@ impl Range {
         } else if let Some(v) = r.strip_prefix("==") {
             (Some(num(v)?), Some(num(v)?))
         } else if let Some(v) = r.strip_prefix('<') {
-            (None, Some(num(v)? - 1))
+            (None, Some(num(v)?.checked_sub(1)?))
         } else if let Some(v) = r.strip_prefix('>') {
-            (Some(num(v)? + 1), None)
+            (Some(num(v)?.checked_add(1)?), None)
         } else if let Some(n) = num(r) {
             (Some(n), Some(n))
         } else {
-            // "A-B"; A may itself be negative ("-5-5").
-            let split = r[1..].find('-')? + 1;
+            // "A-B"; A may itself be negative ("-5-5"). `get` rather than
+            // slicing: the rule may be empty or start with a multi-byte char.
+            let split = r.get(1..)?.find('-')? + 1;
             (Some(num(&r[..split])?), Some(num(&r[split + 1..])?))
         };
         Some(Self { min, max })
@@ -482,6 +483,16 @@ mod tests {
         let r = Range::parse("-5-5").unwrap();
         assert!(r.contains(-5) && r.contains(5) && !r.contains(6));
         assert!(Range::parse("abc").is_none());
+        // Found by the property tests: these used to panic.
+        for bad in [
+            "",
+            "\u{89488}",
+            "é-1",
+            "<-170141183460469231731687303715884105728",
+        ] {
+            assert!(Range::parse(bad).is_none(), "{bad:?}");
+        }
+        assert!(Range::parse(">170141183460469231731687303715884105727").is_none());
     }
 }
 
