@@ -100,6 +100,9 @@ pub enum EmulatorError {
     Seed(String),
 }
 
+/// Streams a client may have open at once on one connection to the emulator.
+pub const MAX_CONCURRENT_STREAMS: u32 = 1000;
+
 /// Configures and starts an emulator.
 #[derive(Clone)]
 pub struct EmulatorBuilder {
@@ -326,7 +329,14 @@ impl EmulatorBuilder {
             reseller_id: seed.default_reseller_id.clone(),
         });
 
-        let mut server = tonic::transport::Server::builder();
+        // Like production gRPC servers, bound the streams per connection so a
+        // client bursting thousands of calls queues them on its side; h2
+        // otherwise buffers every request's DATA frame and, past its budget of
+        // small frames, closes the connection with ENHANCE_YOUR_CALM.
+        let mut server = tonic::transport::Server::builder()
+            .max_concurrent_streams(Some(MAX_CONCURRENT_STREAMS))
+            .initial_connection_window_size(Some(4 * 1024 * 1024))
+            .initial_stream_window_size(Some(1024 * 1024));
         if let Some((cert, key)) = &self.tls {
             let identity = tonic::transport::Identity::from_pem(cert, key);
             server = server
