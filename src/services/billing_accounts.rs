@@ -1,6 +1,6 @@
 //! `yandex.cloud.billing.v1.BillingAccountService`.
 
-use super::{Call, OperationRpc, on_stub, rpc, start_operation};
+use super::{Call, OperationRpc, fetch_page, on_stub, rpc, start_operation};
 use crate::client::Client;
 use crate::operation::Operation;
 use crate::pagination::Page;
@@ -104,17 +104,15 @@ impl BillingAccounts {
             LIST,
             request,
             |client, request, options| {
-                Box::pin(async move {
-                    let stub = stub(&client);
-                    let response = client
-                        .execute(LIST, request, &options, on_stub!(stub, list))
-                        .await?
-                        .into_inner();
-                    Ok(Page {
-                        items: response.billing_accounts,
-                        next_page_token: response.next_page_token,
-                    })
-                })
+                let stub = stub(&client);
+                Box::pin(fetch_page(
+                    client,
+                    LIST,
+                    request,
+                    options,
+                    on_stub!(stub, list),
+                    |r| (r.billing_accounts, r.next_page_token),
+                ))
             },
         )
     }
@@ -141,22 +139,15 @@ impl BillingAccounts {
             LIST_BINDINGS,
             request,
             |client, request, options| {
-                Box::pin(async move {
-                    let stub = stub(&client);
-                    let response = client
-                        .execute(
-                            LIST_BINDINGS,
-                            request,
-                            &options,
-                            on_stub!(stub, list_billable_object_bindings),
-                        )
-                        .await?
-                        .into_inner();
-                    Ok(Page {
-                        items: response.billable_object_bindings,
-                        next_page_token: response.next_page_token,
-                    })
-                })
+                let stub = stub(&client);
+                Box::pin(fetch_page(
+                    client,
+                    LIST_BINDINGS,
+                    request,
+                    options,
+                    on_stub!(stub, list_billable_object_bindings),
+                    |r| (r.billable_object_bindings, r.next_page_token),
+                ))
             },
         )
     }
@@ -220,22 +211,15 @@ impl BillingAccounts {
             LIST_ACCESS,
             request,
             |client, request, options| {
-                Box::pin(async move {
-                    let stub = stub(&client);
-                    let response = client
-                        .execute(
-                            LIST_ACCESS,
-                            request,
-                            &options,
-                            on_stub!(stub, list_access_bindings),
-                        )
-                        .await?
-                        .into_inner();
-                    Ok(Page {
-                        items: response.access_bindings,
-                        next_page_token: response.next_page_token,
-                    })
-                })
+                let stub = stub(&client);
+                Box::pin(fetch_page(
+                    client,
+                    LIST_ACCESS,
+                    request,
+                    options,
+                    on_stub!(stub, list_access_bindings),
+                    |r| (r.access_bindings, r.next_page_token),
+                ))
             },
         )
     }

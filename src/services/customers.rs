@@ -1,6 +1,6 @@
 //! `yandex.cloud.billing.v1.CustomerService`.
 
-use super::{Call, on_stub, rpc, start_operation};
+use super::{Call, fetch_page, on_stub, rpc, start_operation};
 use crate::client::Client;
 use crate::operation::Operation;
 use crate::pagination::Page;
@@ -55,17 +55,15 @@ impl Customers {
             LIST,
             request,
             |client, request, options| {
-                Box::pin(async move {
-                    let stub = CustomerServiceClient::new(client.billing_transport());
-                    let response = client
-                        .execute(LIST, request, &options, on_stub!(stub, list))
-                        .await?
-                        .into_inner();
-                    Ok(Page {
-                        items: response.customers,
-                        next_page_token: response.next_page_token,
-                    })
-                })
+                let stub = CustomerServiceClient::new(client.billing_transport());
+                Box::pin(fetch_page(
+                    client,
+                    LIST,
+                    request,
+                    options,
+                    on_stub!(stub, list),
+                    |r| (r.customers, r.next_page_token),
+                ))
             },
         )
     }

@@ -357,6 +357,29 @@ where
     Operation::created(client, response.into_inner(), hint)
 }
 
+/// Sends a List call through [`Client::execute`] and splits the answer into
+/// a [`Page`] of its items and `next_page_token`.
+async fn fetch_page<Req, Resp, T, F, Fut>(
+    client: Client,
+    method: &'static str,
+    request: Req,
+    options: CallOptions,
+    call: F,
+    split: fn(Resp) -> (Vec<T>, String),
+) -> Result<Page<T>>
+where
+    Req: Clone,
+    F: FnMut(tonic::Request<Req>) -> Fut,
+    Fut: Future<Output = std::result::Result<tonic::Response<Resp>, tonic::Status>>,
+{
+    let response = client.execute(method, request, &options, call).await?;
+    let (items, next_page_token) = split(response.into_inner());
+    Ok(Page {
+        items,
+        next_page_token,
+    })
+}
+
 /// A closure for [`Client::execute`] that sends each attempt on a clone of `stub`.
 macro_rules! on_stub {
     ($stub:expr, $method:ident) => {{
