@@ -7,6 +7,9 @@ pub mod client;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 #[cfg(feature = "json")]
 pub mod json;
 pub mod operation;

@@ -34,13 +34,13 @@ mod faults;
 mod layer;
 mod metadata_http;
 mod operations;
-mod paging;
+pub(crate) mod paging;
 #[cfg(test)]
 mod proptests;
 mod seed;
 mod services;
 mod state;
-mod validation;
+pub(crate) mod validation;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -1,0 +1,80 @@
+//! Entry points for the cargo-fuzz targets in `fuzz/` (feature `fuzzing`).
+//!
+//! Thin wrappers over crate-private parsers of the emulator; not a stable API.
+
+use std::sync::OnceLock;
+
+use crate::emulator::paging::PageTokens;
+use crate::emulator::validation::{Range, Validator};
+use crate::proto::yandex::cloud::billing::v1 as billing;
+
+fn tokens() -> &'static PageTokens {
+    static TOKENS: OnceLock<PageTokens> = OnceLock::new();
+    TOKENS.get_or_init(PageTokens::new)
+}
+
+fn validator() -> &'static Validator {
+    static VALIDATOR: OnceLock<Validator> = OnceLock::new();
+    VALIDATOR.get_or_init(Validator::new)
+}
+
+/// A page token the emulator issues for `offset` of the list `scope`.
+pub fn page_token_encode(scope: &str, offset: usize) -> String {
+    tokens().encode(scope, offset)
+}
+
+/// Decodes a page token; `Err` carries the gRPC status message.
+pub fn page_token_decode(scope: &str, token: &str) -> Result<usize, String> {
+    tokens()
+        .decode(scope, token)
+        .map_err(|s| s.message().to_owned())
+}
+
+/// One page of `0..len` as the emulator slices it: the items and the next token.
+pub fn page(
+    len: usize,
+    scope: &str,
+    page_size: i64,
+    token: &str,
+) -> Result<(Vec<usize>, String), String> {
+    let items: Vec<usize> = (0..len).collect();
+    tokens()
+        .page(&items, scope, page_size, token)
+        .map_err(|s| s.message().to_owned())
+}
+
+/// Parses a numeric range rule (`1-1000`, `<=50`, ...); `Some(contains 0)` if it parses.
+pub fn range_parse(rule: &str) -> Option<bool> {
+    Range::parse(rule).map(|r| r.contains(0))
+}
+
+/// Decodes `bytes` as the request type number `kind` (modulo the number of
+/// types) and validates it as the emulator does. `None` if it does not decode.
+pub fn validate_request(kind: u8, bytes: &[u8]) -> Option<Result<(), String>> {
+    fn run<T: prost::Message + prost::Name + Default>(bytes: &[u8]) -> Option<Result<(), String>> {
+        let msg = T::decode(bytes).ok()?;
+        Some(
+            validator()
+                .validate(&msg)
+                .map_err(|s| s.message().to_owned()),
+        )
+    }
+    match kind % 16 {
+        0 => run::<billing::ActivateCustomerRequest>(bytes),
+        1 => run::<billing::BindBillableObjectRequest>(bytes),
+        2 => run::<billing::CreateBudgetRequest>(bytes),
+        3 => run::<billing::CreateResellerServedCustomerRequest>(bytes),
+        4 => run::<billing::GetBillingAccountRequest>(bytes),
+        5 => run::<billing::GetBudgetRequest>(bytes),
+        6 => run::<billing::GetServiceRequest>(bytes),
+        7 => run::<billing::GetSkuRequest>(bytes),
+        8 => run::<billing::InviteCustomerRequest>(bytes),
+        9 => run::<billing::ListBillableObjectBindingsRequest>(bytes),
+        10 => run::<billing::ListBillingAccountsRequest>(bytes),
+        11 => run::<billing::ListBudgetsRequest>(bytes),
+        12 => run::<billing::ListCustomersRequest>(bytes),
+        13 => run::<billing::ListServicesRequest>(bytes),
+        14 => run::<billing::ListSkusRequest>(bytes),
+        _ => run::<billing::SuspendCustomerRequest>(bytes),
+    }
+}
