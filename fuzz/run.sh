@@ -19,7 +19,7 @@ for t in "${targets[@]}"; do
     [ -d "fuzz/seeds/$t" ] && cp -n "fuzz/seeds/$t"/* "fuzz/corpus/$t/" 2>/dev/null || true
     echo "=== $t (${SECONDS_PER_TARGET}s)"
     if ! cargo +nightly fuzz run "$t" "fuzz/corpus/$t" -- \
-        -max_total_time="$SECONDS_PER_TARGET" -print_final_stats=1 2>&1 | tee "fuzz/$t.log" | grep -E '^#[0-9]+ +DONE|Done [0-9]+ runs|SUMMARY|panicked'; then
+        -max_total_time="$SECONDS_PER_TARGET" -print_final_stats=1 2>&1 | tee "fuzz/$t.log" | grep -E '^#[0-9]+[[:space:]]+DONE|Done [0-9]+ runs|SUMMARY|panicked'; then
         :
     fi
     if grep -qE 'ERROR: libFuzzer|SUMMARY:|panicked' "fuzz/$t.log"; then
