@@ -102,6 +102,23 @@ async fn exercise(client: &Client, reseller: &str, shown: &mut Shown) -> bool {
     ok
 }
 
+/// The first JWT-shaped text (`eyJ<base64url>.eyJ<base64url>.`: a JSON
+/// header, a JSON payload) in `text`, if any.
+fn find_jwt(text: &str) -> Option<usize> {
+    let b64url = |c: u8| c.is_ascii_alphanumeric() || c == b'-' || c == b'_';
+    let bytes = text.as_bytes();
+    let segment_end = |from: usize| -> Option<usize> {
+        if !text[from..].starts_with("eyJ") {
+            return None;
+        }
+        let len = bytes[from..].iter().take_while(|c| b64url(**c)).count();
+        (bytes.get(from + len) == Some(&b'.')).then_some(from + len + 1)
+    };
+    text.match_indices("eyJ")
+        .map(|(at, _)| at)
+        .find(|&at| segment_end(at).and_then(segment_end).is_some())
+}
+
 /// Every substring that must never be shown: (what, needle).
 fn secrets(keys: &[&ServiceAccountKeyFile], extra: &[&str]) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
@@ -111,10 +128,10 @@ fn secrets(keys: &[&ServiceAccountKeyFile], extra: &[&str]) -> Vec<(String, Stri
     for t in extra {
         out.push(("test token".into(), (*t).into()));
     }
-    // Tokens the emulator issues ("t1.emu.<hex>") and JWTs (base64 of '{"'
-    // in the header and the payload) by shape.
+    // Tokens the emulator issues ("t1.emu.<hex>") by shape; JWTs are found
+    // by their shape in `find_jwt` (a bare "eyJ" also occurs by chance in
+    // base64 such as public keys).
     out.push(("issued IAM token".into(), "t1.emu.".into()));
-    out.push(("JWT".into(), "eyJ".into()));
     for key in keys {
         for line in key.private_key_pem().lines() {
             if line.starts_with("-----") {
@@ -300,7 +317,19 @@ async fn secrets_never_reach_logs_errors_or_debug() {
             assert!(control.contains(needle.as_str()), "{what}: {needle}");
         }
     }
+    assert!(
+        find_jwt(&control).is_some(),
+        "the JWT shape finds a real JWT"
+    );
+    assert!(
+        find_jwt("MIIBCgKCAQEAwqzhs+8WO/hqD/rJeyJBfCENZY3yzT").is_none(),
+        "base64 with eyJ inside is not a JWT"
+    );
     let mut leaks = Vec::new();
+    if let Some(at) = find_jwt(&everything) {
+        let context: String = everything[at..].chars().take(120).collect();
+        leaks.push(format!("JWT: {context:?}"));
+    }
     for (what, needle) in &needles {
         if let Some(at) = everything.find(needle.as_str()) {
             let start = everything[..at]
