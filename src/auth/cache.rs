@@ -274,7 +274,7 @@ fn check(
 /// # #[derive(Debug)] struct Never;
 /// # impl TokenSource for Never {
 /// #     fn fetch(&self) -> futures::future::BoxFuture<'_, Result<yc_billing::auth::AccessToken, yc_billing::AuthError>> {
-/// #         unimplemented!()
+/// #         Box::pin(async { Err(yc_billing::AuthError::new(yc_billing::CredentialSource::Custom, "example only")) })
 /// #     }
 /// #     fn kind(&self) -> yc_billing::CredentialSource { yc_billing::CredentialSource::Custom }
 /// # }
