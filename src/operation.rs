@@ -202,11 +202,7 @@ impl PollingPolicy {
 
     /// Sets the growth factor per poll (at least 1; not finite is taken as 2).
     pub fn with_multiplier(mut self, multiplier: f64) -> Self {
-        self.multiplier = if multiplier.is_finite() {
-            multiplier.max(1.0)
-        } else {
-            2.0
-        };
+        self.multiplier = crate::retry::growth_factor(multiplier);
         self
     }
 
@@ -306,10 +302,12 @@ impl PollingPolicy {
     /// The backoff interval before poll number `poll` (1-based), before jitter:
     /// `initial × multiplier^(poll−1)`, at most `max_interval`.
     pub fn interval_cap(&self, poll: u32) -> Duration {
-        let exp = self.multiplier.powi(poll.saturating_sub(1).min(60) as i32);
-        let secs = self.initial_interval.as_secs_f64() * exp;
-        let max = self.max_interval.max(self.initial_interval).as_secs_f64();
-        Duration::try_from_secs_f64(secs.min(max)).unwrap_or(self.max_interval)
+        crate::retry::exponential(
+            self.initial_interval,
+            self.multiplier,
+            poll,
+            self.max_interval,
+        )
     }
 
     /// The sleep before poll number `poll` given the server's latest

@@ -83,11 +83,7 @@ impl RetryPolicy {
 
     /// Sets the growth factor of the backoff (at least 1).
     pub fn with_multiplier(mut self, multiplier: f64) -> Self {
-        self.multiplier = if multiplier.is_finite() {
-            multiplier.max(1.0)
-        } else {
-            2.0
-        };
+        self.multiplier = growth_factor(multiplier);
         self
     }
 
@@ -126,12 +122,7 @@ impl RetryPolicy {
         } else {
             self.initial_backoff
         };
-        let exp = self
-            .multiplier
-            .powi(attempt.saturating_sub(1).min(30) as i32);
-        let cap = base.as_secs_f64() * exp;
-        let max = self.max_backoff.max(base).as_secs_f64();
-        Duration::from_secs_f64(cap.min(max))
+        exponential(base, self.multiplier, attempt, self.max_backoff)
     }
 
     /// A backoff with full jitter: uniform in `[0, backoff_cap]`.
@@ -143,6 +134,24 @@ impl RetryPolicy {
         let nanos = rand::rng().random_range(0..=cap.as_nanos().min(u64::MAX as u128) as u64);
         Duration::from_nanos(nanos)
     }
+}
+
+/// A growth factor of at least 1; one that is not finite is taken as 2.
+pub(crate) fn growth_factor(multiplier: f64) -> f64 {
+    if multiplier.is_finite() {
+        multiplier.max(1.0)
+    } else {
+        2.0
+    }
+}
+
+/// `initial × multiplier^(n-1)` for step `n` (1-based), capped at `max` but
+/// never below `initial`. Shared by retry backoff and operation polling.
+pub(crate) fn exponential(initial: Duration, multiplier: f64, n: u32, max: Duration) -> Duration {
+    let exp = multiplier.powi(n.saturating_sub(1).min(60) as i32);
+    let max = max.max(initial);
+    let secs = (initial.as_secs_f64() * exp).min(max.as_secs_f64());
+    Duration::try_from_secs_f64(secs).unwrap_or(max)
 }
 
 #[cfg(test)]

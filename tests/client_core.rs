@@ -66,6 +66,26 @@ async fn invite(
         .map(|r| r.into_inner())
 }
 
+/// An emulator and an OAuth client sharing one virtual clock, so that
+/// expiries are crossed without sleeping.
+async fn shared_clock_oauth() -> (ManualClock, EmulatorHandle, Client) {
+    let clock = ManualClock::default();
+    let emu = Emulator::builder()
+        .clock(Arc::new(clock.clone()))
+        .start()
+        .await
+        .unwrap();
+    let oauth = emu.credentials().oauth_token.clone();
+    let client = Client::builder()
+        .endpoint(emu.endpoint())
+        .credentials(Credentials::oauth_token(oauth))
+        .clock(Arc::new(clock.clone()))
+        .build()
+        .await
+        .unwrap();
+    (clock, emu, client)
+}
+
 async fn client_with(emu: &EmulatorHandle, credentials: Credentials) -> Client {
     Client::builder()
         .endpoint(emu.endpoint())
@@ -147,21 +167,8 @@ async fn metadata_service_credentials_end_to_end() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_crossing_expiry_is_refreshed_with_no_failed_call() {
-    // Client and server share one virtual clock: expiries are crossed without sleeping.
-    let clock = ManualClock::default();
-    let emu = Emulator::builder()
-        .clock(Arc::new(clock.clone()))
-        .start()
-        .await
-        .unwrap();
+    let (clock, emu, client) = shared_clock_oauth().await;
     let creds = emu.credentials().clone();
-    let client = Client::builder()
-        .endpoint(emu.endpoint())
-        .credentials(Credentials::oauth_token(creds.oauth_token.clone()))
-        .clock(Arc::new(clock.clone()))
-        .build()
-        .await
-        .unwrap();
     get_account(&client, &creds.reseller_id, &CallOptions::new())
         .await
         .unwrap();
@@ -189,21 +196,8 @@ async fn token_crossing_expiry_is_refreshed_with_no_failed_call() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_concurrent_calls_at_expiry_cause_one_exchange() {
-    // Client and server share one virtual clock: expiries are crossed without sleeping.
-    let clock = ManualClock::default();
-    let emu = Emulator::builder()
-        .clock(Arc::new(clock.clone()))
-        .start()
-        .await
-        .unwrap();
+    let (clock, emu, client) = shared_clock_oauth().await;
     let creds = emu.credentials().clone();
-    let client = Client::builder()
-        .endpoint(emu.endpoint())
-        .credentials(Credentials::oauth_token(creds.oauth_token.clone()))
-        .clock(Arc::new(clock.clone()))
-        .build()
-        .await
-        .unwrap();
     get_account(&client, &creds.reseller_id, &CallOptions::new())
         .await
         .unwrap();
@@ -229,28 +223,15 @@ async fn ten_thousand_concurrent_calls_at_expiry_cause_one_exchange() {
     assert_eq!(
         emu.iam_exchanges(),
         2,
-        "exactly one exchange for 1000 callers"
+        "exactly one exchange for 10,000 callers"
     );
     emu.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_refresh_keeps_the_old_token() {
-    // Client and server share one virtual clock: expiries are crossed without sleeping.
-    let clock = ManualClock::default();
-    let emu = Emulator::builder()
-        .clock(Arc::new(clock.clone()))
-        .start()
-        .await
-        .unwrap();
+    let (clock, emu, client) = shared_clock_oauth().await;
     let creds = emu.credentials().clone();
-    let client = Client::builder()
-        .endpoint(emu.endpoint())
-        .credentials(Credentials::oauth_token(creds.oauth_token.clone()))
-        .clock(Arc::new(clock.clone()))
-        .build()
-        .await
-        .unwrap();
     get_account(&client, &creds.reseller_id, &CallOptions::new())
         .await
         .unwrap();
