@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::Uri;
+use http::{HeaderName, Uri};
 use tokio::time::Instant;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use tower::ServiceBuilder;
@@ -35,6 +35,11 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// A CANCELLED answer this close to the call's deadline is the server
 /// enforcing that deadline (the `grpc-timeout` header rounds it).
 const DEADLINE_TOLERANCE: Duration = Duration::from_millis(10);
+
+/// Room in a request's header map for every header it ends up with: ids,
+/// idempotency key, `grpc-timeout`, `authorization`, and what tonic adds
+/// (`te`, `content-type`, `user-agent`).
+const REQUEST_HEADERS_CAPACITY: usize = 12;
 
 /// Which root certificates verify the server.
 #[derive(Clone, Default)]
@@ -571,30 +576,51 @@ impl Client {
         let policy = options.retry.as_ref().unwrap_or(&self.inner.retry);
         let timeout = options.timeout.unwrap_or(self.inner.timeout);
         let deadline = Instant::now() + timeout;
-        let trace_id = crate::transport::random_uuid().to_string();
-        let idempotency_key = is_mutating(method).then(|| {
-            options
-                .idempotency_key
-                .clone()
-                .unwrap_or_else(|| crate::transport::random_uuid().to_string())
-        });
+        let trace_id = crate::transport::random_uuid();
+        let trace_header = crate::transport::uuid_header(trace_id);
+        let idempotency_key = if is_mutating(method) {
+            Some(match &options.idempotency_key {
+                Some(key) => {
+                    let mut value = http::HeaderValue::from_str(key)
+                        .map_err(|_| Error::config(IDEMPOTENCY_KEY, "must be printable ASCII"))?;
+                    // One value per call: never worth an HPACK table entry.
+                    value.set_sensitive(true);
+                    value
+                }
+                None => crate::transport::uuid_header(crate::transport::random_uuid()),
+            })
+        } else {
+            None
+        };
         let mut reauthenticated = false;
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
-            let request_id = crate::transport::random_uuid().to_string();
+            let request_id = crate::transport::random_uuid();
             let remaining = deadline.saturating_duration_since(Instant::now());
-            let mut req = tonic::Request::new(request.clone());
-            req.set_timeout(remaining);
-            let md = req.metadata_mut();
-            // `grpc-timeout` differs on every call: keep it out of the HPACK table too.
-            if let Some(v) = md.get_mut("grpc-timeout") {
-                v.set_sensitive(true);
-            }
-            insert_id(md, X_CLIENT_REQUEST_ID, &request_id)?;
-            insert_id(md, X_CLIENT_TRACE_ID, &trace_id)?;
+            // Sized for every header of the request (ours, tonic's, the
+            // layers'), so that it never grows on the way.
+            let mut headers = http::HeaderMap::with_capacity(REQUEST_HEADERS_CAPACITY);
+            headers.insert(
+                HeaderName::from_static(X_CLIENT_REQUEST_ID),
+                crate::transport::uuid_header(request_id),
+            );
+            headers.insert(
+                HeaderName::from_static(X_CLIENT_TRACE_ID),
+                trace_header.clone(),
+            );
             if let Some(key) = &idempotency_key {
-                insert_ascii(md, IDEMPOTENCY_KEY, key)?;
+                headers.insert(HeaderName::from_static(IDEMPOTENCY_KEY), key.clone());
+            }
+            let mut req = tonic::Request::from_parts(
+                tonic::metadata::MetadataMap::from_headers(headers),
+                tonic::Extensions::new(),
+                request.clone(),
+            );
+            req.set_timeout(remaining);
+            // `grpc-timeout` differs on every call: keep it out of the HPACK table too.
+            if let Some(v) = req.metadata_mut().get_mut("grpc-timeout") {
+                v.set_sensitive(true);
             }
             let span = tracing::debug_span!(
                 "yc_billing.rpc",
@@ -621,7 +647,7 @@ impl Client {
                 Ok(Err(status)) => status,
                 Err(_) => deadline_exceeded(timeout),
             };
-            let error = map_status(method, &status, &request_id);
+            let error = map_status(method, &status, request_id);
             let code = status.code();
             span.in_scope(|| {
                 tracing::debug!(code = ?code, message = status.message(), "attempt failed");
@@ -658,31 +684,9 @@ fn deadline_exceeded(timeout: Duration) -> tonic::Status {
     ))
 }
 
-/// Inserts a per-call id, never indexed by HPACK (see `HeadersLayer`).
-fn insert_id(md: &mut tonic::metadata::MetadataMap, key: &'static str, value: &str) -> Result<()> {
-    let mut v: tonic::metadata::AsciiMetadataValue = value
-        .parse()
-        .map_err(|_| Error::config(key, "must be printable ASCII"))?;
-    v.set_sensitive(true);
-    md.insert(key, v);
-    Ok(())
-}
-
-fn insert_ascii(
-    md: &mut tonic::metadata::MetadataMap,
-    key: &'static str,
-    value: &str,
-) -> Result<()> {
-    let v = value
-        .parse()
-        .map_err(|_| Error::config(key, "must be printable ASCII"))?;
-    md.insert(key, v);
-    Ok(())
-}
-
 /// Turns a failed attempt into the crate's error, recovering a credentials
 /// error that a layer passed through tonic as the status's source.
-fn map_status(method: &str, status: &tonic::Status, request_id: &str) -> Error {
+fn map_status(method: &str, status: &tonic::Status, request_id: uuid::Uuid) -> Error {
     let mut source = std::error::Error::source(status);
     while let Some(e) = source {
         if let Some(err) = e.downcast_ref::<Error>() {
@@ -695,6 +699,6 @@ fn map_status(method: &str, status: &tonic::Status, request_id: &str) -> Error {
         source = e.source();
     }
     let mut rpc = RpcError::from_status(method, status);
-    rpc.client_request_id = Some(request_id.to_owned());
+    rpc.client_request_id = Some(request_id.to_string());
     rpc.into()
 }

@@ -367,7 +367,7 @@ impl TokenCache {
     /// while the cached token is fresh the value built when it was fetched is
     /// handed out, with no formatting or allocation per call.
     pub async fn authorization_value(&self) -> Result<HeaderValue, Error> {
-        if let Some(header) = self.fresh_header() {
+        if let Some(header) = self.fresh_authorization_value() {
             return Ok(header);
         }
         let token = self.token().await?;
@@ -379,9 +379,11 @@ impl TokenCache {
         })
     }
 
-    /// The cached header value when [`token`](Self::token) would return the
-    /// cached token without starting a refresh.
-    fn fresh_header(&self) -> Option<HeaderValue> {
+    /// The cached `authorization` header value when [`token`](Self::token)
+    /// would return the cached token without starting a refresh; `None`
+    /// when a fetch or refresh is due (call
+    /// [`authorization_value`](Self::authorization_value) then).
+    pub fn fresh_authorization_value(&self) -> Option<HeaderValue> {
         let st = self.inner.lock();
         let now = self.inner.clock.now();
         let cached = st.current.as_ref()?;

@@ -1,6 +1,6 @@
 //! `yandex.cloud.billing.v1.BillingAccountService`.
 
-use super::{Call, OperationRpc, fetch_page, on_stub, rpc, start_operation};
+use super::{Call, OperationRpc, fetch_page, on_stub, per_attempt_stub, rpc, start_operation};
 use crate::client::Client;
 use crate::operation::Operation;
 use crate::pagination::Page;
@@ -79,9 +79,13 @@ impl BillingAccounts {
             request,
             |client, request, options| {
                 Box::pin(async move {
-                    let stub = stub(&client);
                     Ok(client
-                        .execute(GET, request, &options, on_stub!(stub, get))
+                        .execute(
+                            GET,
+                            request,
+                            &options,
+                            per_attempt_stub!(stub(&client), get),
+                        )
                         .await?
                         .into_inner())
                 })

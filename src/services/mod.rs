@@ -392,6 +392,19 @@ macro_rules! on_stub {
 }
 pub(crate) use on_stub;
 
+/// A closure for [`Client::execute`] that makes a stub with `$make` for each
+/// attempt (one clone of the transport per attempt, none kept aside), for
+/// callers that can lend the client to the closure.
+macro_rules! per_attempt_stub {
+    ($make:expr, $method:ident) => {
+        |request| {
+            let mut stub = $make;
+            async move { stub.$method(request).await }
+        }
+    };
+}
+pub(crate) use per_attempt_stub;
+
 #[cfg(test)]
 mod tests {
     use super::*;

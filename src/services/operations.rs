@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use prost::{Message, Name};
 
-use super::{Call, on_stub};
+use super::{Call, per_attempt_stub};
 use crate::call::CallOptions;
 use crate::client::Client;
 use crate::error::Result;
@@ -53,9 +53,13 @@ impl Operations {
             },
             |client, request, options| {
                 Box::pin(async move {
-                    let stub = stub(&client);
                     Ok(client
-                        .execute(GET, request, &options, on_stub!(stub, get))
+                        .execute(
+                            GET,
+                            request,
+                            &options,
+                            per_attempt_stub!(stub(&client), get),
+                        )
                         .await?
                         .into_inner())
                 })
@@ -77,9 +81,13 @@ impl Operations {
             },
             |client, request, options| {
                 Box::pin(async move {
-                    let stub = stub(&client);
                     Ok(client
-                        .execute(CANCEL, request, &options, on_stub!(stub, cancel))
+                        .execute(
+                            CANCEL,
+                            request,
+                            &options,
+                            per_attempt_stub!(stub(&client), cancel),
+                        )
                         .await?
                         .into_inner())
                 })
@@ -102,14 +110,13 @@ impl Operations {
         operation_id: String,
         options: &CallOptions,
     ) -> Result<(ProtoOperation, Option<Duration>)> {
-        let stub = stub(&self.client);
         let response = self
             .client
             .execute(
                 GET,
                 GetOperationRequest { operation_id },
                 options,
-                on_stub!(stub, get),
+                per_attempt_stub!(stub(&self.client), get),
             )
             .await?;
         let hint = poll_hint(response.metadata());

@@ -37,15 +37,20 @@ pub(crate) fn random_uuid() -> uuid::Uuid {
     uuid::Builder::from_random_bytes(rand::random()).into_uuid()
 }
 
-/// A fresh UUID as a header value, marked never-indexed: each value is sent
-/// once, and entering it into the HPACK table would only evict the headers
-/// that do repeat (on both ends of the connection).
-fn fresh_id() -> HeaderValue {
+/// A UUID as a header value, marked never-indexed: each value is sent once,
+/// and entering it into the HPACK table would only evict the headers that do
+/// repeat (on both ends of the connection).
+pub(crate) fn uuid_header(id: uuid::Uuid) -> HeaderValue {
     let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
-    let id = random_uuid().hyphenated().encode_lower(&mut buf);
-    let mut value = HeaderValue::from_str(id).expect("a UUID is a valid header");
+    let text = id.hyphenated().encode_lower(&mut buf);
+    let mut value = HeaderValue::from_str(text).expect("a UUID is a valid header");
     value.set_sensitive(true);
     value
+}
+
+/// A fresh random UUID as a never-indexed header value.
+fn fresh_id() -> HeaderValue {
+    uuid_header(random_uuid())
 }
 
 /// Adds `x-client-request-id`, `x-client-trace-id` and, on mutating calls,

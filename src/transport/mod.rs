@@ -21,12 +21,14 @@
 mod auth;
 mod headers;
 
-pub use auth::{AuthLayer, AuthService, AuthorizationSource, StaticToken, needs_authorization};
-pub(crate) use headers::random_uuid;
+pub use auth::{
+    AuthFuture, AuthLayer, AuthService, AuthorizationSource, StaticToken, needs_authorization,
+};
 pub use headers::{
     HeadersLayer, HeadersService, IDEMPOTENCY_KEY, X_CLIENT_REQUEST_ID, X_CLIENT_TRACE_ID,
     X_OPERATION_POLL_INTERVAL, X_REQUEST_ID, X_SERVER_TRACE_ID, is_mutating,
 };
+pub(crate) use headers::{random_uuid, uuid_header};
 
 /// The error type of the layers: tonic turns it into a `Status` whose
 /// source is the original error.
