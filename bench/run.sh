@@ -52,16 +52,16 @@ ROWS=()
 row() { ROWS+=("| $1 | $2 | $3 | $4 |"); }
 
 # (a) client stack vs raw stub, in-process emulator; and against a server doing no work.
-OVERHEAD=$(bench client_overhead BENCH_ROUNDS=7)
-OVERHEAD_MIN=$(bench client_overhead BENCH_ROUNDS=7 BENCH_SERVER=minimal)
+OVERHEAD=$(bench client_overhead)
+OVERHEAD_MIN=$(bench client_overhead BENCH_SERVER=minimal)
 while IFS= read -r line; do
     n=$(kv "$line" inflight)
     srv=$(kv "$line" server)
     what="(a) client stack / raw stub, $srv in process"
     [ "$srv" = minimal ] && what="(a′) client stack / raw stub, minimal tonic server (stricter)"
     row "$what" "$n in flight" \
-        "raw $(num "$(kv "$line" raw)") calls/s; client $(num "$(kv "$line" client)") calls/s (medians of $(kv "$line" rounds) interleaved rounds of $(kv "$line" round_ms) ms)" \
-        "**$(kv "$line" ratio)** (median of per-round ratios $(kv "$line" pair_ratio_median); layers only, without \`execute\`: $(kv "$line" layers_ratio))"
+        "raw $(num "$(kv "$line" raw)") calls/s; client $(num "$(kv "$line" client)") calls/s; raw stub with the client's headers $(num "$(kv "$line" wire)") calls/s (medians of $(kv "$line" cycles) rotating cycles of $(kv "$line" round_ms) ms rounds); A/A control $(kv "$line" control) [$(kv "$line" control_q1)–$(kv "$line" control_q3)]" \
+        "**$(kv "$line" ratio)** [$(kv "$line" ratio_q1)–$(kv "$line" ratio_q3)]; the headers alone (wire / raw) $(kv "$line" wire_ratio); the client's code alone (client / wire) $(kv "$line" client_vs_wire) [$(kv "$line" client_vs_wire_q1)–$(kv "$line" client_vs_wire_q3)]; layers only $(kv "$line" layers_ratio); CPU per call raw / client $(kv "$line" cpu_ratio)"
 done < <(printf '%s\n%s\n' "$OVERHEAD" "$OVERHEAD_MIN" | grep '^client_overhead')
 
 # (c) the emulator vs a minimal tonic server.
