@@ -65,12 +65,12 @@ while IFS= read -r line; do
 done < <(printf '%s\n%s\n' "$OVERHEAD" "$OVERHEAD_MIN" | grep '^client_overhead')
 
 # (c) the emulator vs a minimal tonic server.
-THROUGHPUT=$(bench emulator_throughput BENCH_ROUNDS=$((RUNS < 5 ? 5 : RUNS)))
+THROUGHPUT=$(bench emulator_throughput)
 while IFS= read -r line; do
     [ -n "$line" ] || continue
     row "(c) emulator / minimal tonic server (raw stub, same process)" "$(kv "$line" inflight) in flight" \
-        "minimal $(num "$(kv "$line" minimal)") calls/s; emulator $(num "$(kv "$line" emulator)") calls/s (medians of $(kv "$line" rounds) interleaved rounds)" \
-        "**$(kv "$line" ratio)**"
+        "minimal $(num "$(kv "$line" minimal)") calls/s; emulator $(num "$(kv "$line" emulator)") calls/s (medians of $(kv "$line" rounds) pairs of $(kv "$line" round_ms) ms rounds, order alternating)" \
+        "**$(kv "$line" ratio)** [$(kv "$line" ratio_q1)–$(kv "$line" ratio_q3)] (median and quartiles of per-pair ratios)"
 done < <(grep '^emulator_throughput' <<<"$THROUGHPUT")
 
 # (b) yc-billing vs the official Python SDK, both calling one emulator process.

@@ -2,10 +2,13 @@
 //! limit of the stack: a tonic server in the same process that returns a
 //! fixed message and does no work. Same client on both (the generated stub
 //! on a bare channel with a static `authorization` header), 1 and 64 calls
-//! in flight, rounds alternating (minimal, emulator, …), medians reported.
+//! in flight. Many short rounds in pairs whose order alternates (minimal
+//! first, then emulator first, …), so that the machine's noise hits both
+//! alike; the ratio is the median over pairs of emulator / minimal, with its
+//! quartiles (see `client_overhead` for why).
 //!
 //! Run: `cargo bench --features emulator --bench emulator_throughput`.
-//! Environment: `BENCH_ROUNDS` (default 5), `BENCH_ROUND_MS` (default 1000).
+//! Environment: `BENCH_ROUNDS` (pairs, default 60), `BENCH_ROUND_MS` (default 100).
 
 #[path = "support/mod.rs"]
 mod support;
@@ -15,11 +18,11 @@ use std::time::Duration;
 use yc_billing::emulator::Emulator;
 use yc_billing::proto::yandex::cloud::billing::v1::billing_account_service_client::BillingAccountServiceClient;
 
-use support::{MinimalServer, bearer, env_or, median, rate, raw_get_task};
+use support::{MinimalServer, bearer, env_or, median, quartiles, rate, raw_get_task};
 
 fn main() {
-    let rounds: usize = env_or("BENCH_ROUNDS", 5);
-    let round = Duration::from_millis(env_or("BENCH_ROUND_MS", 1000));
+    let rounds: usize = env_or("BENCH_ROUNDS", 60);
+    let round = Duration::from_millis(env_or("BENCH_ROUND_MS", 100));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -50,15 +53,22 @@ fn main() {
         for callers in [1usize, 64] {
             let mut mins = Vec::with_capacity(rounds);
             let mut emus = Vec::with_capacity(rounds);
-            for _ in 0..rounds {
-                mins.push(rate(callers, round, &on_min).await);
-                emus.push(rate(callers, round, &on_emu).await);
+            for i in 0..rounds {
+                if i % 2 == 0 {
+                    mins.push(rate(callers, round, &on_min).await);
+                    emus.push(rate(callers, round, &on_emu).await);
+                } else {
+                    emus.push(rate(callers, round, &on_emu).await);
+                    mins.push(rate(callers, round, &on_min).await);
+                }
             }
+            let pairs: Vec<f64> = emus.iter().zip(&mins).map(|(e, m)| e / m).collect();
+            let (q1, ratio, q3) = quartiles(&pairs);
             let (m, e) = (median(&mins), median(&emus));
             println!(
                 "emulator_throughput BillingAccountService.Get inflight={callers} minimal={m:.0} \
-                 emulator={e:.0} ratio={:.3} rounds={rounds} round_ms={}",
-                e / m,
+                 emulator={e:.0} ratio={ratio:.3} ratio_q1={q1:.3} ratio_q3={q3:.3} \
+                 rounds={rounds} round_ms={}",
                 round.as_millis()
             );
         }

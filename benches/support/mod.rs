@@ -191,7 +191,8 @@ pub fn bearer(token: &str) -> MetadataValue<tonic::metadata::Ascii> {
 }
 
 /// A tonic server doing no work: `BillingAccountService.Get` returns a fixed
-/// account, everything else is UNIMPLEMENTED.
+/// account, everything else is UNIMPLEMENTED. Same transport settings as the
+/// emulator (TCP_NODELAY, stream limit, flow-control windows).
 #[derive(Clone)]
 pub struct Minimal {
     account: BillingAccount,
@@ -257,9 +258,21 @@ impl MinimalServer {
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (tx, rx) = oneshot::channel::<()>();
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        // The emulator's transport settings, so that only the work differs.
+        let incoming = tokio_stream::StreamExt::map(
+            tokio_stream::wrappers::TcpListenerStream::new(listener),
+            |conn| {
+                if let Ok(stream) = &conn {
+                    let _ = stream.set_nodelay(true);
+                }
+                conn
+            },
+        );
         let join = tokio::spawn(async move {
             tonic::transport::Server::builder()
+                .max_concurrent_streams(Some(1000))
+                .initial_connection_window_size(Some(4 * 1024 * 1024))
+                .initial_stream_window_size(Some(1024 * 1024))
                 .add_service(BillingAccountServiceServer::new(Minimal { account }))
                 .serve_with_incoming_shutdown(incoming, async {
                     let _ = rx.await;
