@@ -2,7 +2,7 @@
 # Runs every benchmark of yc-billing in one go on this machine and writes the
 # results table into BENCHMARKS.md (between the results markers).
 #
-#   bench/run.sh              # everything (about 5 minutes after the builds)
+#   bench/run.sh              # everything (about 12 minutes after the builds)
 #   BENCH_RUNS=5 bench/run.sh # more runs per figure
 #
 # Needs cargo and python3 (with venv). The official Python SDK is installed
@@ -54,15 +54,17 @@ row() { ROWS+=("| $1 | $2 | $3 | $4 |"); }
 # (a) client stack vs raw stub, in-process emulator; and against a server doing no work.
 OVERHEAD=$(bench client_overhead)
 OVERHEAD_MIN=$(bench client_overhead BENCH_SERVER=minimal)
+OVERHEAD_LAT=$(bench client_overhead BENCH_LATENCY_MS=1 BENCH_CYCLES=60)
 while IFS= read -r line; do
     n=$(kv "$line" inflight)
     srv=$(kv "$line" server)
     what="(a) client stack / raw stub, $srv in process"
     [ "$srv" = minimal ] && what="(a′) client stack / raw stub, minimal tonic server (stricter)"
+    [ "$srv" = emulator+1ms ] && what="(a″) client stack / raw stub, emulator adding 1 ms per call (a stand-in for a network round trip)"
     row "$what" "$n in flight" \
         "raw $(num "$(kv "$line" raw)") calls/s; client $(num "$(kv "$line" client)") calls/s; raw stub with the client's headers $(num "$(kv "$line" wire)") calls/s (medians of $(kv "$line" cycles) rotating cycles of $(kv "$line" round_ms) ms rounds); A/A control $(kv "$line" control) [$(kv "$line" control_q1)–$(kv "$line" control_q3)]" \
         "**$(kv "$line" ratio)** [$(kv "$line" ratio_q1)–$(kv "$line" ratio_q3)]; the headers alone (wire / raw) $(kv "$line" wire_ratio); the client's code alone (client / wire) $(kv "$line" client_vs_wire) [$(kv "$line" client_vs_wire_q1)–$(kv "$line" client_vs_wire_q3)]; layers only $(kv "$line" layers_ratio); CPU per call raw / client $(kv "$line" cpu_ratio)"
-done < <(printf '%s\n%s\n' "$OVERHEAD" "$OVERHEAD_MIN" | grep '^client_overhead')
+done < <(printf '%s\n%s\n%s\n' "$OVERHEAD" "$OVERHEAD_MIN" "$OVERHEAD_LAT" | grep '^client_overhead')
 
 # (c) the emulator vs a minimal tonic server.
 THROUGHPUT=$(bench emulator_throughput)

@@ -29,7 +29,9 @@
 //! Run: `cargo bench --features emulator --bench client_overhead`.
 //! Environment: `BENCH_CYCLES` (default 100), `BENCH_ROUND_MS` (default 100),
 //! `BENCH_SERVER=minimal` to measure against a tonic server doing no work
-//! instead of the emulator (a stricter test of the same overhead).
+//! instead of the emulator (a stricter test of the same overhead),
+//! `BENCH_LATENCY_MS` to have the emulator add that latency to every call
+//! (closer to a real endpoint, where a call costs a network round trip).
 
 #[path = "support/mod.rs"]
 mod support;
@@ -40,7 +42,7 @@ use std::time::{Duration, Instant};
 
 use yc_billing::Client;
 use yc_billing::auth::Credentials;
-use yc_billing::emulator::Emulator;
+use yc_billing::emulator::{Emulator, Faults};
 use yc_billing::proto::yandex::cloud::billing::v1::GetBillingAccountRequest;
 use yc_billing::proto::yandex::cloud::billing::v1::billing_account_service_client::BillingAccountServiceClient;
 
@@ -106,6 +108,7 @@ fn main() {
     let cycles: usize = env_or("BENCH_CYCLES", 100);
     let round_len = Duration::from_millis(env_or("BENCH_ROUND_MS", 100));
     let minimal = std::env::var("BENCH_SERVER").is_ok_and(|s| s == "minimal");
+    let latency = Duration::from_millis(env_or("BENCH_LATENCY_MS", 0));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -113,6 +116,7 @@ fn main() {
     rt.block_on(async {
         let emu = Emulator::builder()
             .metadata_server(false)
+            .faults(Faults::default().latency(latency))
             .start()
             .await
             .expect("emulator");
@@ -130,7 +134,11 @@ fn main() {
         let endpoint = server
             .as_ref()
             .map_or_else(|| emu.endpoint(), MinimalServer::endpoint);
-        let target = if minimal { "minimal" } else { "emulator" };
+        let target = match (minimal, latency.as_millis()) {
+            (true, _) => "minimal".to_string(),
+            (false, 0) => "emulator".to_string(),
+            (false, ms) => format!("emulator+{ms}ms"),
+        };
         let id = creds.reseller_id.clone();
         let authorization = bearer(&creds.iam_token);
 
