@@ -159,7 +159,7 @@ async fn start(script: Script) -> Client {
     let server = tonic::transport::Server::builder()
         .add_service(CustomerServiceServer::new(fake.clone()))
         .add_service(OperationServiceServer::new(fake))
-        .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener));
+        .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener));
     tokio::spawn(server);
     Client::builder()
         .endpoint(format!("http://{addr}"))

@@ -347,15 +347,8 @@ impl EmulatorBuilder {
         let router = services::router(server, shared.clone());
         // Nagle's algorithm on the accepted sockets holds small responses
         // back until the client's delayed ACK (~40 ms per sequential call).
-        let incoming = tokio_stream::StreamExt::map(
-            tokio_stream::wrappers::TcpListenerStream::new(listener),
-            |conn| {
-                if let Ok(stream) = &conn {
-                    let _ = stream.set_nodelay(true);
-                }
-                conn
-            },
-        );
+        let incoming =
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
         let join = tokio::spawn(async move {
             let signal = async {
                 let _ = rx.await;
