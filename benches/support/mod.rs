@@ -107,6 +107,35 @@ pub async fn channel(endpoint: &str) -> Channel {
         .expect("connect")
 }
 
+/// A task for [`rate`]: loops `Get` of `id` on a clone of `stub` until the
+/// deadline, letting `prepare` put headers on each request.
+fn get_loop<P>(
+    stub: &BillingAccountServiceClient<Channel>,
+    id: &str,
+    prepare: P,
+) -> impl Fn(Instant) -> std::pin::Pin<Box<dyn Future<Output = u64> + Send>> + use<P>
+where
+    P: Fn(&mut Request<GetBillingAccountRequest>) + Clone + Send + 'static,
+{
+    let stub = stub.clone();
+    let id = id.to_string();
+    move |deadline| {
+        let mut stub = stub.clone();
+        let id = id.clone();
+        let prepare = prepare.clone();
+        Box::pin(async move {
+            let mut n = 0;
+            while Instant::now() < deadline {
+                let mut req = Request::new(GetBillingAccountRequest { id: id.clone() });
+                prepare(&mut req);
+                stub.get(req).await.expect("raw Get");
+                n += 1;
+            }
+            n
+        })
+    }
+}
+
 /// The baseline: the generated stub on a bare channel, with a static
 /// `authorization` header put on every request, looping `Get` until `deadline`.
 pub fn raw_get_task(
@@ -114,25 +143,11 @@ pub fn raw_get_task(
     authorization: &MetadataValue<tonic::metadata::Ascii>,
     id: &str,
 ) -> impl Fn(Instant) -> std::pin::Pin<Box<dyn Future<Output = u64> + Send>> + use<> {
-    let stub = stub.clone();
     let authorization = authorization.clone();
-    let id = id.to_string();
-    move |deadline| {
-        let mut stub = stub.clone();
-        let authorization = authorization.clone();
-        let id = id.clone();
-        Box::pin(async move {
-            let mut n = 0;
-            while Instant::now() < deadline {
-                let mut req = Request::new(GetBillingAccountRequest { id: id.clone() });
-                req.metadata_mut()
-                    .insert("authorization", authorization.clone());
-                stub.get(req).await.expect("raw Get");
-                n += 1;
-            }
-            n
-        })
-    }
+    get_loop(stub, id, move |req| {
+        req.metadata_mut()
+            .insert("authorization", authorization.clone());
+    })
 }
 
 /// The raw stub sending what the client puts on the wire (fresh
@@ -146,32 +161,18 @@ pub fn wire_get_task(
     id: &str,
     timeout: Duration,
 ) -> impl Fn(Instant) -> std::pin::Pin<Box<dyn Future<Output = u64> + Send>> + use<> {
-    let stub = stub.clone();
     let mut authorization = authorization.clone();
     authorization.set_sensitive(true);
-    let id = id.to_string();
-    move |deadline| {
-        let mut stub = stub.clone();
-        let authorization = authorization.clone();
-        let id = id.clone();
-        Box::pin(async move {
-            let mut n = 0;
-            while Instant::now() < deadline {
-                let mut req = Request::new(GetBillingAccountRequest { id: id.clone() });
-                req.set_timeout(timeout);
-                let md = req.metadata_mut();
-                if let Some(v) = md.get_mut("grpc-timeout") {
-                    v.set_sensitive(true);
-                }
-                md.insert("authorization", authorization.clone());
-                md.insert("x-client-request-id", fresh_id());
-                md.insert("x-client-trace-id", fresh_id());
-                stub.get(req).await.expect("wire Get");
-                n += 1;
-            }
-            n
-        })
-    }
+    get_loop(stub, id, move |req| {
+        req.set_timeout(timeout);
+        let md = req.metadata_mut();
+        if let Some(v) = md.get_mut("grpc-timeout") {
+            v.set_sensitive(true);
+        }
+        md.insert("authorization", authorization.clone());
+        md.insert("x-client-request-id", fresh_id());
+        md.insert("x-client-trace-id", fresh_id());
+    })
 }
 
 fn fresh_id() -> MetadataValue<tonic::metadata::Ascii> {
@@ -259,15 +260,8 @@ impl MinimalServer {
         let addr = listener.local_addr().expect("addr");
         let (tx, rx) = oneshot::channel::<()>();
         // The emulator's transport settings, so that only the work differs.
-        let incoming = tokio_stream::StreamExt::map(
-            tokio_stream::wrappers::TcpListenerStream::new(listener),
-            |conn| {
-                if let Ok(stream) = &conn {
-                    let _ = stream.set_nodelay(true);
-                }
-                conn
-            },
-        );
+        let incoming =
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
         let join = tokio::spawn(async move {
             tonic::transport::Server::builder()
                 .max_concurrent_streams(Some(1000))
