@@ -108,3 +108,23 @@ pub fn bad_fields(status: &Status) -> Vec<String> {
         .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
         .unwrap_or_default()
 }
+
+/// Seconds since the Unix epoch, for JWT claims.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// Signs `claims` as a PS256 service-account JWT with the key's private key
+/// (real RSA signing), `kid` set to the key id.
+pub fn sign_jwt(
+    key: &yc_billing::emulator::ServiceAccountKeyFile,
+    claims: serde_json::Value,
+) -> String {
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::PS256);
+    header.kid = Some(key.id.clone());
+    let enc = jsonwebtoken::EncodingKey::from_rsa_pem(key.private_key_pem().as_bytes()).unwrap();
+    jsonwebtoken::encode(&header, &claims, &enc).unwrap()
+}
