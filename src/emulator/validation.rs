@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use prost_reflect::{
-    DescriptorPool, DynamicMessage, ExtensionDescriptor, FieldDescriptor, MapKey,
-    MessageDescriptor, ReflectMessage, Value,
+    DescriptorPool, DynamicMessage, EnumDescriptor, ExtensionDescriptor, FieldDescriptor, Kind,
+    MapKey, MessageDescriptor, ReflectMessage, Value,
 };
 use regex::Regex;
 use tonic::{Code, Status};
@@ -162,6 +162,21 @@ struct ScalarRules {
     pattern: Option<String>,
     value: Option<String>,
     bytes: Option<String>,
+    /// The enum type of an enum field: its value must be one the enum defines.
+    enum_type: Option<EnumDescriptor>,
+}
+
+/// The enum type of a field's values (of a map field, its value's type).
+fn enum_type(field: &FieldDescriptor) -> Option<EnumDescriptor> {
+    let kind = if field.is_map() {
+        match field.kind() {
+            Kind::Message(entry) => entry.map_entry_value_field().kind(),
+            other => other,
+        }
+    } else {
+        field.kind()
+    };
+    kind.as_enum().cloned()
 }
 
 impl Validator {
@@ -313,6 +328,7 @@ impl Validator {
             pattern: string_opt(&opts, &self.ext.pattern),
             value: string_opt(&opts, &self.ext.value),
             bytes: string_opt(&opts, &self.ext.bytes),
+            enum_type: enum_type(field),
         };
         match value {
             Value::List(items) => {
@@ -345,7 +361,7 @@ impl Validator {
                             length: s("length"),
                             pattern: s("pattern"),
                             value: s("value"),
-                            bytes: None,
+                            ..ScalarRules::default()
                         }
                     })
                 } else {
@@ -452,6 +468,25 @@ impl Validator {
             Value::Bytes(b) => {
                 range_rule("bytes", &rules.bytes, b.len() as i128);
                 range_rule("length", &rules.length, b.len() as i128);
+            }
+            Value::EnumNumber(n) => {
+                range_rule("value", &rules.value, i128::from(*n));
+                if let Some(e) = &rules.enum_type {
+                    if e.get_value(*n).is_none() {
+                        let defined: Vec<String> = e
+                            .values()
+                            .map(|v| format!("{} = {}", v.name(), v.number()))
+                            .collect();
+                        out.push((
+                            path.to_string(),
+                            format!(
+                                "value must be one defined by enum {} (enum): [{}], got {n}",
+                                e.full_name(),
+                                defined.join(", ")
+                            ),
+                        ));
+                    }
+                }
             }
             other => {
                 if let Some(n) = as_int(other) {
