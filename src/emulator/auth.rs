@@ -17,6 +17,10 @@ pub const JWT_AUDIENCES: [&str; 2] = [
 /// Longest accepted lifetime (`exp - iat`) of a service-account JWT.
 pub const MAX_JWT_LIFETIME_SECS: i64 = 3600;
 
+/// Clock skew, in seconds, tolerated on a JWT's `exp` and `nbf`: a token is
+/// rejected once `exp + 5 <= now`, and while `nbf > now + 5`.
+pub const JWT_LEEWAY_SECS: i64 = 5;
+
 /// The first line of the `private_key` of a Yandex Cloud key file.
 pub const PRIVATE_KEY_PREFIX: &str = "PLEASE DO NOT REMOVE THIS LINE! Yandex.Cloud SA Key ID ";
 
@@ -121,6 +125,8 @@ pub(crate) fn rfc3339(t: SystemTime) -> String {
 struct Claims {
     iat: i64,
     exp: i64,
+    #[serde(default)]
+    nbf: Option<i64>,
 }
 
 /// The audience an SDK pointed at `host_port` signs into its JWTs.
@@ -162,23 +168,33 @@ pub(crate) fn verify_jwt(
     validation.set_audience(&audiences);
     validation.set_issuer(&[sa_id.as_str()]);
     validation.set_required_spec_claims(&["exp", "iss", "aud"]);
-    validation.leeway = 5;
+    validation.leeway = JWT_LEEWAY_SECS as u64;
     // Times are checked below against the emulator's (injectable) clock.
     validation.validate_exp = false;
+    validation.validate_nbf = false;
     let data = decode::<Claims>(jwt, &key, &validation).map_err(|e| unauth(e.to_string()))?;
-    let Claims { iat, exp } = data.claims;
-    if exp <= iat || exp - iat > MAX_JWT_LIFETIME_SECS {
+    let Claims { iat, exp, nbf } = data.claims;
+    let lifetime = i128::from(exp) - i128::from(iat);
+    if lifetime <= 0 || lifetime > i128::from(MAX_JWT_LIFETIME_SECS) {
         return Err(unauth(format!(
-            "exp - iat must be within (0, {MAX_JWT_LIFETIME_SECS}] seconds, got {}",
-            exp - iat
+            "exp - iat must be within (0, {MAX_JWT_LIFETIME_SECS}] seconds, got {lifetime}"
         )));
     }
     let now = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs() as i64;
     if iat > now + 300 {
         return Err(unauth("iat is in the future".into()));
     }
-    if exp + 5 <= now {
+    if exp.saturating_add(JWT_LEEWAY_SECS) <= now {
         return Err(unauth("the token has expired (exp)".into()));
+    }
+    if let Some(nbf) = nbf {
+        if nbf > now + JWT_LEEWAY_SECS {
+            return Err(unauth(format!(
+                "the token is not valid yet (nbf is {} s in the future, more than the \
+                 {JWT_LEEWAY_SECS} s leeway)",
+                i128::from(nbf) - i128::from(now)
+            )));
+        }
     }
     Ok(sa_id)
 }
@@ -190,6 +206,20 @@ pub(crate) fn new_iam_token() -> String {
         uuid::Uuid::new_v4().simple(),
         uuid::Uuid::new_v4().simple()
     )
+}
+
+/// Extracts the bearer token from a request's one `authorization` header.
+/// More than one is ambiguous (which subject is calling?) and UNAUTHENTICATED.
+pub(crate) fn bearer_of(headers: &http::HeaderMap) -> Result<String, Status> {
+    let mut values = headers.get_all(http::header::AUTHORIZATION).iter();
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(Status::unauthenticated(
+            "the request has more than one authorization header; send exactly one \
+             `authorization: Bearer <IAM token>`",
+        ));
+    }
+    bearer(first)
 }
 
 /// Extracts the bearer token from an `authorization` header value.

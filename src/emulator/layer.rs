@@ -15,7 +15,7 @@ use tonic::service::Routes;
 use tower::{Layer, Service};
 
 use super::Shared;
-use super::auth::bearer;
+use super::auth::bearer_of;
 
 /// Who is calling; put into the request extensions for the handlers.
 #[derive(Clone, Debug)]
@@ -110,7 +110,7 @@ impl Service<Request<Body>> for EmuService {
                 let subject = if is_public(&method) {
                     Ok(None)
                 } else {
-                    bearer(req.headers().get("authorization")).and_then(|token| {
+                    bearer_of(req.headers()).and_then(|token| {
                         shared
                             .lock()
                             .subject_for_iam_token(&token, shared.clock.now())
