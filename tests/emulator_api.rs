@@ -779,7 +779,8 @@ async fn cancel_pending_and_finished_and_failing_operations() {
         before,
         "cancelled operation had no effect"
     );
-    // Someone else may not look at it.
+    // Someone else may not look at it: to them it does not exist (the
+    // answer for a missing operation; no existence oracle).
     let other = emu.issue_iam_token("ajeother", Duration::from_secs(60));
     let err = operations(&emu, Auth::bearer(&other))
         .await
@@ -788,7 +789,8 @@ async fn cancel_pending_and_finished_and_failing_operations() {
         })
         .await
         .unwrap_err();
-    assert_eq!(err.code(), Code::PermissionDenied);
+    assert_eq!(err.code(), Code::NotFound);
+    assert_eq!(err.message(), format!("operation {} not found", op.id));
     emu.shutdown().await;
 
     // complete_after_gets + fail_next_operation

@@ -463,13 +463,11 @@ async fn operations_get_resume_cancel_end_to_end() -> TestResult {
         Code::NotFound,
     );
 
-    // PERMISSION_DENIED: another subject's operation.
+    // NOT_FOUND, as for a missing one: another subject's operation (no
+    // existence oracle).
     let nobody = client_with_token(&emu, NO_RIGHTS_IAM_TOKEN).await?;
-    assert_code(nobody.operations().get(&id).await, Code::PermissionDenied);
-    assert_code(
-        nobody.operations().cancel(&id).await,
-        Code::PermissionDenied,
-    );
+    assert_code(nobody.operations().get(&id).await, Code::NotFound);
+    assert_code(nobody.operations().cancel(&id).await, Code::NotFound);
 
     // UNAUTHENTICATED.
     let anon = client_with_token(&emu, "t1.not-a-valid-token").await?;

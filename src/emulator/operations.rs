@@ -68,6 +68,13 @@ pub(crate) fn new_id(prefix: &str) -> String {
     )
 }
 
+/// The answer for an operation the caller may not see, whether it does not
+/// exist or belongs to another subject: one code and one message shape, so
+/// that the answer reveals nothing about other subjects' operations.
+pub(crate) fn operation_not_found(id: &str) -> Status {
+    Status::not_found(format!("operation {id} not found"))
+}
+
 fn rpc_status(code: Code, message: &str) -> RpcStatus {
     RpcStatus {
         code: code as i32,
@@ -330,7 +337,7 @@ impl State {
         let rec = self
             .operations
             .get_mut(id)
-            .ok_or_else(|| Status::not_found(format!("operation {id} not found")))?;
+            .ok_or_else(|| operation_not_found(id))?;
         if rec.op.done {
             return Err(Status::failed_precondition(format!(
                 "operation {id} is already done and cannot be cancelled"

@@ -676,14 +676,17 @@ def plain_operation_cancel_semantics():
         metadata=AUTH,
     )
     assert not op.done
-    # Another subject may not touch it.
+    # Another subject may not touch it: to them it does not exist (NOT_FOUND,
+    # the answer for a missing operation; no existence oracle).
     expect_error(
-        grpc.StatusCode.PERMISSION_DENIED,
+        grpc.StatusCode.NOT_FOUND,
         lambda: ops.Cancel(op_pb.CancelOperationRequest(operation_id=op.id), metadata=NO_RIGHTS),
+        contains=f"operation {op.id} not found",
     )
     expect_error(
-        grpc.StatusCode.PERMISSION_DENIED,
+        grpc.StatusCode.NOT_FOUND,
         lambda: ops.Get(op_pb.GetOperationRequest(operation_id=op.id), metadata=NO_RIGHTS),
+        contains=f"operation {op.id} not found",
     )
     cancelled = ok(ops.Cancel(op_pb.CancelOperationRequest(operation_id=op.id), metadata=AUTH))
     assert cancelled.id == op.id and cancelled.done, cancelled

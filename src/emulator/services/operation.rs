@@ -3,18 +3,19 @@
 use tonic::{Request, Response, Status};
 
 use super::{Svc, subject};
+use crate::emulator::operations::operation_not_found;
 use crate::proto::yandex::cloud::operation::operation_service_server::OperationService;
 use crate::proto::yandex::cloud::operation::{
     CancelOperationRequest, GetOperationRequest, Operation,
 };
 
+/// Only the subject that started an operation may see or cancel it; to
+/// anyone else it answers exactly like a missing one (no existence oracle).
 fn check_owner(created_by: &str, subject: &str, id: &str) -> Result<(), Status> {
     if created_by == subject {
         Ok(())
     } else {
-        Err(Status::permission_denied(format!(
-            "subject {subject} may not access operation {id}"
-        )))
+        Err(operation_not_found(id))
     }
 }
 
