@@ -241,24 +241,29 @@ impl State {
         }
     }
 
-    /// The operation an earlier call with the same idempotency key created,
-    /// or an error when the key was used for a different request.
+    /// The operation an earlier call of the same subject to the same method
+    /// with the same idempotency key created, or an error when that subject
+    /// used the key on this method for a different request. Keys are scoped
+    /// to `(subject, method)`: another subject's use of a key is never seen,
+    /// returned or named.
     pub fn idempotent_replay(
         &self,
+        subject: &str,
         key: Option<&str>,
         method: &str,
         request: &[u8],
     ) -> Result<Option<Operation>, Status> {
         let Some(key) = key else { return Ok(None) };
-        match self.idempotency.get(key) {
+        let scoped = (subject.to_string(), method.to_string(), key.to_string());
+        match self.idempotency.get(&scoped) {
             None => Ok(None),
-            Some((m, bytes, op_id)) if m == method && bytes == request => {
+            Some((bytes, op_id)) if bytes == request => {
                 Ok(self.operations.get(op_id).map(|r| r.op.clone()))
             }
-            Some((m, _, _)) => Err(Status::invalid_argument(format!(
-                "idempotency key {key:?} was already used for a different request ({m}); \
-                 use a new key for a new request"
-            ))),
+            Some(_) => Err(Status::invalid_argument(
+                "idempotency-key: this idempotency key was already used for a different \
+                 request to this method; use a new key for a new request",
+            )),
         }
     }
 
@@ -313,15 +318,17 @@ impl State {
             },
         );
         if let Some((key, bytes)) = idempotency {
-            self.idempotency
-                .insert(key.to_string(), (method.to_string(), bytes, id));
+            self.idempotency.insert(
+                (created_by.to_string(), method.to_string(), key.to_string()),
+                (bytes, id),
+            );
         }
         op
     }
 
     /// OperationService.Get.
     pub fn get_operation(&mut self, id: &str, completion: Completion) -> Result<Operation, Status> {
-        let not_found = || Status::not_found(format!("operation {id} not found"));
+        let not_found = || operation_not_found(id);
         let rec = self.operations.get_mut(id).ok_or_else(not_found)?;
         if rec.not_found_left > 0 {
             rec.not_found_left -= 1;

@@ -97,8 +97,8 @@ pub(crate) struct State {
     pub service_accounts: HashSet<String>,
     pub operations: HashMap<String, OpRecord>,
     pub op_seq: u64,
-    /// idempotency key -> (method, request bytes, operation id)
-    pub idempotency: HashMap<String, (String, Vec<u8>, String)>,
+    /// (subject, method, idempotency key) -> (request bytes, operation id)
+    pub idempotency: HashMap<(String, String, String), (Vec<u8>, String)>,
     pub fail_next: HashMap<String, std::collections::VecDeque<(tonic::Code, String)>>,
     /// Pending operations by `(due time without the fixed delay, seq, id)`, soonest first.
     pub due: std::collections::BinaryHeap<std::cmp::Reverse<(std::time::Instant, u64, String)>>,

@@ -65,8 +65,10 @@ pub(crate) struct Mutation {
 }
 
 impl Svc {
-    /// Common path of every operation-returning call: idempotency replay,
-    /// checks (`check` sees the locked state), then a pending operation.
+    /// Common path of every operation-returning call: checks (`check` sees
+    /// the locked state and authorizes the caller), then the idempotency
+    /// replay of the caller's own earlier call, else a pending operation.
+    /// Authorization comes first, so a key never lets a caller skip it.
     pub(crate) fn mutate<T: Message>(
         &self,
         req: &Request<T>,
@@ -83,10 +85,10 @@ impl Svc {
             .ok_or_else(|| Status::internal(format!("{method} declares no operation types")))?;
         let not_found_gets = self.0.not_found_gets();
         let mut st = self.0.lock();
-        if let Some(op) = st.idempotent_replay(key.as_deref(), method, &bytes)? {
+        let m = check(&mut st, &subject)?;
+        if let Some(op) = st.idempotent_replay(&subject, key.as_deref(), method, &bytes)? {
             return Ok(Response::new(op));
         }
-        let m = check(&mut st, &subject)?;
         let op = st.start_operation(
             key.as_deref().map(|k| (k, bytes)),
             method,
