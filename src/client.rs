@@ -401,7 +401,8 @@ impl ClientBuilder {
 
         // A bearer token must not cross a network in the clear.
         if !matches!(self.auth, Auth::None) && !self.allow_plaintext_bearer_to_remote {
-            for s in [Service::Billing, Service::Operation] {
+            // IAM too: CreateForServiceAccount and Revoke carry the token.
+            for s in [Service::Billing, Service::Operation, Service::Iam] {
                 let uri = &uris[&s];
                 if uri.scheme_str() == Some("http") && !is_loopback(uri.host().unwrap_or("")) {
                     return Err(Error::config(
@@ -457,7 +458,7 @@ impl ClientBuilder {
             inner: Arc::new(Inner {
                 billing: stack(&by_service[&Service::Billing]),
                 operation: stack(&by_service[&Service::Operation]),
-                iam: HeadersLayer::new().layer_on(by_service[&Service::Iam].clone()),
+                iam: stack(&by_service[&Service::Iam]),
                 endpoints: uris.iter().map(|(s, u)| (*s, u.to_string())).collect(),
                 auth: source,
                 retry: self.retry,
@@ -497,7 +498,7 @@ impl AuthorizationSource for NoCredentials {
 struct Inner {
     billing: Transport,
     operation: Transport,
-    iam: HeadersService<Channel>,
+    iam: Transport,
     endpoints: HashMap<Service, String>,
     auth: Arc<dyn AuthorizationSource>,
     retry: RetryPolicy,
@@ -539,8 +540,10 @@ impl Client {
         self.inner.operation.clone()
     }
 
-    /// The transport of `IamTokenService` (no authorization header).
-    pub fn iam_transport(&self) -> HeadersService<Channel> {
+    /// The transport of `IamTokenService`: the authorization header on
+    /// `CreateForServiceAccount` and `Revoke`, none on `Create` (see
+    /// [`needs_authorization`](crate::transport::needs_authorization)).
+    pub fn iam_transport(&self) -> Transport {
         self.inner.iam.clone()
     }
 

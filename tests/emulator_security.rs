@@ -402,7 +402,10 @@ async fn idempotency_keys_are_scoped_to_the_subject_and_method() {
             reseller_id: "dn2emu0reseller00002".into(),
             name: "Invited".into(),
             invitation_email: "b@example.com".into(),
-            person: None,
+            person: Some(CustomerPerson {
+                name: "Invited".into(),
+                ..Default::default()
+            }),
         })
         .await
         .unwrap()
@@ -572,7 +575,6 @@ async fn undefined_enum_value_is_invalid_argument() {
         .update_access_bindings(UpdateAccessBindingsRequest {
             resource_id: DEFAULT_RESELLER_ID.into(),
             access_binding_deltas: vec![delta(1), delta(77)],
-            ..Default::default()
         })
         .await
         .unwrap_err();

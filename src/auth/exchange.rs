@@ -15,7 +15,9 @@ use crate::proto::yandex::cloud::iam::v1::{
 };
 use crate::region::Region;
 
-const CREATE_METHOD: &str = "/yandex.cloud.iam.v1.IamTokenService/Create";
+/// The path of `IamTokenService.Create`, the one IAM method sent without
+/// an `authorization` header.
+pub(crate) const CREATE_METHOD: &str = "/yandex.cloud.iam.v1.IamTokenService/Create";
 
 /// Access to `yandex.cloud.iam.v1.IamTokenService`, which turns OAuth tokens
 /// and service-account JWTs into IAM tokens.

@@ -51,13 +51,17 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use auth::{JWT_AUDIENCES, MAX_JWT_LIFETIME_SECS, PRIVATE_KEY_PREFIX, ServiceAccountKeyFile};
+pub use auth::{
+    JWT_AUDIENCES, JWT_LEEWAY_SECS, MAX_JWT_LIFETIME_SECS, PRIVATE_KEY_PREFIX,
+    ServiceAccountKeyFile,
+};
 pub use faults::{Faults, parse_code};
 pub use paging::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 pub use seed::{
     CustomerStatus, DEFAULT_IAM_TOKEN, DEFAULT_OAUTH_TOKEN, DEFAULT_RESELLER_ID,
     DEFAULT_SERVICE_ACCOUNT_ID, DEFAULT_SUBJECT_ID, NO_RIGHTS_IAM_TOKEN, NO_RIGHTS_SUBJECT_ID,
-    Seed, SeedAccessBinding, SeedBillingAccount, SeedCustomer, SeedPerson, SeedToken,
+    Seed, SeedAccessBinding, SeedBillingAccount, SeedCustomer, SeedPerson,
+    SeedServiceAccountBinding, SeedToken, TOKEN_CREATOR_ROLE,
 };
 pub use state::CustomerRecord;
 
@@ -401,7 +405,8 @@ pub struct SeededCredentials {
     pub subject_id: String,
     /// The reseller billing account id.
     pub reseller_id: String,
-    /// The first seeded service account (editor of the reseller account).
+    /// The first seeded service account (editor of the reseller account;
+    /// in the default seed the default subject may create tokens for it).
     pub service_account_id: String,
 }
 
@@ -510,7 +515,10 @@ impl EmulatorHandle {
     }
 
     /// Generates and registers a key for `service_account_id`, which also
-    /// becomes known and gets `billing.accounts.editor` on the reseller account.
+    /// becomes known and gets `billing.accounts.editor` on the reseller
+    /// account; the default subject becomes `admin` of the service account
+    /// (it may create and revoke its tokens, like the creator of a service
+    /// account in the cloud).
     pub fn create_service_account_key(&self, service_account_id: &str) -> ServiceAccountKeyFile {
         let key = ServiceAccountKeyFile::generate(service_account_id);
         let mut st = self.shared.lock();
@@ -526,7 +534,23 @@ impl EmulatorHandle {
             service_account_id,
             "serviceAccount",
         );
+        let owner = self.shared.default_subject.clone();
+        st.add_sa_binding(service_account_id, "admin", &owner, "userAccount");
         key
+    }
+
+    /// Gives `subject_id` a role on a service account (immediately), e.g.
+    /// [`TOKEN_CREATOR_ROLE`] to let it call `CreateForServiceAccount`, or
+    /// `admin` to let it also revoke the service account's tokens.
+    pub fn add_service_account_binding(
+        &self,
+        service_account_id: &str,
+        role_id: &str,
+        subject_id: &str,
+    ) {
+        self.shared
+            .lock()
+            .add_sa_binding(service_account_id, role_id, subject_id, "userAccount");
     }
 
     /// Issues an IAM token for `subject_id` that expires after `ttl`.

@@ -130,6 +130,30 @@ fn default_subject_type() -> String {
     "userAccount".into()
 }
 
+/// Role that lets a subject mint IAM tokens for a service account
+/// (`IamTokenService.CreateForServiceAccount`). `editor` and `admin` (and
+/// `iam.serviceAccounts.admin`) on the service account include it.
+pub const TOKEN_CREATOR_ROLE: &str = "iam.serviceAccounts.tokenCreator";
+
+/// An access binding on a service account, in the seed: who may act as it.
+///
+/// `iam.serviceAccounts.tokenCreator`, `editor` or `admin` let the subject
+/// call `CreateForServiceAccount` for it; `admin` (or
+/// `iam.serviceAccounts.admin`) also lets the subject revoke the service
+/// account's IAM tokens.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SeedServiceAccountBinding {
+    /// The service account the binding is on.
+    pub service_account_id: String,
+    /// Role, e.g. [`TOKEN_CREATOR_ROLE`].
+    pub role_id: String,
+    /// Subject id.
+    pub subject_id: String,
+    /// Subject type (`userAccount`, `serviceAccount`, ...).
+    #[serde(default = "default_subject_type")]
+    pub subject_type: String,
+}
+
 /// A token known to the emulator and the subject it stands for.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct SeedToken {
@@ -154,8 +178,14 @@ impl std::fmt::Debug for SeedToken {
 /// three customers (active, suspended, invited), the owner subject
 /// [`DEFAULT_SUBJECT_ID`] with OAuth token [`DEFAULT_OAUTH_TOKEN`] and IAM
 /// token [`DEFAULT_IAM_TOKEN`], the service account
-/// [`DEFAULT_SERVICE_ACCOUNT_ID`] (editor) and the rights-less subject
+/// [`DEFAULT_SERVICE_ACCOUNT_ID`] (editor), on which the default subject
+/// holds [`TOKEN_CREATOR_ROLE`], and the rights-less subject
 /// [`NO_RIGHTS_SUBJECT_ID`] with IAM token [`NO_RIGHTS_IAM_TOKEN`].
+///
+/// In JSON every top-level key is optional and takes its value from
+/// [`Seed::default`] when missing (so a seed written before
+/// `service_account_access_bindings` existed keeps loading, with the default
+/// binding).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Seed {
@@ -171,6 +201,9 @@ pub struct Seed {
     pub iam_tokens: Vec<SeedToken>,
     /// Known service account ids.
     pub service_accounts: Vec<String>,
+    /// Access bindings on service accounts: who may create tokens for them
+    /// (and revoke their tokens).
+    pub service_account_access_bindings: Vec<SeedServiceAccountBinding>,
     /// The subject whose credentials the handle reports and the metadata
     /// server issues tokens for.
     pub default_subject_id: String,
@@ -243,6 +276,12 @@ impl Default for Seed {
                 },
             ],
             service_accounts: vec![DEFAULT_SERVICE_ACCOUNT_ID.into()],
+            service_account_access_bindings: vec![SeedServiceAccountBinding {
+                service_account_id: DEFAULT_SERVICE_ACCOUNT_ID.into(),
+                role_id: TOKEN_CREATOR_ROLE.into(),
+                subject_id: DEFAULT_SUBJECT_ID.into(),
+                subject_type: "userAccount".into(),
+            }],
             default_subject_id: DEFAULT_SUBJECT_ID.into(),
             default_reseller_id: DEFAULT_RESELLER_ID.into(),
         }

@@ -86,6 +86,25 @@ fn role_allows(role: &str, level: Level) -> bool {
     }
 }
 
+/// What a subject wants to do as a service account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SaRight {
+    /// `CreateForServiceAccount`.
+    CreateToken,
+    /// Revoke the service account's tokens.
+    Admin,
+}
+
+fn sa_role_allows(role: &str, right: SaRight) -> bool {
+    match right {
+        SaRight::CreateToken => matches!(
+            role,
+            super::seed::TOKEN_CREATOR_ROLE | "editor" | "admin" | "iam.serviceAccounts.admin"
+        ),
+        SaRight::Admin => matches!(role, "admin" | "iam.serviceAccounts.admin"),
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct State {
     pub accounts: Vec<Account>,
@@ -95,6 +114,8 @@ pub(crate) struct State {
     /// key id -> (service account id, public key PEM)
     pub sa_keys: HashMap<String, (String, String)>,
     pub service_accounts: HashSet<String>,
+    /// Access bindings on service accounts, by service account id.
+    pub sa_access: HashMap<String, Vec<AccessBinding>>,
     pub operations: HashMap<String, OpRecord>,
     pub op_seq: u64,
     /// (subject, method, idempotency key) -> (request bytes, operation id)
@@ -178,7 +199,40 @@ impl State {
             );
         }
         st.service_accounts = seed.service_accounts.iter().cloned().collect();
+        for b in &seed.service_account_access_bindings {
+            st.add_sa_binding(
+                &b.service_account_id,
+                &b.role_id,
+                &b.subject_id,
+                &b.subject_type,
+            );
+        }
         st
+    }
+
+    /// Adds a role on a service account (once).
+    pub fn add_sa_binding(&mut self, sa: &str, role: &str, subject: &str, ty: &str) {
+        let binding = AccessBinding {
+            role_id: role.into(),
+            subject: Some(Subject {
+                id: subject.into(),
+                r#type: ty.into(),
+            }),
+        };
+        let list = self.sa_access.entry(sa.to_string()).or_default();
+        if !list.contains(&binding) {
+            list.push(binding);
+        }
+    }
+
+    /// Whether `subject` holds a role on service account `sa` allowing `right`.
+    pub fn sa_allowed(&self, subject: &str, sa: &str, right: SaRight) -> bool {
+        self.sa_access.get(sa).is_some_and(|bindings| {
+            bindings.iter().any(|b| {
+                b.subject.as_ref().is_some_and(|s| s.id == subject)
+                    && sa_role_allows(&b.role_id, right)
+            })
+        })
     }
 
     pub fn account(&self, id: &str) -> Option<&Account> {

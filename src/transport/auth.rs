@@ -80,16 +80,20 @@ impl AuthorizationSource for crate::auth::TokenCache {
 }
 
 /// Whether a gRPC method needs the `authorization` header: every method
-/// but `IamTokenService` (which mints tokens) and `ApiEndpointService`.
+/// but `IamTokenService.Create` (which turns a credential in the request body
+/// into a token) and the `ApiEndpointService` (endpoint discovery).
+/// `IamTokenService.CreateForServiceAccount` and `Revoke` act for the caller
+/// and carry its token.
 ///
 /// ```
 /// use yc_billing::transport::needs_authorization;
 /// assert!(needs_authorization("/yandex.cloud.billing.v1.CustomerService/List"));
 /// assert!(!needs_authorization("/yandex.cloud.iam.v1.IamTokenService/Create"));
+/// assert!(needs_authorization("/yandex.cloud.iam.v1.IamTokenService/Revoke"));
 /// assert!(!needs_authorization("/yandex.cloud.endpoint.ApiEndpointService/List"));
 /// ```
 pub fn needs_authorization(path: &str) -> bool {
-    !(path.starts_with("/yandex.cloud.iam.v1.IamTokenService/")
+    !(path == crate::auth::IAM_CREATE_METHOD
         || path.starts_with("/yandex.cloud.endpoint.ApiEndpointService/"))
 }
 

@@ -6,6 +6,8 @@ use tonic::{Request, Response, Status};
 
 use super::{Svc, subject};
 use crate::emulator::auth::verify_jwt;
+use crate::emulator::seed::TOKEN_CREATOR_ROLE;
+use crate::emulator::state::SaRight;
 use crate::proto::yandex::cloud::iam::v1::create_iam_token_request::Identity;
 use crate::proto::yandex::cloud::iam::v1::iam_token_service_server::IamTokenService;
 use crate::proto::yandex::cloud::iam::v1::{
@@ -55,19 +57,21 @@ impl IamTokenService for Svc {
         &self,
         req: Request<CreateIamTokenForServiceAccountRequest>,
     ) -> Result<Response<CreateIamTokenResponse>, Status> {
-        subject(&req)?;
+        let caller = subject(&req)?;
         let r = req.get_ref();
         self.0.validator.validate(r)?;
-        if !self
-            .0
-            .lock()
-            .service_accounts
-            .contains(&r.service_account_id)
         {
-            return Err(Status::not_found(format!(
-                "service account {} not found",
-                r.service_account_id
-            )));
+            let st = self.0.lock();
+            let sa = &r.service_account_id;
+            if !st.service_accounts.contains(sa) {
+                return Err(Status::not_found(format!("service account {sa} not found")));
+            }
+            if !st.sa_allowed(&caller, sa, SaRight::CreateToken) {
+                return Err(Status::permission_denied(format!(
+                    "subject {caller} may not create tokens for service account {sa}: it needs \
+                     the {TOKEN_CREATOR_ROLE} (or editor, admin) role on that service account"
+                )));
+            }
         }
         Ok(Response::new(self.issue(&r.service_account_id)))
     }
@@ -76,14 +80,19 @@ impl IamTokenService for Svc {
         &self,
         req: Request<RevokeIamTokenRequest>,
     ) -> Result<Response<RevokeIamTokenResponse>, Status> {
-        subject(&req)?;
+        let caller = subject(&req)?;
         let r = req.get_ref();
         self.0.validator.validate(r)?;
-        let entry = self
-            .0
-            .lock()
-            .iam_tokens
-            .remove(&r.iam_token)
+        let mut st = self.0.lock();
+        // Only the token's own subject, or an admin of that (service account)
+        // subject, may revoke it. To anyone else a token that exists answers
+        // exactly like an unknown one: no oracle.
+        let may = st.iam_tokens.get(&r.iam_token).is_some_and(|e| {
+            e.subject_id == caller || st.sa_allowed(&caller, &e.subject_id, SaRight::Admin)
+        });
+        let entry = may
+            .then(|| st.iam_tokens.remove(&r.iam_token))
+            .flatten()
             .ok_or_else(|| Status::not_found("IAM token not found"))?;
         Ok(Response::new(RevokeIamTokenResponse {
             subject_id: entry.subject_id,
