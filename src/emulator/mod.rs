@@ -25,9 +25,18 @@
 //! `Operation` that completes after [`EmulatorBuilder::operation_delay`] (or on
 //! the N-th `OperationService.Get`); requests are validated with the rules in
 //! the protos' `yandex.cloud.*` options; every call except
-//! `IamTokenService.Create` and `ApiEndpointService` needs
-//! `authorization: Bearer <IAM token>`; responses carry `x-request-id` and
-//! `x-server-trace-id`; mutating calls honour the `idempotency-key` header.
+//! `IamTokenService.Create` and `ApiEndpointService` needs exactly one
+//! `authorization: Bearer <IAM token>` header; responses carry `x-request-id`
+//! and `x-server-trace-id`; mutating calls honour the `idempotency-key`
+//! header, scoped to the calling subject and method.
+//!
+//! Access control: roles on billing accounts (and the reseller account
+//! serving them) for the Billing services; `CreateForServiceAccount` needs
+//! [`TOKEN_CREATOR_ROLE`] (or `editor`, `admin`) on the service account
+//! ([`Seed::service_account_access_bindings`]); `Revoke` works for the
+//! token's own subject or an `admin` of it, and answers anyone else like an
+//! unknown token (`NOT_FOUND`); another subject's operation answers like a
+//! missing one (`NOT_FOUND`).
 
 mod auth;
 mod faults;
