@@ -161,3 +161,32 @@ impl Service<Request<Body>> for EmuService {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::is_public;
+    use crate::transport::needs_authorization;
+
+    /// The client sends a token exactly where the emulator demands one, for
+    /// every method of every service in the embedded descriptors.
+    #[test]
+    fn public_methods_agree_with_the_client() {
+        let pool = prost_reflect::DescriptorPool::decode(crate::proto::FILE_DESCRIPTOR_SET)
+            .expect("embedded descriptor set decodes");
+        let mut public = Vec::new();
+        for service in pool.services() {
+            for method in service.methods() {
+                let path = format!("{}/{}", service.full_name(), method.name());
+                assert_eq!(
+                    is_public(&path),
+                    !needs_authorization(&format!("/{path}")),
+                    "{path}"
+                );
+                if is_public(&path) && service.name() == "IamTokenService" {
+                    public.push(method.name().to_string());
+                }
+            }
+        }
+        assert_eq!(public, ["Create"]);
+    }
+}
