@@ -589,3 +589,31 @@ async fn undefined_enum_value_is_invalid_argument() {
     assert_eq!(emu.access_bindings(DEFAULT_RESELLER_ID), before);
     emu.shutdown().await;
 }
+
+/// Now that IAM calls carry the token, the plaintext guard covers the IAM
+/// endpoint like the Billing and Operation ones.
+#[tokio::test]
+async fn bearer_token_never_goes_to_a_remote_plaintext_iam_endpoint() {
+    use yc_billing::region::Service;
+    let err = Client::builder()
+        .endpoint("http://127.0.0.1:1")
+        .service_endpoint(Service::Iam, "http://iam.example.com:8080")
+        .iam_token("t1.secret-token")
+        .build()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, yc_billing::Error::Config { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("iam_endpoint") && err.to_string().contains("plaintext"),
+        "{err}"
+    );
+    assert!(!err.to_string().contains("secret-token"));
+    // Loopback stays allowed.
+    Client::builder()
+        .endpoint("http://127.0.0.1:1")
+        .service_endpoint(Service::Iam, "http://127.0.0.1:2")
+        .iam_token("t1.secret-token")
+        .build()
+        .await
+        .unwrap();
+}
