@@ -84,3 +84,99 @@ async fn ready_line_calls_and_sigterm() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Reads the ready line of a freshly started `yc-billing emulator`.
+fn start_emulator(extra: &[&std::ffi::OsStr]) -> (std::process::Child, serde_json::Value) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_yc-billing"))
+        .args(["emulator", "--listen", "127.0.0.1:0", "--no-metadata"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let ready: serde_json::Value =
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("ready line {line:?}: {e}"));
+    (child, ready)
+}
+
+/// Waits (bounded) for the child to exit and returns its status.
+fn wait_exit(child: &mut std::process::Child, within: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            panic!("emulator did not exit within {within:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A harness that signals the moment it has read the ready line always gets
+/// a clean shutdown: the handlers are installed before the line is printed.
+#[test]
+fn sigterm_right_after_the_ready_line_is_a_clean_exit() {
+    for run in 0..20 {
+        let (mut child, ready) = start_emulator(&[]);
+        assert_eq!(ready["event"], "ready");
+        let pid = i32::try_from(child.id()).unwrap();
+        let signal = if run % 2 == 0 {
+            libc::SIGTERM
+        } else {
+            libc::SIGINT
+        };
+        // SAFETY: kill(2) on our own child's pid.
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+        let status = wait_exit(&mut child, Duration::from_secs(10));
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "run {run}: signal {signal} right after the ready line gave {status}"
+        );
+    }
+}
+
+/// `--write-sa-key` writes the private key readable by the owner only, and
+/// replaces a pre-existing file whole (temp file + rename).
+#[cfg(unix)]
+#[test]
+fn write_sa_key_is_private_and_replaces_the_file_whole() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let dir = std::env::temp_dir().join(format!("yc-billing-sa-mode-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("key.json");
+    // A world-readable older file, longer than any key: nothing of it may remain.
+    std::fs::write(&path, "x".repeat(64 * 1024)).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let old_inode = std::fs::metadata(&path).unwrap().ino();
+
+    let (mut child, _ready) = start_emulator(&["--write-sa-key".as_ref(), path.as_os_str()]);
+    let meta = std::fs::metadata(&path).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(i32::try_from(child.id()).unwrap(), libc::SIGTERM) };
+    assert!(wait_exit(&mut child, Duration::from_secs(10)).success());
+
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600, "key file mode");
+    assert_ne!(meta.ino(), old_inode, "the key must be renamed into place");
+    assert!(
+        text.len() < 16 * 1024 && !text.contains("xxxxxxxxxxxxxxxx"),
+        "remains of the old file: {} bytes",
+        text.len()
+    );
+    let key = ServiceAccountKeyFile::from_json(&text).unwrap();
+    assert!(!key.private_key.is_empty());
+    // No temp file is left next to it.
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("key.json")]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
