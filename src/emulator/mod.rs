@@ -40,9 +40,9 @@ mod proptests;
 mod seed;
 mod services;
 mod state;
+mod text;
 pub(crate) mod validation;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -60,10 +60,12 @@ pub use seed::{
     Seed, SeedAccessBinding, SeedBillingAccount, SeedCustomer, SeedPerson, SeedToken,
 };
 pub use state::CustomerRecord;
+pub use text::ECHO_CHARS;
 
 use crate::proto::yandex::cloud::access::AccessBinding;
 use crate::proto::yandex::cloud::billing::v1::{BillableObjectBinding, BillingAccount, Customer};
 use faults::FaultRuntime;
+use layer::CallCounters;
 use operations::Completion;
 use paging::PageTokens;
 use state::{IamTokenEntry, State};
@@ -309,10 +311,11 @@ impl EmulatorBuilder {
             reseller_id: seed.default_reseller_id.clone(),
             service_account_id: seed.service_accounts.first().cloned().unwrap_or_default(),
         };
+        let validator = Validator::new();
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
             faults: Mutex::new(FaultRuntime::new(self.faults.clone())),
-            calls: Mutex::new(HashMap::new()),
+            calls: CallCounters::new(validator.methods_of(services::SERVED_SERVICES)),
             iam_exchanges: AtomicU64::new(0),
             completion: Completion {
                 delay: self.operation_delay,
@@ -321,7 +324,7 @@ impl EmulatorBuilder {
             iam_token_ttl: self.iam_token_ttl,
             clock: self.clock.clone(),
             poll_hint: self.poll_interval_hint,
-            validator: Validator::new(),
+            validator,
             pages: PageTokens::new(),
             api_address,
             jwt_audiences,
@@ -420,7 +423,7 @@ impl std::fmt::Debug for SeededCredentials {
 pub(crate) struct Shared {
     pub state: Mutex<State>,
     pub faults: Mutex<FaultRuntime>,
-    pub calls: Mutex<HashMap<String, u64>>,
+    pub calls: CallCounters,
     pub iam_exchanges: AtomicU64,
     pub completion: Completion,
     pub iam_token_ttl: Duration,
@@ -552,14 +555,15 @@ impl EmulatorHandle {
     /// Calls that reached the server for `method`
     /// (`yandex.cloud.billing.v1.CustomerService/Invite`), faulted ones included.
     pub fn calls(&self, method: &str) -> u64 {
-        let method = method.trim_start_matches('/');
-        self.shared
-            .calls
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(method)
-            .copied()
-            .unwrap_or(0)
+        self.shared.calls.get(method.trim_start_matches('/'))
+    }
+
+    /// The methods the emulator serves and counts
+    /// (`yandex.cloud.billing.v1.CustomerService/Invite`, …), sorted. Fixed at
+    /// start from the descriptor pool: calls of unknown paths answer
+    /// UNIMPLEMENTED and add nothing here or anywhere else.
+    pub fn served_methods(&self) -> Vec<String> {
+        self.shared.calls.methods()
     }
 
     /// Successful `IamTokenService.Create` and `CreateForServiceAccount` calls

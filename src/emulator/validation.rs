@@ -236,6 +236,22 @@ impl Validator {
         ))
     }
 
+    /// `service/Method` paths (no leading slash) of every method of the
+    /// named services in the descriptor pool.
+    pub fn methods_of<'a>(&self, services: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+        services
+            .into_iter()
+            .filter_map(|name| self.pool.get_service_by_name(name))
+            .flat_map(|service| {
+                let full = service.full_name().to_string();
+                service
+                    .methods()
+                    .map(move |m| format!("{full}/{}", m.name()))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
     fn resolve(&self, package: &str, name: &str) -> String {
         if let Some(abs) = name.strip_prefix('.') {
             return abs.to_string();

@@ -1,0 +1,192 @@
+//! Limits of the emulator against hostile or careless callers: unknown
+//! paths, oversized requests, unbounded values, stalled connections.
+#![cfg(feature = "emulator")]
+
+mod emulator_support;
+
+use std::io::Write;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+
+use emulator_support::{Auth, owner};
+use http::uri::PathAndQuery;
+use tonic::Code;
+use yc_billing::emulator::{DEFAULT_RESELLER_ID, Emulator};
+use yc_billing::proto::yandex::cloud::billing::v1::{ListCustomersRequest, ListCustomersResponse};
+
+/// Log capture for the current thread (the tests run on a current-thread
+/// runtime, so the emulator's tasks log here too).
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Capture {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+fn capture_logs() -> (Capture, tracing::subscriber::DefaultGuard) {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter("yc_billing=info")
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    (capture, tracing::subscriber::set_default(subscriber))
+}
+
+/// A unary call of any path with a prost request.
+async fn call_path<Req, Resp>(
+    channel: tonic::transport::Channel,
+    auth: &Auth,
+    path: &str,
+    req: Req,
+) -> Result<Resp, tonic::Status>
+where
+    Req: prost::Message + Send + Sync + 'static,
+    Resp: prost::Message + Default + Send + Sync + 'static,
+{
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready()
+        .await
+        .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+    let mut request = tonic::Request::new(req);
+    if let Some(a) = &auth.authorization {
+        request
+            .metadata_mut()
+            .insert("authorization", a.parse().unwrap());
+    }
+    let codec = tonic_prost::ProstCodec::<Req, Resp>::default();
+    grpc.unary(request, PathAndQuery::from_str(path).unwrap(), codec)
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+/// Item 8: unknown paths answer UNIMPLEMENTED, are not counted, and cost a
+/// bounded amount of log, however many distinct ones arrive.
+#[tokio::test]
+async fn unknown_paths_leave_no_state_and_bounded_log() {
+    let (logs, _guard) = capture_logs();
+    let emu = Emulator::builder().start().await.unwrap();
+    let served = emu.served_methods();
+    assert!(
+        served.contains(&"yandex.cloud.billing.v1.CustomerService/List".to_string()),
+        "{served:?}"
+    );
+    assert!(
+        served.contains(&"yandex.cloud.iam.v1.IamTokenService/Create".to_string()),
+        "{served:?}"
+    );
+    let channel = emulator_support::channel(&emu).await;
+    let auth = owner(&emu);
+    const N: usize = 1000;
+    let filler = "p".repeat(3 * 1024);
+    for i in 0..N {
+        let path = format!("/yandex.cloud.billing.v1.CustomerService/X{i}{filler}");
+        let err = call_path::<_, ListCustomersResponse>(
+            channel.clone(),
+            &auth,
+            &path,
+            ListCustomersRequest::default(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.code(), Code::Unimplemented, "{}", err.message());
+        assert!(err.message().len() < 200, "{} bytes", err.message().len());
+        assert_eq!(emu.calls(&path), 0, "an unknown path was counted");
+    }
+    // An unknown service too, without credentials.
+    let err = call_path::<_, ListCustomersResponse>(
+        channel.clone(),
+        &Auth::default(),
+        "/no.such.Service/Method",
+        ListCustomersRequest::default(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), Code::Unimplemented);
+    assert_eq!(emu.calls("no.such.Service/Method"), 0);
+    // The counter's key set is exactly what it was at start.
+    assert_eq!(emu.served_methods(), served);
+
+    // A known method is still counted.
+    let ok: ListCustomersResponse = call_path(
+        channel,
+        &auth,
+        "/yandex.cloud.billing.v1.CustomerService/List",
+        ListCustomersRequest {
+            reseller_id: DEFAULT_RESELLER_ID.into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(ok.customers.len(), 3);
+    assert_eq!(emu.calls("yandex.cloud.billing.v1.CustomerService/List"), 1);
+    emu.shutdown().await;
+
+    let text = logs.text();
+    let unknown_lines = text
+        .lines()
+        .filter(|l| l.contains("unknown method"))
+        .count();
+    assert!(
+        (1..=2).contains(&unknown_lines),
+        "{unknown_lines} log lines about unknown methods"
+    );
+    assert!(
+        text.len() < 16 * 1024,
+        "{N} unknown calls wrote {} bytes of log",
+        text.len()
+    );
+}
+
+/// Item 12: a request over the 4 MiB limit answers RESOURCE_EXHAUSTED naming
+/// the limit (tonic's decoder says OUT_OF_RANGE).
+#[tokio::test]
+async fn request_over_the_size_limit_is_resource_exhausted() {
+    let emu = Emulator::builder().start().await.unwrap();
+    let mut c = emulator_support::customers(&emu, owner(&emu)).await;
+    let err = c
+        .list(ListCustomersRequest {
+            reseller_id: DEFAULT_RESELLER_ID.into(),
+            page_token: "t".repeat(5 * 1024 * 1024),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::ResourceExhausted, "{}", err.message());
+    assert!(err.message().contains("4194304"), "{}", err.message());
+    // Just under the limit is decoded (and then fails validation on its merits).
+    let err = c
+        .list(ListCustomersRequest {
+            reseller_id: DEFAULT_RESELLER_ID.into(),
+            page_token: "t".repeat(4 * 1024 * 1024 - 100),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{}", err.message());
+    assert!(err.message().len() < 1024, "{} bytes", err.message().len());
+    // The connection is still good.
+    let page = c
+        .list(ListCustomersRequest {
+            reseller_id: DEFAULT_RESELLER_ID.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.into_inner().customers.len(), 3);
+    emu.shutdown().await;
+}
