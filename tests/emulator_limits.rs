@@ -7,6 +7,7 @@ mod emulator_support;
 use std::io::Write;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use emulator_support::{Auth, owner};
 use http::uri::PathAndQuery;
@@ -188,5 +189,99 @@ async fn request_over_the_size_limit_is_resource_exhausted() {
         .await
         .unwrap();
     assert_eq!(page.into_inner().customers.len(), 3);
+    emu.shutdown().await;
+}
+
+/// Reads from a raw connection until the server closes it; the time that took.
+async fn closed_within(mut stream: tokio::net::TcpStream, limit: Duration) -> Option<Duration> {
+    use tokio::io::AsyncReadExt;
+    let start = Instant::now();
+    let mut buf = [0u8; 4096];
+    let res = tokio::time::timeout(limit, async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    res.ok().map(|()| start.elapsed())
+}
+
+/// Item 10: silent TCP peers and half-sent HTTP/2 prefaces are closed after
+/// the handshake timeout, while a real client is unaffected.
+#[tokio::test]
+async fn stalled_handshakes_are_closed() {
+    use tokio::io::AsyncWriteExt;
+    let emu = Emulator::builder()
+        .handshake_timeout(Duration::from_millis(300))
+        .start()
+        .await
+        .unwrap();
+    let mut stalled = Vec::new();
+    for i in 0..30 {
+        let mut s = tokio::net::TcpStream::connect(emu.addr()).await.unwrap();
+        if i % 3 == 1 {
+            s.write_all(b"PRI * HTTP/2.0\r\n").await.unwrap();
+        } else if i % 3 == 2 {
+            s.write_all(b"\x16\x03\x01\x02\x00\x01").await.unwrap();
+        }
+        stalled.push(s);
+    }
+    // A real client keeps working meanwhile, past the timeout.
+    let mut c = emulator_support::customers(&emu, owner(&emu)).await;
+    let req = ListCustomersRequest {
+        reseller_id: DEFAULT_RESELLER_ID.into(),
+        ..Default::default()
+    };
+    assert_eq!(
+        c.list(req.clone())
+            .await
+            .unwrap()
+            .into_inner()
+            .customers
+            .len(),
+        3
+    );
+    let waits = futures::future::join_all(
+        stalled
+            .into_iter()
+            .map(|s| closed_within(s, Duration::from_secs(5))),
+    )
+    .await;
+    for (i, w) in waits.iter().enumerate() {
+        let w = w.unwrap_or_else(|| panic!("stalled connection {i} still open after 5 s"));
+        assert!(
+            w < Duration::from_secs(2),
+            "connection {i} closed after {w:?}"
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(c.list(req).await.unwrap().into_inner().customers.len(), 3);
+    emu.shutdown().await;
+}
+
+/// Item 10: a peer that completes the HTTP/2 handshake and then goes silent
+/// (never acknowledges a PING) is dropped by keepalive.
+#[tokio::test]
+async fn silent_http2_peer_is_dropped_by_keepalive() {
+    use tokio::io::AsyncWriteExt;
+    let emu = Emulator::builder()
+        .handshake_timeout(Duration::from_millis(300))
+        .http2_keepalive(Duration::from_millis(200), Duration::from_millis(200))
+        .start()
+        .await
+        .unwrap();
+    let mut s = tokio::net::TcpStream::connect(emu.addr()).await.unwrap();
+    // Client preface and an empty SETTINGS frame; then nothing, ever.
+    s.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        .await
+        .unwrap();
+    let w = closed_within(s, Duration::from_secs(5))
+        .await
+        .expect("a silent HTTP/2 peer was still connected after 5 s");
+    // Past the handshake (so not the handshake timeout): interval + timeout.
+    assert!(w < Duration::from_secs(3), "closed after {w:?}");
     emu.shutdown().await;
 }

@@ -14,10 +14,12 @@ use http::{HeaderValue, Request, Response};
 use tonic::Status;
 use tonic::body::Body;
 use tonic::service::Routes;
+use tonic::transport::server::TlsConnectInfo;
 use tower::{Layer, Service};
 
 use super::Shared;
 use super::auth::bearer;
+use super::conn::ConnInfo;
 use super::services::MAX_REQUEST_BYTES;
 use super::text::{EveryInterval, echo};
 
@@ -166,6 +168,12 @@ impl Service<Request<Body>> for EmuService {
                 .filter(|v| !v.is_empty())
                 .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_string);
             let trace_id = uuid::Uuid::new_v4().simple().to_string();
+            // A call finishes the handshake of its connection (see `conn`).
+            if let Some(info) = req.extensions().get::<ConnInfo>() {
+                info.mark_called();
+            } else if let Some(info) = req.extensions().get::<TlsConnectInfo<ConnInfo>>() {
+                info.get_ref().mark_called();
+            }
             if !shared.calls.hit(&method) {
                 return Ok(unknown_method(&method));
             }

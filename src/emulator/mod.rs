@@ -30,6 +30,7 @@
 //! `x-server-trace-id`; mutating calls honour the `idempotency-key` header.
 
 mod auth;
+mod conn;
 mod faults;
 mod layer;
 mod metadata_http;
@@ -105,6 +106,16 @@ pub enum EmulatorError {
 /// Streams a client may have open at once on one connection to the emulator.
 pub const MAX_CONCURRENT_STREAMS: u32 = 1000;
 
+/// Default of [`EmulatorBuilder::handshake_timeout`].
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default interval of [`EmulatorBuilder::http2_keepalive`].
+pub const DEFAULT_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
+/// Default timeout of [`EmulatorBuilder::http2_keepalive`].
+pub const DEFAULT_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest request message the emulator decodes (4 MiB, gRPC's usual
+/// default); a larger one answers RESOURCE_EXHAUSTED.
+pub const MAX_REQUEST_BYTES: usize = services::MAX_REQUEST_BYTES;
+
 /// Configures and starts an emulator.
 #[derive(Clone)]
 pub struct EmulatorBuilder {
@@ -120,6 +131,8 @@ pub struct EmulatorBuilder {
     metadata_server: bool,
     metadata_listen: SocketAddr,
     clock: Arc<dyn crate::auth::Clock>,
+    handshake_timeout: Duration,
+    keepalive: (Duration, Duration),
 }
 
 impl std::fmt::Debug for EmulatorBuilder {
@@ -133,6 +146,8 @@ impl std::fmt::Debug for EmulatorBuilder {
             .field("tls", &self.tls.is_some())
             .field("faults", &self.faults)
             .field("metadata_server", &self.metadata_server)
+            .field("handshake_timeout", &self.handshake_timeout)
+            .field("keepalive", &self.keepalive)
             .finish_non_exhaustive()
     }
 }
@@ -153,6 +168,8 @@ impl Default for EmulatorBuilder {
             faults: Faults::default(),
             metadata_server: true,
             metadata_listen: loopback,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            keepalive: (DEFAULT_KEEPALIVE_INTERVAL, DEFAULT_KEEPALIVE_TIMEOUT),
         }
     }
 }
@@ -252,6 +269,25 @@ impl EmulatorBuilder {
         self
     }
 
+    /// A connection must finish its handshake within this time or is closed
+    /// (default 10 s, [`DEFAULT_HANDSHAKE_TIMEOUT`]): in plaintext the HTTP/2
+    /// preface and first frame header, over TLS the TLS handshake and then
+    /// the first call. Zero is taken as 1 ms.
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// HTTP/2 keepalive: after `interval` without a frame from the client the
+    /// emulator sends a PING and closes the connection when it is not
+    /// acknowledged within `timeout` (defaults 30 s and 10 s). Zero values
+    /// are taken as 1 ms.
+    pub fn http2_keepalive(mut self, interval: Duration, timeout: Duration) -> Self {
+        let min = Duration::from_millis(1);
+        self.keepalive = (interval.max(min), timeout.max(min));
+        self
+    }
+
     /// Binds, starts serving and returns the handle.
     pub async fn start(self) -> Result<EmulatorHandle, EmulatorError> {
         let listener = tokio::net::TcpListener::bind(self.listen)
@@ -336,22 +372,36 @@ impl EmulatorBuilder {
         // client bursting thousands of calls queues them on its side; h2
         // otherwise buffers every request's DATA frame and, past its budget of
         // small frames, closes the connection with ENHANCE_YOUR_CALM.
+        // Keepalive pings drop established connections whose peer is gone.
         let mut server = tonic::transport::Server::builder()
             .max_concurrent_streams(Some(MAX_CONCURRENT_STREAMS))
             .initial_connection_window_size(Some(4 * 1024 * 1024))
-            .initial_stream_window_size(Some(1024 * 1024));
+            .initial_stream_window_size(Some(1024 * 1024))
+            .http2_keepalive_interval(Some(self.keepalive.0))
+            .http2_keepalive_timeout(Some(self.keepalive.1));
         if let Some((cert, key)) = &self.tls {
             let identity = tonic::transport::Identity::from_pem(cert, key);
             server = server
-                .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
+                .tls_config(
+                    tonic::transport::ServerTlsConfig::new()
+                        .identity(identity)
+                        .timeout(self.handshake_timeout),
+                )
                 .map_err(|e| EmulatorError::Tls(e.to_string()))?;
         }
         let (tx, rx) = oneshot::channel::<()>();
         let router = services::router(server, shared.clone());
         // Nagle's algorithm on the accepted sockets holds small responses
         // back until the client's delayed ACK (~40 ms per sequential call).
-        let incoming =
-            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+        // TCP keepalive too, for peers that vanish without a FIN. Accept
+        // errors (EMFILE) back off instead of spinning; see `conn`.
+        let incoming = conn::Accept::new(
+            tonic::transport::server::TcpIncoming::from(listener)
+                .with_nodelay(Some(true))
+                .with_keepalive(Some(Duration::from_secs(60))),
+            self.handshake_timeout,
+            tls,
+        );
         let join = tokio::spawn(async move {
             let signal = async {
                 let _ = rx.await;

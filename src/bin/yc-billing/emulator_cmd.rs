@@ -63,6 +63,11 @@ pub struct EmulatorArgs {
     /// Seed of the fault random source.
     #[arg(long)]
     random_seed: Option<u64>,
+    /// A connection that has not finished its handshake after this many
+    /// milliseconds is closed (plaintext: the HTTP/2 preface; TLS: the TLS
+    /// handshake, then the first call).
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    handshake_timeout_ms: u64,
     /// Generate a key for the seed's first service account and write it here.
     #[arg(long)]
     write_sa_key: Option<PathBuf>,
@@ -123,7 +128,8 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
         .iam_token_ttl(Duration::from_secs(args.iam_token_ttl_secs))
         .faults(faults)
         .metadata_server(!args.no_metadata)
-        .metadata_listen(args.metadata_listen);
+        .metadata_listen(args.metadata_listen)
+        .handshake_timeout(Duration::from_millis(args.handshake_timeout_ms));
     if let Some(n) = args.complete_after_gets {
         builder = builder.complete_after_gets(n);
     }
