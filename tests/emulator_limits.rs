@@ -285,3 +285,107 @@ async fn silent_http2_peer_is_dropped_by_keepalive() {
     assert!(w < Duration::from_secs(3), "closed after {w:?}");
     emu.shutdown().await;
 }
+
+/// Item 9: echoed values are cut to 64 characters plus `…`; string fields
+/// the protos leave unbounded are capped at 1024 characters; operation
+/// descriptions at the documented 256.
+#[tokio::test]
+async fn echoed_values_are_truncated_and_unbounded_text_is_capped() {
+    use yc_billing::emulator::{ECHO_CHARS, MAX_DESCRIPTION_CHARS, MAX_TEXT_CHARS};
+    use yc_billing::proto::yandex::cloud::billing::v1::{CustomerPerson, InviteCustomerRequest};
+    use yc_billing::proto::yandex::cloud::endpoint::GetApiEndpointRequest;
+    use yc_billing::proto::yandex::cloud::operation::GetOperationRequest;
+    assert_eq!(
+        (ECHO_CHARS, MAX_TEXT_CHARS, MAX_DESCRIPTION_CHARS),
+        (64, 1024, 256)
+    );
+    let emu = Emulator::builder().start().await.unwrap();
+    let mut ops = emulator_support::operations(&emu, owner(&emu)).await;
+
+    // A 1 MiB operation id: rejected, the field and the limit named, nothing echoed.
+    let err = ops
+        .get(GetOperationRequest {
+            operation_id: "o".repeat(1024 * 1024),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Code::InvalidArgument,
+        "{}",
+        err.message().chars().take(200).collect::<String>()
+    );
+    assert!(err.message().len() < 512, "{} bytes", err.message().len());
+    assert!(err.message().contains("operation_id"), "{}", err.message());
+    assert!(err.message().contains("1024"), "{}", err.message());
+    assert_eq!(emulator_support::bad_fields(&err), vec!["operation_id"]);
+
+    // Under the cap: NOT_FOUND, the id cut to 64 characters and `…`.
+    let id = "é".repeat(1000);
+    let err = ops
+        .get(GetOperationRequest {
+            operation_id: id.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound, "{}", err.message());
+    let shown = format!("{}…", "é".repeat(ECHO_CHARS));
+    assert!(err.message().contains(&shown), "{}", err.message());
+    assert!(!err.message().contains(&id), "the whole id was echoed");
+
+    let mut eps = emulator_support::endpoints(&emu, Auth::default()).await;
+    let err = eps
+        .get(GetApiEndpointRequest {
+            api_endpoint_id: "e".repeat(900),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    assert!(err.message().len() < 200, "{}", err.message());
+
+    // A 3 MiB customer name and an over-long address are refused.
+    let mut c = emulator_support::customers(&emu, owner(&emu)).await;
+    let invite = |name: String, legal_address: String| InviteCustomerRequest {
+        reseller_id: DEFAULT_RESELLER_ID.into(),
+        name,
+        invitation_email: "big@example.com".into(),
+        person: Some(CustomerPerson {
+            name: "Big".into(),
+            legal_address,
+            ..Default::default()
+        }),
+    };
+    let before = emu.operation_count();
+    let err = c
+        .invite(invite("n".repeat(3 * 1024 * 1024), "a".repeat(2000)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().len() < 1024, "{} bytes", err.message().len());
+    let mut fields = emulator_support::bad_fields(&err);
+    fields.sort();
+    assert_eq!(fields, vec!["name", "person.legal_address"]);
+    assert!(err.message().contains("<=1024"), "{}", err.message());
+    assert_eq!(emu.operation_count(), before, "nothing stored");
+
+    // At the cap it is accepted; the description stays within 256 characters.
+    let name = "N".repeat(MAX_TEXT_CHARS);
+    let op = c
+        .invite(invite(name.clone(), "a".repeat(MAX_TEXT_CHARS)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        op.description.chars().count() <= MAX_DESCRIPTION_CHARS,
+        "{} characters",
+        op.description.chars().count()
+    );
+    assert!(
+        op.description
+            .contains(&format!("{}…", "N".repeat(ECHO_CHARS)))
+    );
+    let done = emulator_support::wait(&mut ops, op).await;
+    assert!(done.done);
+    assert!(emu.customer_records().iter().any(|r| r.name == name));
+    emu.shutdown().await;
+}

@@ -61,7 +61,7 @@ pub use seed::{
     Seed, SeedAccessBinding, SeedBillingAccount, SeedCustomer, SeedPerson, SeedToken,
 };
 pub use state::CustomerRecord;
-pub use text::ECHO_CHARS;
+pub use text::{ECHO_CHARS, MAX_DESCRIPTION_CHARS, MAX_TEXT_CHARS};
 
 use crate::proto::yandex::cloud::access::AccessBinding;
 use crate::proto::yandex::cloud::billing::v1::{BillableObjectBinding, BillingAccount, Customer};

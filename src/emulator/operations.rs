@@ -11,6 +11,7 @@ use tonic_types::pb::Status as RpcStatus;
 
 use super::seed::CustomerStatus;
 use super::state::{CustomerRecord, State};
+use crate::emulator::text::echo;
 use crate::proto::yandex::cloud::access::{AccessBindingAction, AccessBindingDelta};
 use crate::proto::yandex::cloud::billing::v1::{
     BillableObject, BillableObjectBinding, BillingAccount,
@@ -177,7 +178,10 @@ impl State {
                 status,
             } => {
                 let c = self.customer_mut(&customer_id).ok_or_else(|| {
-                    rpc_status(Code::NotFound, &format!("customer {customer_id} not found"))
+                    rpc_status(
+                        Code::NotFound,
+                        &format!("customer {} not found", echo(&customer_id)),
+                    )
                 })?;
                 c.status = status;
                 let proto = c.to_proto();
@@ -190,7 +194,7 @@ impl State {
                 if self.account(&account_id).is_none() {
                     return Err(rpc_status(
                         Code::NotFound,
-                        &format!("billing account {account_id} not found"),
+                        &format!("billing account {} not found", echo(&account_id)),
                     ));
                 }
                 // A billable object is paid for by one account at a time:
@@ -214,7 +218,7 @@ impl State {
                 let a = self.account_mut(&account_id).ok_or_else(|| {
                     rpc_status(
                         Code::NotFound,
-                        &format!("billing account {account_id} not found"),
+                        &format!("billing account {} not found", echo(&account_id)),
                     )
                 })?;
                 for d in deltas {
@@ -249,8 +253,9 @@ impl State {
                 Ok(self.operations.get(op_id).map(|r| r.op.clone()))
             }
             Some((m, _, _)) => Err(Status::invalid_argument(format!(
-                "idempotency key {key:?} was already used for a different request ({m}); \
-                 use a new key for a new request"
+                "idempotency key {:?} was already used for a different request ({m}); \
+                 use a new key for a new request",
+                echo(key)
             ))),
         }
     }
@@ -314,7 +319,7 @@ impl State {
 
     /// OperationService.Get.
     pub fn get_operation(&mut self, id: &str, completion: Completion) -> Result<Operation, Status> {
-        let not_found = || Status::not_found(format!("operation {id} not found"));
+        let not_found = || Status::not_found(format!("operation {} not found", echo(id)));
         let rec = self.operations.get_mut(id).ok_or_else(not_found)?;
         if rec.not_found_left > 0 {
             rec.not_found_left -= 1;
@@ -330,10 +335,11 @@ impl State {
         let rec = self
             .operations
             .get_mut(id)
-            .ok_or_else(|| Status::not_found(format!("operation {id} not found")))?;
+            .ok_or_else(|| Status::not_found(format!("operation {} not found", echo(id))))?;
         if rec.op.done {
             return Err(Status::failed_precondition(format!(
-                "operation {id} is already done and cannot be cancelled"
+                "operation {} is already done and cannot be cancelled",
+                echo(id)
             )));
         }
         rec.effect = None;

@@ -13,6 +13,17 @@ use std::time::{Duration, Instant};
 /// cut here and end with `…`.
 pub const ECHO_CHARS: usize = 64;
 
+/// Characters of a string field whose proto sets no `(length)` rule (names,
+/// addresses, e-mails, ids of billable objects, operation ids, …): longer
+/// values are rejected with INVALID_ARGUMENT naming the field and the limit.
+/// The real API documents these as "not limited"; the emulator bounds what it
+/// stores.
+pub const MAX_TEXT_CHARS: usize = 1024;
+
+/// Characters of an operation description, as the API documents
+/// ("0-256 characters long").
+pub const MAX_DESCRIPTION_CHARS: usize = 256;
+
 /// `value` cut to [`ECHO_CHARS`] characters plus `…` (on a character
 /// boundary), for status messages, descriptions and logs.
 pub(crate) fn echo(value: &str) -> Cow<'_, str> {

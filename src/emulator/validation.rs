@@ -15,6 +15,8 @@ use regex::Regex;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
+use super::text::{MAX_TEXT_CHARS, echo};
+
 /// One broken rule: the field path and what is wrong.
 pub(crate) type Violation = (String, String);
 
@@ -371,7 +373,7 @@ impl Validator {
                 keys.sort_by_key(|k| format!("{k:?}"));
                 for key in keys {
                     let shown = match key {
-                        MapKey::String(s) => s.clone(),
+                        MapKey::String(s) => echo(s).into_owned(),
                         other => format!("{:?}", map_key_value(other)),
                     };
                     let entry_path = format!("{path}[{shown:?}]");
@@ -453,7 +455,17 @@ impl Validator {
         };
         match value {
             Value::String(s) => {
-                range_rule("length", &rules.length, s.chars().count() as i128);
+                let chars = s.chars().count();
+                range_rule("length", &rules.length, chars as i128);
+                if rules.length.is_none() && chars > MAX_TEXT_CHARS {
+                    out.push((
+                        path.to_string(),
+                        format!(
+                            "length of the value must be <={MAX_TEXT_CHARS} (the emulator's \
+                             limit for text the API leaves unbounded), got {chars}"
+                        ),
+                    ));
+                }
                 if let Some(p) = &rules.pattern {
                     if let Some(re) = self.regex(p) {
                         if !re.is_match(s) {

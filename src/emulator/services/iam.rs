@@ -6,6 +6,7 @@ use tonic::{Request, Response, Status};
 
 use super::{Svc, subject};
 use crate::emulator::auth::verify_jwt;
+use crate::emulator::text::echo;
 use crate::proto::yandex::cloud::iam::v1::create_iam_token_request::Identity;
 use crate::proto::yandex::cloud::iam::v1::iam_token_service_server::IamTokenService;
 use crate::proto::yandex::cloud::iam::v1::{
@@ -66,7 +67,7 @@ impl IamTokenService for Svc {
         {
             return Err(Status::not_found(format!(
                 "service account {} not found",
-                r.service_account_id
+                echo(&r.service_account_id)
             )));
         }
         Ok(Response::new(self.issue(&r.service_account_id)))

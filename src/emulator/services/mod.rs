@@ -18,6 +18,7 @@ use tower::layer::util::{Identity, Stack};
 use super::Shared;
 use super::layer::{CallCtx, EmuLayer};
 use super::operations::Effect;
+use super::text::{MAX_DESCRIPTION_CHARS, truncate};
 use crate::proto::yandex::cloud::billing::v1::{
     billing_account_service_server::BillingAccountServiceServer,
     customer_service_server::CustomerServiceServer,
@@ -117,7 +118,7 @@ impl Svc {
             method,
             types,
             &subject,
-            m.description,
+            truncate(&m.description, MAX_DESCRIPTION_CHARS).into_owned(),
             m.metadata,
             m.effect,
             not_found_gets,

@@ -3,6 +3,7 @@
 use tonic::{Request, Response, Status};
 
 use super::{Svc, subject};
+use crate::emulator::text::echo;
 use crate::proto::yandex::cloud::operation::operation_service_server::OperationService;
 use crate::proto::yandex::cloud::operation::{
     CancelOperationRequest, GetOperationRequest, Operation,
@@ -13,7 +14,9 @@ fn check_owner(created_by: &str, subject: &str, id: &str) -> Result<(), Status> 
         Ok(())
     } else {
         Err(Status::permission_denied(format!(
-            "subject {subject} may not access operation {id}"
+            "subject {} may not access operation {}",
+            echo(subject),
+            echo(id)
         )))
     }
 }
