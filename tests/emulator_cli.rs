@@ -84,3 +84,201 @@ async fn ready_line_calls_and_sigterm() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Reads the ready line of a freshly started `yc-billing emulator`.
+fn start_emulator(extra: &[&std::ffi::OsStr]) -> (std::process::Child, serde_json::Value) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_yc-billing"))
+        .args(["emulator", "--listen", "127.0.0.1:0", "--no-metadata"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let ready: serde_json::Value =
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("ready line {line:?}: {e}"));
+    (child, ready)
+}
+
+/// Waits (bounded) for the child to exit and returns its status.
+fn wait_exit(child: &mut std::process::Child, within: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            panic!("emulator did not exit within {within:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A harness that signals the moment it has read the ready line always gets
+/// a clean shutdown: the handlers are installed before the line is printed.
+#[test]
+fn sigterm_right_after_the_ready_line_is_a_clean_exit() {
+    for run in 0..20 {
+        let (mut child, ready) = start_emulator(&[]);
+        assert_eq!(ready["event"], "ready");
+        let pid = i32::try_from(child.id()).unwrap();
+        let signal = if run % 2 == 0 {
+            libc::SIGTERM
+        } else {
+            libc::SIGINT
+        };
+        // SAFETY: kill(2) on our own child's pid.
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+        let status = wait_exit(&mut child, Duration::from_secs(10));
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "run {run}: signal {signal} right after the ready line gave {status}"
+        );
+    }
+}
+
+/// `--write-sa-key` writes the private key readable by the owner only, and
+/// replaces a pre-existing file whole (temp file + rename).
+#[cfg(unix)]
+#[test]
+fn write_sa_key_is_private_and_replaces_the_file_whole() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let dir = std::env::temp_dir().join(format!("yc-billing-sa-mode-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("key.json");
+    // A world-readable older file, longer than any key: nothing of it may remain.
+    std::fs::write(&path, "x".repeat(64 * 1024)).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let old_inode = std::fs::metadata(&path).unwrap().ino();
+
+    let (mut child, _ready) = start_emulator(&["--write-sa-key".as_ref(), path.as_os_str()]);
+    let meta = std::fs::metadata(&path).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(i32::try_from(child.id()).unwrap(), libc::SIGTERM) };
+    assert!(wait_exit(&mut child, Duration::from_secs(10)).success());
+
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600, "key file mode");
+    assert_ne!(meta.ino(), old_inode, "the key must be renamed into place");
+    assert!(
+        text.len() < 16 * 1024 && !text.contains("xxxxxxxxxxxxxxxx"),
+        "remains of the old file: {} bytes",
+        text.len()
+    );
+    let key = ServiceAccountKeyFile::from_json(&text).unwrap();
+    assert!(!key.private_key.is_empty());
+    // No temp file is left next to it.
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("key.json")]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// User plus system CPU time of a process so far (Linux `/proc`).
+#[cfg(target_os = "linux")]
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the parenthesised command name; utime and stime are 14 and 15.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // SAFETY: sysconf has no preconditions.
+    let hz = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).unwrap();
+    Duration::from_millis(ticks * 1000 / hz)
+}
+
+/// Item 10: with the descriptor limit reached the accept loop backs off
+/// (bounded CPU), logs once per interval, and serves again once descriptors
+/// are free.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn accept_errors_back_off_log_once_and_recover() {
+    use std::os::unix::process::CommandExt;
+    let log_path =
+        std::env::temp_dir().join(format!("yc-billing-emfile-{}.log", std::process::id()));
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_yc-billing"));
+    cmd.args(["emulator", "--listen", "127.0.0.1:0", "--no-metadata"])
+        .args(["--handshake-timeout-ms", "60000"])
+        .env("RUST_LOG", "yc_billing=warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log));
+    // SAFETY: only async-signal-safe setrlimit between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let lim = libc::rlimit {
+                rlim_cur: 48,
+                rlim_max: 48,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let ready: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let addr: std::net::SocketAddr = ready["address"].as_str().unwrap().parse().unwrap();
+
+    // More silent connections than the child has descriptors.
+    let mut held = Vec::new();
+    for _ in 0..80 {
+        held.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let cpu_before = cpu_time(child.id());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let cpu = cpu_time(child.id()) - cpu_before;
+    assert!(
+        cpu < Duration::from_millis(300),
+        "the emulator used {cpu:?} of CPU in 1.5 s at the descriptor limit"
+    );
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    let accept_lines = text.lines().filter(|l| l.contains("cannot accept")).count();
+    assert_eq!(accept_lines, 1, "accept-error log lines:\n{text}");
+
+    // Free the descriptors: a real call gets through again.
+    drop(held);
+    let endpoint = ready["endpoint"].as_str().unwrap().to_string();
+    let call = async {
+        let channel = tonic::transport::Channel::from_shared(endpoint)
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let auth: MetadataValue<_> = format!("Bearer {DEFAULT_IAM_TOKEN}").parse().unwrap();
+        let mut c =
+            CustomerServiceClient::with_interceptor(channel, move |mut r: tonic::Request<()>| {
+                r.metadata_mut().insert("authorization", auth.clone());
+                Ok(r)
+            });
+        c.list(ListCustomersRequest {
+            reseller_id: DEFAULT_RESELLER_ID.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+    };
+    let page = tokio::time::timeout(Duration::from_secs(10), call)
+        .await
+        .expect("no recovery within 10 s after descriptors were freed");
+    assert_eq!(page.customers.len(), 3);
+
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(i32::try_from(child.id()).unwrap(), libc::SIGTERM) };
+    let status = wait_exit(&mut child, Duration::from_secs(10));
+    let _ = std::fs::remove_file(&log_path);
+    assert_eq!(status.code(), Some(0), "{status}");
+}

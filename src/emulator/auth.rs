@@ -5,6 +5,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use tonic::Status;
 
+use super::text::echo;
+
 /// Audiences a service-account JWT may name. The emulator also accepts
 /// `https://iam.<its own host:port>/iam/v1/tokens`, which is what SDKs
 /// derive from the API endpoint they are pointed at (the official Python SDK
@@ -156,7 +158,7 @@ pub(crate) fn verify_jwt(
         .kid
         .ok_or_else(|| unauth("header has no kid".into()))?;
     let (sa_id, public_pem) =
-        lookup(&kid).ok_or_else(|| unauth(format!("unknown key id {kid}")))?;
+        lookup(&kid).ok_or_else(|| unauth(format!("unknown key id {}", echo(&kid))))?;
     let key = DecodingKey::from_rsa_pem(public_pem.as_bytes())
         .map_err(|e| Status::internal(format!("stored public key unusable: {e}")))?;
     let mut validation = Validation::new(Algorithm::PS256);

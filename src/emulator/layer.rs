@@ -1,21 +1,100 @@
 //! The tower layer in front of every service: request ids, counters, faults,
 //! authentication and the per-call log line.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use http::{HeaderValue, Request, Response};
 use tonic::Status;
 use tonic::body::Body;
 use tonic::service::Routes;
+use tonic::transport::server::TlsConnectInfo;
 use tower::{Layer, Service};
 
 use super::Shared;
 use super::auth::bearer_of;
+
+use super::conn::ConnInfo;
+use super::services::MAX_REQUEST_BYTES;
+use super::text::{EveryInterval, echo};
+
+/// Calls per served method. The key set is fixed when the emulator starts
+/// (every method of the served services in the descriptor pool), so no
+/// request, however named, adds state.
+pub(crate) struct CallCounters(HashMap<String, AtomicU64>);
+
+impl CallCounters {
+    pub fn new(methods: Vec<String>) -> Self {
+        Self(
+            methods
+                .into_iter()
+                .map(|m| (m, AtomicU64::new(0)))
+                .collect(),
+        )
+    }
+
+    /// Counts a call; false (and nothing counted) for an unknown method.
+    fn hit(&self, method: &str) -> bool {
+        self.0
+            .get(method)
+            .map(|c| c.fetch_add(1, Ordering::Relaxed))
+            .is_some()
+    }
+
+    /// Calls of `method` so far (0 for an unknown one).
+    pub fn get(&self, method: &str) -> u64 {
+        self.0.get(method).map_or(0, |c| c.load(Ordering::Relaxed))
+    }
+
+    /// The methods counted, sorted.
+    pub fn methods(&self) -> Vec<String> {
+        let mut m: Vec<String> = self.0.keys().cloned().collect();
+        m.sort();
+        m
+    }
+}
+
+/// Calls of unknown paths are logged at most once per this interval.
+const UNKNOWN_PATH_LOG_INTERVAL: Duration = Duration::from_secs(10);
+static UNKNOWN_PATH_LOG: EveryInterval = EveryInterval::new(UNKNOWN_PATH_LOG_INTERVAL);
+
+/// What an unknown path gets: UNIMPLEMENTED, no state, a rate-limited log line.
+fn unknown_method(method: &str) -> Response<Body> {
+    let shown = echo(method);
+    if let Some(suppressed) = UNKNOWN_PATH_LOG.allow() {
+        tracing::warn!(
+            method = %shown,
+            suppressed,
+            "call of an unknown method (logged at most once per {}s)",
+            UNKNOWN_PATH_LOG_INTERVAL.as_secs()
+        );
+    }
+    Status::unimplemented(format!("unknown method {shown}")).into_http()
+}
+
+/// tonic's decoder answers a message over the limit with OUT_OF_RANGE; gRPC
+/// says RESOURCE_EXHAUSTED. The emulator's handlers never answer
+/// OUT_OF_RANGE, so the decoder is the only source; the message is checked too.
+fn translate_size_limit(response: Response<Body>) -> Response<Body> {
+    let Some(status) = Status::from_header_map(response.headers()) else {
+        return response;
+    };
+    if status.code() != tonic::Code::OutOfRange
+        || !status.message().contains("message length too large")
+    {
+        return response;
+    }
+    Status::resource_exhausted(format!(
+        "request message is too large: the limit is {MAX_REQUEST_BYTES} bytes (4 MiB)"
+    ))
+    .into_http()
+}
 
 /// Who is calling; put into the request extensions for the handlers.
 #[derive(Clone, Debug)]
@@ -90,12 +169,15 @@ impl Service<Request<Body>> for EmuService {
                 .filter(|v| !v.is_empty())
                 .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_string);
             let trace_id = uuid::Uuid::new_v4().simple().to_string();
-            *shared
-                .calls
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .entry(method.clone())
-                .or_insert(0) += 1;
+            // A call finishes the handshake of its connection (see `conn`).
+            if let Some(info) = req.extensions().get::<ConnInfo>() {
+                info.mark_called();
+            } else if let Some(info) = req.extensions().get::<TlsConnectInfo<ConnInfo>>() {
+                info.get_ref().mark_called();
+            }
+            if !shared.calls.hit(&method) {
+                return Ok(unknown_method(&method));
+            }
             let decision = shared
                 .faults
                 .lock()
@@ -122,6 +204,7 @@ impl Service<Request<Body>> for EmuService {
                     Ok(subject) => {
                         req.extensions_mut().insert(CallCtx { subject });
                         let Ok(resp) = inner.call(req).await;
+                        let resp = translate_size_limit(resp);
                         if decision.lose_response {
                             Status::unavailable(
                                 "emulated lost response: the call took effect but the answer was dropped",

@@ -39,6 +39,7 @@
 //! missing one (`NOT_FOUND`).
 
 mod auth;
+mod conn;
 mod faults;
 mod layer;
 mod metadata_http;
@@ -49,9 +50,9 @@ mod proptests;
 mod seed;
 mod services;
 mod state;
+mod text;
 pub(crate) mod validation;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -73,10 +74,12 @@ pub use seed::{
     SeedServiceAccountBinding, SeedToken, TOKEN_CREATOR_ROLE,
 };
 pub use state::CustomerRecord;
+pub use text::{ECHO_CHARS, MAX_DESCRIPTION_CHARS, MAX_TEXT_CHARS};
 
 use crate::proto::yandex::cloud::access::AccessBinding;
 use crate::proto::yandex::cloud::billing::v1::{BillableObjectBinding, BillingAccount, Customer};
 use faults::FaultRuntime;
+use layer::CallCounters;
 use operations::Completion;
 use paging::PageTokens;
 use state::{IamTokenEntry, State};
@@ -116,6 +119,16 @@ pub enum EmulatorError {
 /// Streams a client may have open at once on one connection to the emulator.
 pub const MAX_CONCURRENT_STREAMS: u32 = 1000;
 
+/// Default of [`EmulatorBuilder::handshake_timeout`].
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default interval of [`EmulatorBuilder::http2_keepalive`].
+pub const DEFAULT_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
+/// Default timeout of [`EmulatorBuilder::http2_keepalive`].
+pub const DEFAULT_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest request message the emulator decodes (4 MiB, gRPC's usual
+/// default); a larger one answers RESOURCE_EXHAUSTED.
+pub const MAX_REQUEST_BYTES: usize = services::MAX_REQUEST_BYTES;
+
 /// Configures and starts an emulator.
 #[derive(Clone)]
 pub struct EmulatorBuilder {
@@ -131,6 +144,8 @@ pub struct EmulatorBuilder {
     metadata_server: bool,
     metadata_listen: SocketAddr,
     clock: Arc<dyn crate::auth::Clock>,
+    handshake_timeout: Duration,
+    keepalive: (Duration, Duration),
 }
 
 impl std::fmt::Debug for EmulatorBuilder {
@@ -144,6 +159,8 @@ impl std::fmt::Debug for EmulatorBuilder {
             .field("tls", &self.tls.is_some())
             .field("faults", &self.faults)
             .field("metadata_server", &self.metadata_server)
+            .field("handshake_timeout", &self.handshake_timeout)
+            .field("keepalive", &self.keepalive)
             .finish_non_exhaustive()
     }
 }
@@ -164,6 +181,8 @@ impl Default for EmulatorBuilder {
             faults: Faults::default(),
             metadata_server: true,
             metadata_listen: loopback,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            keepalive: (DEFAULT_KEEPALIVE_INTERVAL, DEFAULT_KEEPALIVE_TIMEOUT),
         }
     }
 }
@@ -263,6 +282,25 @@ impl EmulatorBuilder {
         self
     }
 
+    /// A connection must finish its handshake within this time or is closed
+    /// (default 10 s, [`DEFAULT_HANDSHAKE_TIMEOUT`]): in plaintext the HTTP/2
+    /// preface and first frame header, over TLS the TLS handshake and then
+    /// the first call. Zero is taken as 1 ms.
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// HTTP/2 keepalive: after `interval` without a frame from the client the
+    /// emulator sends a PING and closes the connection when it is not
+    /// acknowledged within `timeout` (defaults 30 s and 10 s). Zero values
+    /// are taken as 1 ms.
+    pub fn http2_keepalive(mut self, interval: Duration, timeout: Duration) -> Self {
+        let min = Duration::from_millis(1);
+        self.keepalive = (interval.max(min), timeout.max(min));
+        self
+    }
+
     /// Binds, starts serving and returns the handle.
     pub async fn start(self) -> Result<EmulatorHandle, EmulatorError> {
         let listener = tokio::net::TcpListener::bind(self.listen)
@@ -322,10 +360,11 @@ impl EmulatorBuilder {
             reseller_id: seed.default_reseller_id.clone(),
             service_account_id: seed.service_accounts.first().cloned().unwrap_or_default(),
         };
+        let validator = Validator::new();
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
             faults: Mutex::new(FaultRuntime::new(self.faults.clone())),
-            calls: Mutex::new(HashMap::new()),
+            calls: CallCounters::new(validator.methods_of(services::SERVED_SERVICES)),
             iam_exchanges: AtomicU64::new(0),
             completion: Completion {
                 delay: self.operation_delay,
@@ -334,7 +373,7 @@ impl EmulatorBuilder {
             iam_token_ttl: self.iam_token_ttl,
             clock: self.clock.clone(),
             poll_hint: self.poll_interval_hint,
-            validator: Validator::new(),
+            validator,
             pages: PageTokens::new(),
             api_address,
             jwt_audiences,
@@ -346,22 +385,36 @@ impl EmulatorBuilder {
         // client bursting thousands of calls queues them on its side; h2
         // otherwise buffers every request's DATA frame and, past its budget of
         // small frames, closes the connection with ENHANCE_YOUR_CALM.
+        // Keepalive pings drop established connections whose peer is gone.
         let mut server = tonic::transport::Server::builder()
             .max_concurrent_streams(Some(MAX_CONCURRENT_STREAMS))
             .initial_connection_window_size(Some(4 * 1024 * 1024))
-            .initial_stream_window_size(Some(1024 * 1024));
+            .initial_stream_window_size(Some(1024 * 1024))
+            .http2_keepalive_interval(Some(self.keepalive.0))
+            .http2_keepalive_timeout(Some(self.keepalive.1));
         if let Some((cert, key)) = &self.tls {
             let identity = tonic::transport::Identity::from_pem(cert, key);
             server = server
-                .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
+                .tls_config(
+                    tonic::transport::ServerTlsConfig::new()
+                        .identity(identity)
+                        .timeout(self.handshake_timeout),
+                )
                 .map_err(|e| EmulatorError::Tls(e.to_string()))?;
         }
         let (tx, rx) = oneshot::channel::<()>();
         let router = services::router(server, shared.clone());
         // Nagle's algorithm on the accepted sockets holds small responses
         // back until the client's delayed ACK (~40 ms per sequential call).
-        let incoming =
-            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+        // TCP keepalive too, for peers that vanish without a FIN. Accept
+        // errors (EMFILE) back off instead of spinning; see `conn`.
+        let incoming = conn::Accept::new(
+            tonic::transport::server::TcpIncoming::from(listener)
+                .with_nodelay(Some(true))
+                .with_keepalive(Some(Duration::from_secs(60))),
+            self.handshake_timeout,
+            tls,
+        );
         let join = tokio::spawn(async move {
             let signal = async {
                 let _ = rx.await;
@@ -434,7 +487,7 @@ impl std::fmt::Debug for SeededCredentials {
 pub(crate) struct Shared {
     pub state: Mutex<State>,
     pub faults: Mutex<FaultRuntime>,
-    pub calls: Mutex<HashMap<String, u64>>,
+    pub calls: CallCounters,
     pub iam_exchanges: AtomicU64,
     pub completion: Completion,
     pub iam_token_ttl: Duration,
@@ -585,14 +638,15 @@ impl EmulatorHandle {
     /// Calls that reached the server for `method`
     /// (`yandex.cloud.billing.v1.CustomerService/Invite`), faulted ones included.
     pub fn calls(&self, method: &str) -> u64 {
-        let method = method.trim_start_matches('/');
-        self.shared
-            .calls
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(method)
-            .copied()
-            .unwrap_or(0)
+        self.shared.calls.get(method.trim_start_matches('/'))
+    }
+
+    /// The methods the emulator serves and counts
+    /// (`yandex.cloud.billing.v1.CustomerService/Invite`, …), sorted. Fixed at
+    /// start from the descriptor pool: calls of unknown paths answer
+    /// UNIMPLEMENTED and add nothing here or anywhere else.
+    pub fn served_methods(&self) -> Vec<String> {
+        self.shared.calls.methods()
     }
 
     /// Successful `IamTokenService.Create` and `CreateForServiceAccount` calls

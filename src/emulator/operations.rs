@@ -11,6 +11,7 @@ use tonic_types::pb::Status as RpcStatus;
 
 use super::seed::CustomerStatus;
 use super::state::{CustomerRecord, State};
+use crate::emulator::text::echo;
 use crate::proto::yandex::cloud::access::{AccessBindingAction, AccessBindingDelta};
 use crate::proto::yandex::cloud::billing::v1::{
     BillableObject, BillableObjectBinding, BillingAccount,
@@ -72,7 +73,7 @@ pub(crate) fn new_id(prefix: &str) -> String {
 /// exist or belongs to another subject: one code and one message shape, so
 /// that the answer reveals nothing about other subjects' operations.
 pub(crate) fn operation_not_found(id: &str) -> Status {
-    Status::not_found(format!("operation {id} not found"))
+    Status::not_found(format!("operation {} not found", echo(id)))
 }
 
 fn rpc_status(code: Code, message: &str) -> RpcStatus {
@@ -184,7 +185,10 @@ impl State {
                 status,
             } => {
                 let c = self.customer_mut(&customer_id).ok_or_else(|| {
-                    rpc_status(Code::NotFound, &format!("customer {customer_id} not found"))
+                    rpc_status(
+                        Code::NotFound,
+                        &format!("customer {} not found", echo(&customer_id)),
+                    )
                 })?;
                 c.status = status;
                 let proto = c.to_proto();
@@ -197,7 +201,7 @@ impl State {
                 if self.account(&account_id).is_none() {
                     return Err(rpc_status(
                         Code::NotFound,
-                        &format!("billing account {account_id} not found"),
+                        &format!("billing account {} not found", echo(&account_id)),
                     ));
                 }
                 // A billable object is paid for by one account at a time:
@@ -221,7 +225,7 @@ impl State {
                 let a = self.account_mut(&account_id).ok_or_else(|| {
                     rpc_status(
                         Code::NotFound,
-                        &format!("billing account {account_id} not found"),
+                        &format!("billing account {} not found", echo(&account_id)),
                     )
                 })?;
                 for d in deltas {
@@ -347,7 +351,8 @@ impl State {
             .ok_or_else(|| operation_not_found(id))?;
         if rec.op.done {
             return Err(Status::failed_precondition(format!(
-                "operation {id} is already done and cannot be cancelled"
+                "operation {} is already done and cannot be cancelled",
+                echo(id)
             )));
         }
         rec.effect = None;

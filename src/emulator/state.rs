@@ -7,6 +7,7 @@ use tonic::Status;
 
 use super::operations::OpRecord;
 use super::seed::{CustomerStatus, Seed, SeedPerson};
+use crate::emulator::text::echo;
 use crate::proto::yandex::cloud::access::{AccessBinding, Subject};
 use crate::proto::yandex::cloud::billing::v1::{
     BillableObjectBinding, BillingAccount, Customer, CustomerPerson,
@@ -287,12 +288,15 @@ impl State {
     pub fn check_account(&self, subject: &str, account: &str, level: Level) -> Result<(), Status> {
         if self.account(account).is_none() {
             return Err(Status::not_found(format!(
-                "billing account {account} not found"
+                "billing account {} not found",
+                echo(account)
             )));
         }
         if !self.allowed(subject, account, level) {
             return Err(Status::permission_denied(format!(
-                "subject {subject} has no {level:?} permission on billing account {account}"
+                "subject {} has no {level:?} permission on billing account {}",
+                echo(subject),
+                echo(account)
             )));
         }
         Ok(())

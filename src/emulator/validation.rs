@@ -15,6 +15,8 @@ use regex::Regex;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
+use super::text::{MAX_TEXT_CHARS, echo};
+
 /// One broken rule: the field path and what is wrong.
 pub(crate) type Violation = (String, String);
 
@@ -251,6 +253,22 @@ impl Validator {
         ))
     }
 
+    /// `service/Method` paths (no leading slash) of every method of the
+    /// named services in the descriptor pool.
+    pub fn methods_of<'a>(&self, services: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+        services
+            .into_iter()
+            .filter_map(|name| self.pool.get_service_by_name(name))
+            .flat_map(|service| {
+                let full = service.full_name().to_string();
+                service
+                    .methods()
+                    .map(move |m| format!("{full}/{}", m.name()))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
     fn resolve(&self, package: &str, name: &str) -> String {
         if let Some(abs) = name.strip_prefix('.') {
             return abs.to_string();
@@ -371,7 +389,7 @@ impl Validator {
                 keys.sort_by_key(|k| format!("{k:?}"));
                 for key in keys {
                     let shown = match key {
-                        MapKey::String(s) => s.clone(),
+                        MapKey::String(s) => echo(s).into_owned(),
                         other => format!("{:?}", map_key_value(other)),
                     };
                     let entry_path = format!("{path}[{shown:?}]");
@@ -453,7 +471,17 @@ impl Validator {
         };
         match value {
             Value::String(s) => {
-                range_rule("length", &rules.length, s.chars().count() as i128);
+                let chars = s.chars().count();
+                range_rule("length", &rules.length, chars as i128);
+                if rules.length.is_none() && chars > MAX_TEXT_CHARS {
+                    out.push((
+                        path.to_string(),
+                        format!(
+                            "length of the value must be <={MAX_TEXT_CHARS} (the emulator's \
+                             limit for text the API leaves unbounded), got {chars}"
+                        ),
+                    ));
+                }
                 if let Some(p) = &rules.pattern {
                     if let Some(re) = self.regex(p) {
                         if !re.is_match(s) {

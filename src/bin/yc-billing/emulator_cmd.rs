@@ -63,6 +63,11 @@ pub struct EmulatorArgs {
     /// Seed of the fault random source.
     #[arg(long)]
     random_seed: Option<u64>,
+    /// A connection that has not finished its handshake after this many
+    /// milliseconds is closed (plaintext: the HTTP/2 preface; TLS: the TLS
+    /// handshake, then the first call).
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    handshake_timeout_ms: u64,
     /// Generate a key for the seed's first service account and write it here.
     #[arg(long)]
     write_sa_key: Option<PathBuf>,
@@ -123,7 +128,8 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
         .iam_token_ttl(Duration::from_secs(args.iam_token_ttl_secs))
         .faults(faults)
         .metadata_server(!args.no_metadata)
-        .metadata_listen(args.metadata_listen);
+        .metadata_listen(args.metadata_listen)
+        .handshake_timeout(Duration::from_millis(args.handshake_timeout_ms));
     if let Some(n) = args.complete_after_gets {
         builder = builder.complete_after_gets(n);
     }
@@ -144,13 +150,17 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
         .iter()
         .map(|spec| parse_fail_next_operation(spec))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    // Before anything is announced: a harness may signal the moment it reads
+    // the ready line, and a signal without a handler kills the process.
+    let signals = Signals::install()?;
     let emu = builder.start().await?;
     for (method, code, message) in &fail_next {
         emu.fail_next_operation(method, *code, message);
     }
     if let Some(path) = &args.write_sa_key {
         let key = emu.create_service_account_key(&emu.credentials().service_account_id);
-        std::fs::write(path, key.to_json()).with_context(|| format!("{}", path.display()))?;
+        write_private(path, key.to_json().as_bytes())
+            .with_context(|| format!("--write-sa-key {}", path.display()))?;
     }
     let ready = serde_json::json!({
         "event": "ready",
@@ -160,26 +170,70 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
         "tls": tls,
     });
     println!("{ready}");
-    wait_for_signal().await?;
+    signals.wait().await;
     tracing::info!("shutting down");
     emu.shutdown().await;
     Ok(())
 }
 
-#[cfg(unix)]
-async fn wait_for_signal() -> anyhow::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
+/// Writes `bytes` to `path` readable by the owner only, atomically: a temp
+/// file created 0600 in the same directory, synced, then renamed over `path`
+/// (a reader sees the old file or the whole new one, never a 0644 window).
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    // tempfile creates the file with mode 0600 on unix.
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".yc-billing-key-")
+        .tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
 
+/// SIGTERM and SIGINT handlers, installed before the ready line.
+#[cfg(unix)]
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl Signals {
+    fn install() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+            int: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+        })
+    }
+
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+    }
+}
+
+/// Ctrl-C handler, installed before the ready line.
 #[cfg(not(unix))]
-async fn wait_for_signal() -> anyhow::Result<()> {
-    tokio::signal::ctrl_c().await?;
-    Ok(())
+struct Signals(std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>);
+
+#[cfg(not(unix))]
+impl Signals {
+    fn install() -> anyhow::Result<Self> {
+        let ctrl_c = tokio::signal::ctrl_c();
+        Ok(Self(Box::pin(async move {
+            let _ = ctrl_c.await;
+        })))
+    }
+
+    async fn wait(self) {
+        self.0.await;
+    }
 }

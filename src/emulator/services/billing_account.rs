@@ -6,6 +6,7 @@ use tonic::{Request, Response, Status};
 use super::{Mutation, Svc, subject};
 use crate::emulator::operations::Effect;
 use crate::emulator::state::Level;
+use crate::emulator::text::echo;
 use crate::emulator::validation::invalid_argument;
 use crate::proto::yandex::cloud::access::{
     ListAccessBindingsRequest, ListAccessBindingsResponse, UpdateAccessBindingsMetadata,
@@ -118,7 +119,9 @@ impl BillingAccountService for Svc {
             Ok(Mutation {
                 description: format!(
                     "Bind {} {} to billing account {}",
-                    object.r#type, object.id, r.billing_account_id
+                    echo(&object.r#type),
+                    echo(&object.id),
+                    echo(&r.billing_account_id)
                 ),
                 metadata: BindBillableObjectMetadata {
                     billable_object_id: object.id.clone(),
@@ -168,7 +171,7 @@ impl BillingAccountService for Svc {
             Ok(Mutation {
                 description: format!(
                     "Update access bindings of billing account {}",
-                    r.resource_id
+                    echo(&r.resource_id)
                 ),
                 metadata: UpdateAccessBindingsMetadata {
                     resource_id: r.resource_id.clone(),

@@ -10,6 +10,7 @@ use super::{Mutation, Svc, subject};
 use crate::emulator::operations::{Effect, new_id};
 use crate::emulator::seed::CustomerStatus;
 use crate::emulator::state::{CustomerRecord, Level, State};
+use crate::emulator::text::echo;
 use crate::emulator::validation::invalid_argument;
 use crate::proto::yandex::cloud::billing::v1::customer_service_server::CustomerService;
 use crate::proto::yandex::cloud::billing::v1::{
@@ -71,11 +72,11 @@ fn status_change(
         .customers
         .iter()
         .find(|c| c.id == customer_id)
-        .ok_or_else(|| Status::not_found(format!("customer {customer_id} not found")))?;
+        .ok_or_else(|| Status::not_found(format!("customer {} not found", echo(customer_id))))?;
     let reseller = c.reseller_id.clone();
     st.check_account(subject, &reseller, Level::Edit)?;
     Ok(Mutation {
-        description: format!("{verb} customer {customer_id}"),
+        description: format!("{verb} customer {}", echo(customer_id)),
         metadata: metadata(&reseller, customer_id),
         effect: Effect::SetCustomerStatus {
             customer_id: customer_id.to_string(),
@@ -139,7 +140,8 @@ impl CustomerService for Svc {
                 Ok(Mutation {
                     description: format!(
                         "Invite customer {} to reseller {}",
-                        r.name, r.reseller_id
+                        echo(&r.name),
+                        echo(&r.reseller_id)
                     ),
                     metadata: metadata(&r.reseller_id, &c.id),
                     effect: Effect::CreateCustomer(Box::new(c)),
@@ -176,7 +178,8 @@ impl CustomerService for Svc {
             Ok(Mutation {
                 description: format!(
                     "Create reseller-served customer {} of reseller {}",
-                    r.name, r.reseller_id
+                    echo(&r.name),
+                    echo(&r.reseller_id)
                 ),
                 metadata: metadata(&r.reseller_id, &c.id),
                 effect: Effect::CreateCustomer(Box::new(c)),

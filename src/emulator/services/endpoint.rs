@@ -3,6 +3,7 @@
 use tonic::{Request, Response, Status};
 
 use super::Svc;
+use crate::emulator::text::echo;
 use crate::proto::yandex::cloud::endpoint::api_endpoint_service_server::ApiEndpointService;
 use crate::proto::yandex::cloud::endpoint::{
     ApiEndpoint, GetApiEndpointRequest, ListApiEndpointsRequest, ListApiEndpointsResponse,
@@ -25,7 +26,10 @@ impl ApiEndpointService for Svc {
     ) -> Result<Response<ApiEndpoint>, Status> {
         let id = &req.get_ref().api_endpoint_id;
         if !ENDPOINT_IDS.contains(&id.as_str()) {
-            return Err(Status::not_found(format!("api endpoint {id} not found")));
+            return Err(Status::not_found(format!(
+                "api endpoint {} not found",
+                echo(id)
+            )));
         }
         Ok(Response::new(ApiEndpoint {
             id: id.clone(),

@@ -8,6 +8,7 @@ use super::{Svc, subject};
 use crate::emulator::auth::verify_jwt;
 use crate::emulator::seed::TOKEN_CREATOR_ROLE;
 use crate::emulator::state::SaRight;
+use crate::emulator::text::echo;
 use crate::proto::yandex::cloud::iam::v1::create_iam_token_request::Identity;
 use crate::proto::yandex::cloud::iam::v1::iam_token_service_server::IamTokenService;
 use crate::proto::yandex::cloud::iam::v1::{
@@ -64,12 +65,17 @@ impl IamTokenService for Svc {
             let st = self.0.lock();
             let sa = &r.service_account_id;
             if !st.service_accounts.contains(sa) {
-                return Err(Status::not_found(format!("service account {sa} not found")));
+                return Err(Status::not_found(format!(
+                    "service account {} not found",
+                    echo(sa)
+                )));
             }
             if !st.sa_allowed(&caller, sa, SaRight::CreateToken) {
                 return Err(Status::permission_denied(format!(
-                    "subject {caller} may not create tokens for service account {sa}: it needs \
-                     the {TOKEN_CREATOR_ROLE} (or editor, admin) role on that service account"
+                    "subject {} may not create tokens for service account {}: it needs \
+                     the {TOKEN_CREATOR_ROLE} (or editor, admin) role on that service account",
+                    echo(&caller),
+                    echo(sa)
                 )));
             }
         }

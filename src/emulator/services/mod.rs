@@ -9,6 +9,7 @@ mod operation;
 use std::sync::Arc;
 
 use prost::Message;
+use tonic::server::NamedService;
 use tonic::transport::Server;
 use tonic::transport::server::Router;
 use tonic::{Request, Response, Status};
@@ -17,6 +18,7 @@ use tower::layer::util::{Identity, Stack};
 use super::Shared;
 use super::layer::{CallCtx, EmuLayer};
 use super::operations::Effect;
+use super::text::{MAX_DESCRIPTION_CHARS, truncate};
 use crate::proto::yandex::cloud::billing::v1::{
     billing_account_service_server::BillingAccountServiceServer,
     customer_service_server::CustomerServiceServer,
@@ -30,15 +32,39 @@ use crate::proto::yandex::cloud::operation::operation_service_server::OperationS
 #[derive(Clone)]
 pub(crate) struct Svc(pub Arc<Shared>);
 
+/// Full names of the services [`router`] serves, from the generated servers.
+pub(crate) const SERVED_SERVICES: [&str; 5] = [
+    <CustomerServiceServer<Svc> as NamedService>::NAME,
+    <BillingAccountServiceServer<Svc> as NamedService>::NAME,
+    <OperationServiceServer<Svc> as NamedService>::NAME,
+    <IamTokenServiceServer<Svc> as NamedService>::NAME,
+    <ApiEndpointServiceServer<Svc> as NamedService>::NAME,
+];
+
+/// The largest request message a service decodes; larger ones answer
+/// RESOURCE_EXHAUSTED (see the emulator layer).
+pub(crate) const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
+
 pub(crate) fn router(server: Server, shared: Arc<Shared>) -> Router<Stack<EmuLayer, Identity>> {
     let svc = Svc(shared.clone());
     server
         .layer(EmuLayer(shared))
-        .add_service(CustomerServiceServer::new(svc.clone()))
-        .add_service(BillingAccountServiceServer::new(svc.clone()))
-        .add_service(OperationServiceServer::new(svc.clone()))
-        .add_service(IamTokenServiceServer::new(svc.clone()))
-        .add_service(ApiEndpointServiceServer::new(svc))
+        .add_service(
+            CustomerServiceServer::new(svc.clone()).max_decoding_message_size(MAX_REQUEST_BYTES),
+        )
+        .add_service(
+            BillingAccountServiceServer::new(svc.clone())
+                .max_decoding_message_size(MAX_REQUEST_BYTES),
+        )
+        .add_service(
+            OperationServiceServer::new(svc.clone()).max_decoding_message_size(MAX_REQUEST_BYTES),
+        )
+        .add_service(
+            IamTokenServiceServer::new(svc.clone()).max_decoding_message_size(MAX_REQUEST_BYTES),
+        )
+        .add_service(
+            ApiEndpointServiceServer::new(svc).max_decoding_message_size(MAX_REQUEST_BYTES),
+        )
 }
 
 /// The authenticated subject of a call.
@@ -94,7 +120,7 @@ impl Svc {
             method,
             types,
             &subject,
-            m.description,
+            truncate(&m.description, MAX_DESCRIPTION_CHARS).into_owned(),
             m.metadata,
             m.effect,
             not_found_gets,

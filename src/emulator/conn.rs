@@ -1,0 +1,214 @@
+//! Accepting connections: back off on accept errors (EMFILE) instead of
+//! spinning, and drop a connection that does not finish its handshake in time.
+//!
+//! tonic's `TcpIncoming` yields every accept error and tonic's serve loop
+//! polls it again at once: with the descriptor limit reached that is a busy
+//! loop. [`Accept`] turns an error into a pause (10 ms doubling to 1 s, reset
+//! by the next success) and a log line at most once per
+//! [`ACCEPT_ERROR_LOG_INTERVAL`].
+//!
+//! h2 waits for the client preface without a deadline, so a silent TCP peer
+//! held a connection forever. [`Guarded`] fails the read side when the
+//! handshake is not done by the deadline: in plaintext, the 24-byte HTTP/2
+//! preface and the header of the first frame; over TLS (whose handshake has
+//! its own timeout in tonic), the first call. Established connections are
+//! then watched by HTTP/2 keepalive pings.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use futures::Stream;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::time::Sleep;
+use tonic::transport::server::{Connected, TcpIncoming};
+
+use super::text::EveryInterval;
+
+/// Accept errors are logged at most once per this interval.
+pub const ACCEPT_ERROR_LOG_INTERVAL: Duration = Duration::from_secs(5);
+const FIRST_BACKOFF: Duration = Duration::from_millis(10);
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// The HTTP/2 client preface (24 bytes) and one frame header (9 bytes).
+const PLAINTEXT_HANDSHAKE_BYTES: usize = 24 + 9;
+
+/// The accepted-connection stream handed to tonic.
+pub(crate) struct Accept {
+    inner: TcpIncoming,
+    pause: Option<Pin<Box<Sleep>>>,
+    backoff: Duration,
+    handshake_timeout: Duration,
+    tls: bool,
+    log: EveryInterval,
+}
+
+impl Accept {
+    pub fn new(inner: TcpIncoming, handshake_timeout: Duration, tls: bool) -> Self {
+        Self {
+            inner,
+            pause: None,
+            backoff: FIRST_BACKOFF,
+            handshake_timeout,
+            tls,
+            log: EveryInterval::new(ACCEPT_ERROR_LOG_INTERVAL),
+        }
+    }
+}
+
+impl Stream for Accept {
+    type Item = Result<Guarded, io::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            if let Some(pause) = &mut this.pause {
+                ready!(pause.as_mut().poll(cx));
+                this.pause = None;
+            }
+            match ready!(Pin::new(&mut this.inner).poll_next(cx)) {
+                None => return Poll::Ready(None),
+                Some(Ok(stream)) => {
+                    this.backoff = FIRST_BACKOFF;
+                    return Poll::Ready(Some(Ok(Guarded::new(
+                        stream,
+                        this.handshake_timeout,
+                        this.tls,
+                    ))));
+                }
+                Some(Err(e)) => {
+                    if let Some(suppressed) = this.log.allow() {
+                        tracing::warn!(
+                            error = %e,
+                            retry_in_ms = this.backoff.as_millis() as u64,
+                            suppressed,
+                            "cannot accept a connection; backing off (logged at most once per {}s)",
+                            ACCEPT_ERROR_LOG_INTERVAL.as_secs()
+                        );
+                    }
+                    this.pause = Some(Box::pin(tokio::time::sleep(this.backoff)));
+                    this.backoff = (this.backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+    }
+}
+
+/// What the services see of a connection (request extension): lets the
+/// layer mark the handshake of a TLS connection done on its first call.
+#[derive(Clone, Debug)]
+pub(crate) struct ConnInfo(Arc<AtomicBool>);
+
+impl ConnInfo {
+    pub fn mark_called(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// An accepted TCP stream whose reads fail once the handshake deadline
+/// passes with the handshake unfinished.
+pub(crate) struct Guarded {
+    io: TcpStream,
+    deadline: Option<Pin<Box<Sleep>>>,
+    /// Plaintext bytes still to read before the handshake counts as done.
+    need: usize,
+    called: Arc<AtomicBool>,
+    timeout: Duration,
+}
+
+impl Guarded {
+    fn new(io: TcpStream, timeout: Duration, tls: bool) -> Self {
+        Self {
+            io,
+            deadline: Some(Box::pin(tokio::time::sleep(timeout))),
+            need: if tls {
+                usize::MAX
+            } else {
+                PLAINTEXT_HANDSHAKE_BYTES
+            },
+            called: Arc::new(AtomicBool::new(false)),
+            timeout,
+        }
+    }
+}
+
+impl Connected for Guarded {
+    type ConnectInfo = ConnInfo;
+
+    fn connect_info(&self) -> ConnInfo {
+        ConnInfo(self.called.clone())
+    }
+}
+
+impl AsyncRead for Guarded {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut this.io).poll_read(cx, buf);
+        if this.deadline.is_none() {
+            return polled;
+        }
+        if let Poll::Ready(Ok(())) = &polled {
+            this.need = this
+                .need
+                .saturating_sub(buf.filled().len().saturating_sub(before));
+        }
+        if this.need == 0 || this.called.load(Ordering::Relaxed) {
+            this.deadline = None;
+            return polled;
+        }
+        if polled.is_pending() {
+            if let Some(deadline) = &mut this.deadline {
+                if deadline.as_mut().poll(cx).is_ready() {
+                    tracing::debug!(
+                        timeout_ms = this.timeout.as_millis() as u64,
+                        "closing a connection that did not finish its handshake in time"
+                    );
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("no HTTP/2 handshake within {:?}", this.timeout),
+                    )));
+                }
+            }
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for Guarded {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
