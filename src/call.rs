@@ -29,7 +29,9 @@ impl CallOptions {
         Self::default()
     }
 
-    /// The overall deadline of the call, retries included.
+    /// The overall deadline of the call, retries included. More than
+    /// [`MAX_TIMEOUT`](crate::client::MAX_TIMEOUT) makes the call fail with
+    /// [`Error::Config`](crate::Error::Config) before anything is sent.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self

@@ -32,6 +32,33 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default overall deadline of a call, retries included.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The longest timeout the client accepts: 99,999,999 hours (about 11,400
+/// years), the most a gRPC `grpc-timeout` header can carry (eight digits of
+/// a unit). Longer request, connect or per-call timeouts are refused with
+/// [`Error::Config`] naming the setting.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(99_999_999 * 3600);
+
+/// Refuses a timeout of zero or beyond [`MAX_TIMEOUT`], naming `setting`.
+fn check_timeout(setting: &str, timeout: Duration) -> Result<()> {
+    if timeout.is_zero() {
+        return Err(Error::config(setting, "must be greater than zero"));
+    }
+    check_max_timeout(setting, timeout)
+}
+
+/// Refuses a timeout beyond [`MAX_TIMEOUT`], naming `setting`.
+pub(crate) fn check_max_timeout(setting: &str, timeout: Duration) -> Result<()> {
+    if timeout > MAX_TIMEOUT {
+        return Err(Error::config(
+            setting,
+            format!(
+                "{timeout:?} is too long: at most 99999999h, the most a gRPC deadline can carry"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// A CANCELLED answer this close to the call's deadline is the server
 /// enforcing that deadline (the `grpc-timeout` header rounds it).
 const DEADLINE_TOLERANCE: Duration = Duration::from_millis(10);
@@ -85,6 +112,7 @@ pub struct ClientBuilder {
     user_agent: Option<String>,
     clock: Arc<dyn Clock>,
     refresh: Option<RefreshPolicy>,
+    max_pages: u32,
     errors: Vec<Error>,
 }
 
@@ -120,6 +148,7 @@ impl Default for ClientBuilder {
             user_agent: None,
             clock: Arc::new(SystemClock),
             refresh: None,
+            max_pages: crate::pagination::DEFAULT_MAX_PAGES,
             errors: Vec::new(),
         }
     }
@@ -209,15 +238,26 @@ impl ClientBuilder {
         self
     }
 
-    /// Time allowed to open a connection (default 10 s).
+    /// Time allowed to open a connection (default 10 s; at most
+    /// [`MAX_TIMEOUT`], checked by [`build`](Self::build)).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
     }
 
-    /// Overall deadline of a call, retries included (default 30 s).
+    /// Overall deadline of a call, retries included (default 30 s; at most
+    /// [`MAX_TIMEOUT`], checked by [`build`](Self::build)).
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout;
+        self
+    }
+
+    /// The most pages one `.stream()` of a List call fetches (default
+    /// [`DEFAULT_MAX_PAGES`](crate::pagination::DEFAULT_MAX_PAGES));
+    /// [`build`](Self::build) refuses 0. A call can override it with
+    /// [`Call::max_pages`](crate::services::Call::max_pages).
+    pub fn max_pages(mut self, pages: u32) -> Self {
+        self.max_pages = pages;
         self
     }
 
@@ -338,17 +378,10 @@ impl ClientBuilder {
         if let Some(e) = self.errors.drain(..).next() {
             return Err(e);
         }
-        if self.request_timeout.is_zero() {
-            return Err(Error::config(
-                "request_timeout",
-                "must be greater than zero",
-            ));
-        }
-        if self.connect_timeout.is_zero() {
-            return Err(Error::config(
-                "connect_timeout",
-                "must be greater than zero",
-            ));
+        check_timeout("request_timeout", self.request_timeout)?;
+        check_timeout("connect_timeout", self.connect_timeout)?;
+        if self.max_pages == 0 {
+            return Err(Error::config("max_pages", "must be at least 1"));
         }
         let user_agent = self.user_agent_value();
         let mut addresses: HashMap<Service, String> = HashMap::new();
@@ -463,6 +496,7 @@ impl ClientBuilder {
                 auth: source,
                 retry: self.retry,
                 timeout: self.request_timeout,
+                max_pages: self.max_pages,
             }),
         })
     }
@@ -503,6 +537,7 @@ struct Inner {
     auth: Arc<dyn AuthorizationSource>,
     retry: RetryPolicy,
     timeout: Duration,
+    max_pages: u32,
 }
 
 /// A handle to the Billing API: cheap to clone, `Send + Sync`, one shared
@@ -557,11 +592,18 @@ impl Client {
         &self.inner.retry
     }
 
+    /// The page bound of the List calls' `.stream()` (see
+    /// [`ClientBuilder::max_pages`]).
+    pub fn max_pages(&self) -> u32 {
+        self.inner.max_pages
+    }
+
     /// Runs one unary call with the client's deadline, retry policy, request
     /// ids and idempotency key, mapping failures to [`Error`].
     ///
     /// `method` is the gRPC path (`/package.Service/Method`); `call` sends one
-    /// attempt on a stub of the caller's choice. The request message is cloned
+    /// attempt on a stub of the caller's choice. A per-call timeout beyond
+    /// [`MAX_TIMEOUT`] is [`Error::Config`] and sends nothing. The request message is cloned
     /// for each attempt; the `idempotency-key` and `x-client-trace-id` stay
     /// the same on every attempt, `x-client-request-id` is fresh each time.
     pub async fn execute<Req, Resp, F, Fut>(
@@ -577,7 +619,13 @@ impl Client {
         Fut: Future<Output = std::result::Result<tonic::Response<Resp>, tonic::Status>>,
     {
         let policy = options.retry.as_ref().unwrap_or(&self.inner.retry);
-        let timeout = options.timeout.unwrap_or(self.inner.timeout);
+        let timeout = match options.timeout {
+            Some(t) => {
+                check_max_timeout("timeout", t)?;
+                t
+            }
+            None => self.inner.timeout,
+        };
         let deadline = Instant::now() + timeout;
         let trace_id = crate::transport::random_uuid();
         let trace_header = crate::transport::uuid_header(trace_id);

@@ -94,6 +94,35 @@ pub enum Error {
         reason: String,
     },
 
+    /// A message cannot be written as proto3 JSON (a timestamp or duration
+    /// out of the range JSON can express, an `Any` of an unknown type, …).
+    #[error("cannot write {type_name} as JSON: {}", json_where(.path, .reason))]
+    Json {
+        /// The message type being converted.
+        type_name: String,
+        /// Where, as a JSON path of the REST shape (`response.createdAt`,
+        /// `accessBindings[2].subject`); empty when not known.
+        path: String,
+        /// What is wrong: the value and the rule it breaks.
+        reason: String,
+    },
+
+    /// A listing was stopped after `limit` pages (the bound of
+    /// [`paginate_bounded`](crate::pagination::paginate_bounded), by default
+    /// [`DEFAULT_MAX_PAGES`](crate::pagination::DEFAULT_MAX_PAGES)): a server
+    /// that answers a fresh page token on every page would otherwise be
+    /// listed forever.
+    #[error(
+        "{method}: listing stopped after {limit} pages, the page bound; raise it \
+         (max_pages, or --max-pages in the CLI) if the listing really is that long"
+    )]
+    TooManyPages {
+        /// The gRPC method of the listing.
+        method: String,
+        /// The page bound that was reached.
+        limit: u32,
+    },
+
     /// A connection could not be established.
     #[error("cannot connect to {endpoint}: {source}")]
     Connect {
@@ -103,6 +132,15 @@ pub enum Error {
         #[source]
         source: tonic::transport::Error,
     },
+}
+
+/// `path: reason`, or the reason alone without a path.
+fn json_where(path: &str, reason: &str) -> String {
+    if path.is_empty() {
+        reason.to_owned()
+    } else {
+        format!("{path}: {reason}")
+    }
 }
 
 impl Error {

@@ -15,6 +15,7 @@ pub mod json;
 pub mod operation;
 pub mod pagination;
 pub mod proto;
+mod quote;
 pub mod region;
 pub mod retry;
 pub mod services;

@@ -88,11 +88,43 @@ fn decode_result<R: Message + Name + Default>(raw: &ProtoOperation) -> Option<Re
         Some(ProtoResult::Error(status)) => {
             Err(OperationError::from_status(raw.id.clone(), raw.description.clone(), status).into())
         }
-        None => Err(Error::InvalidOperation {
-            operation_id: raw.id.clone(),
-            reason: "done, but carries neither error nor response".into(),
-        }),
+        None => Err(no_result(raw)),
     })
+}
+
+/// Checks the shape of an operation message as any server answers it: one
+/// that is not done must have an id to be polled by, and one that is done
+/// must carry an `error` or a `response`. The typed waits apply the same
+/// rules; this is for callers holding a raw message (the CLI's
+/// `operations get`).
+///
+/// ```
+/// use yc_billing::Error;
+/// use yc_billing::operation::check_operation;
+/// use yc_billing::proto::yandex::cloud::operation::Operation;
+///
+/// let running = Operation { id: "op1".into(), ..Default::default() };
+/// assert!(check_operation(&running).is_ok());
+/// let empty = Operation { id: "op1".into(), done: true, ..Default::default() };
+/// assert!(matches!(check_operation(&empty), Err(Error::InvalidOperation { .. })));
+/// ```
+///
+/// # Errors
+///
+/// [`Error::InvalidOperation`] saying what is wrong.
+pub fn check_operation(raw: &ProtoOperation) -> Result<()> {
+    if raw.done && raw.result.is_none() {
+        return Err(no_result(raw));
+    }
+    check_pollable(raw)
+}
+
+/// The error of a done operation with neither error nor response.
+fn no_result(raw: &ProtoOperation) -> Error {
+    Error::InvalidOperation {
+        operation_id: raw.id.clone(),
+        reason: "done, but carries neither error nor response".into(),
+    }
 }
 
 fn to_system_time(ts: Option<&prost_types::Timestamp>) -> Option<SystemTime> {
@@ -120,8 +152,10 @@ pub(crate) fn poll_hint(metadata: &tonic::metadata::MetadataMap) -> Option<Durat
 /// shortened by a random jitter of up to [`jitter`](Self::jitter) (default
 /// 20 %) of itself. When the server suggests an interval with the
 /// `x-operation-poll-interval` header (on the creating call or on a `Get`),
-/// the latest suggestion replaces the backoff, capped at
-/// [`max_hint`](Self::max_hint) (default 60 s).
+/// the latest suggestion replaces the backoff, clamped into
+/// [[`initial_interval`](Self::initial_interval), [`max_hint`](Self::max_hint)]
+/// (default 100 ms to 60 s): a server cannot make the waiter poll faster
+/// than its first backoff step, nor sleep longer than `max_hint`.
 ///
 /// A `NOT_FOUND` from `Get` within [`not_found_grace`](Self::not_found_grace)
 /// (default 5 s) of the operation's creation is taken as replication lag and
@@ -311,8 +345,9 @@ impl PollingPolicy {
     }
 
     /// The sleep before poll number `poll` given the server's latest
-    /// suggestion `hint`: the hint (capped at `max_hint`) when there is one,
-    /// otherwise the backoff with a random jitter.
+    /// suggestion `hint`: the hint, raised to at least `initial_interval`
+    /// and capped at `max_hint` (the cap wins if the two cross), when there
+    /// is one; otherwise the backoff with a random jitter.
     pub fn interval(&self, poll: u32, hint: Option<Duration>) -> Duration {
         let sample = rand::rng().random_range(0.0..=1.0);
         self.interval_with_sample(poll, hint, sample)
@@ -321,10 +356,13 @@ impl PollingPolicy {
     /// [`interval`](Self::interval) with the jitter's random draw (in `[0, 1]`) given.
     fn interval_with_sample(&self, poll: u32, hint: Option<Duration>, sample: f64) -> Duration {
         if let Some(h) = hint {
-            return h.min(self.max_hint);
+            return h.max(self.initial_interval).min(self.max_hint);
         }
         let cap = self.interval_cap(poll);
-        cap.mul_f64(1.0 - self.jitter * sample.clamp(0.0, 1.0))
+        let factor = 1.0 - self.jitter * sample.clamp(0.0, 1.0);
+        // `Duration::mul_f64` panics when the product overflows (a cap near
+        // `Duration::MAX` times 1.0 rounds up past it): keep the cap then.
+        Duration::try_from_secs_f64(cap.as_secs_f64() * factor).map_or(cap, |d| d.min(cap))
     }
 }
 
@@ -1079,6 +1117,52 @@ mod tests {
             p.interval(1, Some(Duration::from_secs(3600))),
             Duration::from_secs(30)
         );
+    }
+
+    #[test]
+    fn tiny_hints_are_raised_to_the_initial_interval() {
+        let p = PollingPolicy::default()
+            .with_initial_interval(Duration::from_millis(200))
+            .with_max_hint(Duration::from_secs(30));
+        for tiny in [
+            Duration::from_nanos(1),
+            Duration::from_micros(1),
+            Duration::ZERO,
+        ] {
+            assert_eq!(
+                p.interval(1, Some(tiny)),
+                Duration::from_millis(200),
+                "{tiny:?}"
+            );
+            assert_eq!(
+                p.interval(40, Some(tiny)),
+                Duration::from_millis(200),
+                "{tiny:?}"
+            );
+        }
+        // An initial interval above max_hint: the cap wins, nothing panics.
+        let crossed = PollingPolicy::default()
+            .with_initial_interval(Duration::from_secs(90))
+            .with_max_hint(Duration::from_secs(30));
+        assert_eq!(
+            crossed.interval(1, Some(Duration::from_millis(1))),
+            Duration::from_secs(30)
+        );
+    }
+
+    #[test]
+    fn extreme_intervals_do_not_panic() {
+        let p = PollingPolicy::default()
+            .with_initial_interval(Duration::MAX)
+            .with_max_interval(Duration::MAX)
+            .with_max_hint(Duration::MAX);
+        for sample in [0.0, 0.5, 1.0] {
+            for poll in [1, 2, 64, u32::MAX] {
+                let d = p.interval_with_sample(poll, None, sample);
+                assert!(d >= Duration::MAX.mul_f64(0.75), "{d:?}");
+            }
+        }
+        assert_eq!(p.interval(1, Some(Duration::MAX)), Duration::MAX);
     }
 
     #[test]

@@ -17,12 +17,21 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::future::Future;
+use std::hash::{BuildHasher, RandomState};
 
 use futures::Stream;
 
 use crate::error::{Error, Result};
+use crate::quote::quoted as quote;
+
+/// The default bound on the pages of one listing: [`paginate`] and the
+/// `.stream()` of every List call end with [`Error::TooManyPages`] rather
+/// than fetch page number 10,001. Override it per call with
+/// [`Call::max_pages`](crate::services::Call::max_pages) or for a client with
+/// [`ClientBuilder::max_pages`](crate::ClientBuilder::max_pages).
+pub const DEFAULT_MAX_PAGES: u32 = 10_000;
 
 /// One page of a List call.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -58,16 +67,30 @@ struct State<T, F> {
     pending: Option<Error>,
     /// The method, for error messages.
     method: &'static str,
+    /// Pages fetched so far.
+    pages: u32,
+    /// The most pages this listing may fetch.
+    max_pages: u32,
+    /// Keyed hashes of every token sent in this listing (at most `max_pages`
+    /// of them, 8 bytes each, whatever the tokens' size).
+    seen: HashSet<u64>,
+    /// The per-listing random key of those hashes.
+    hasher: RandomState,
 }
 
-/// A stream of every item of every page, fetched lazily with `fetch`.
+/// A stream of every item of every page, fetched lazily with `fetch`, at
+/// most [`DEFAULT_MAX_PAGES`] pages (see [`paginate_bounded`]).
 ///
 /// `fetch` is called with the token of the page to get: `first_token` first
 /// (empty for the first page), then each page's `next_page_token`. The
 /// stream stops after a page with an empty `next_page_token`. A failed fetch
-/// is yielded once and ends the stream; so does a server that answers with
-/// the same token it was given (which would otherwise loop forever), as
-/// [`Error::InvalidResponse`]. `method` names the call in that error.
+/// is yielded once and ends the stream. So does a server that breaks the
+/// paging contract, which would otherwise loop forever: a `next_page_token`
+/// that was already sent in this listing (the same as the request's, or any
+/// earlier one: tokens that cycle) is [`Error::InvalidResponse`], and a
+/// listing longer than the page bound (a server that answers a fresh token
+/// on every page) is [`Error::TooManyPages`]. Either error comes after the
+/// items of the last page fetched. `method` names the call in those errors.
 ///
 /// ```
 /// use futures::{StreamExt, TryStreamExt, executor::block_on};
@@ -92,12 +115,46 @@ where
     F: FnMut(String) -> Fut,
     Fut: Future<Output = Result<Page<T>>>,
 {
+    paginate_bounded(method, first_token, DEFAULT_MAX_PAGES, fetch)
+}
+
+/// [`paginate`] with a bound of `max_pages` pages (0 is taken as 1): after
+/// that many pages the stream yields [`Error::TooManyPages`] instead of
+/// fetching another one.
+///
+/// ```
+/// use futures::{StreamExt, executor::block_on};
+/// use yc_billing::Error;
+/// use yc_billing::pagination::{Page, paginate_bounded};
+///
+/// // A server that never ends: a fresh token on every page.
+/// let endless = |token: String| async move {
+///     Ok(Page { items: vec![()], next_page_token: format!("{token}x") })
+/// };
+/// let items: Vec<_> = block_on(paginate_bounded("/example.Service/List", String::new(), 3, endless).collect());
+/// assert_eq!(items.len(), 4);
+/// assert!(matches!(items[3], Err(Error::TooManyPages { limit: 3, .. })));
+/// ```
+pub fn paginate_bounded<T, F, Fut>(
+    method: &'static str,
+    first_token: String,
+    max_pages: u32,
+    fetch: F,
+) -> impl Stream<Item = Result<T>>
+where
+    F: FnMut(String) -> Fut,
+    Fut: Future<Output = Result<Page<T>>>,
+{
     let state = State {
         fetch,
         next: Some(first_token),
         buffer: VecDeque::new(),
         pending: None,
         method,
+        pages: 0,
+        max_pages: max_pages.max(1),
+        seen: HashSet::new(),
+        hasher: RandomState::new(),
     };
     futures::stream::unfold(state, |mut s| async move {
         loop {
@@ -108,21 +165,40 @@ where
                 return Some((Err(error), s));
             }
             let token = s.next.take()?;
+            s.seen.insert(s.hasher.hash_one(&token));
+            s.pages += 1;
             match (s.fetch)(token.clone()).await {
                 Ok(page) => {
                     s.buffer = page.items.into();
-                    if page.next_page_token.is_empty() {
+                    let next = page.next_page_token;
+                    if next.is_empty() {
                         // The last page: drain the buffer, then end.
-                    } else if page.next_page_token == token {
+                    } else if next == token {
                         // Deliver the page's items, then the error, then end.
                         s.pending = Some(Error::InvalidResponse {
                             method: s.method.to_owned(),
                             reason: format!(
-                                "next_page_token {token:?} repeats the token of the request"
+                                "next_page_token {} repeats the token of the request",
+                                quote(&token)
                             ),
                         });
+                    } else if s.seen.contains(&s.hasher.hash_one(&next)) {
+                        s.pending = Some(Error::InvalidResponse {
+                            method: s.method.to_owned(),
+                            reason: format!(
+                                "next_page_token {} on page {} was already sent earlier in \
+                                 this listing (the server's page tokens cycle)",
+                                quote(&next),
+                                s.pages
+                            ),
+                        });
+                    } else if s.pages >= s.max_pages {
+                        s.pending = Some(Error::TooManyPages {
+                            method: s.method.to_owned(),
+                            limit: s.max_pages,
+                        });
                     } else {
-                        s.next = Some(page.next_page_token);
+                        s.next = Some(next);
                     }
                 }
                 Err(e) => return Some((Err(e), s)),
@@ -274,5 +350,127 @@ mod tests {
         let items: Vec<_> = block_on(stream.take(10).collect());
         assert_eq!(items.len(), 1);
         assert!(matches!(items[0], Err(Error::InvalidResponse { .. })));
+    }
+
+    /// A server whose tokens go `"" → a → b → a → …`.
+    fn cycling(token: String) -> futures::future::Ready<Result<Page<String>>> {
+        let next = if token == "a" { "b" } else { "a" };
+        futures::future::ready(Ok(Page {
+            items: vec![token],
+            next_page_token: next.to_owned(),
+        }))
+    }
+
+    #[test]
+    fn cycling_tokens_are_an_error_not_a_loop() {
+        let items: Vec<_> = block_on(
+            paginate("/t/List", String::new(), cycling)
+                .take(10)
+                .collect(),
+        );
+        assert_eq!(items.len(), 4, "{items:?}");
+        let pages: Vec<_> = items[..3]
+            .iter()
+            .map(|r| r.as_ref().unwrap().as_str())
+            .collect();
+        assert_eq!(pages, ["", "a", "b"]);
+        match &items[3] {
+            Err(Error::InvalidResponse { method, reason }) => {
+                assert_eq!(method, "/t/List");
+                assert!(
+                    reason.contains("\"a\"") && reason.contains("cycle"),
+                    "{reason}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_token_seen_only_on_the_first_request_is_caught() {
+        // The caller's first token counts as sent: x → y → x is a cycle.
+        let stream = paginate("/t/List", "x".to_owned(), |token: String| {
+            let next = if token == "x" { "y" } else { "x" };
+            futures::future::ready(Ok(Page {
+                items: Vec::<u8>::new(),
+                next_page_token: next.to_owned(),
+            }))
+        });
+        let items: Vec<_> = block_on(stream.take(10).collect());
+        assert_eq!(items.len(), 1);
+        assert!(matches!(items[0], Err(Error::InvalidResponse { .. })));
+    }
+
+    #[test]
+    fn fresh_tokens_end_at_the_page_bound() {
+        let calls = Rc::new(RefCell::new(0u32));
+        let c = calls.clone();
+        let stream = paginate_bounded("/t/List", String::new(), 25, move |token: String| {
+            *c.borrow_mut() += 1;
+            futures::future::ready(Ok(Page {
+                items: vec![0u8],
+                next_page_token: format!("{token}n"),
+            }))
+        });
+        let items: Vec<_> = block_on(stream.take(1000).collect());
+        assert_eq!(*calls.borrow(), 25);
+        assert_eq!(items.len(), 26, "25 items, then the error");
+        match &items[25] {
+            Err(e @ Error::TooManyPages { method, limit }) => {
+                assert_eq!((method.as_str(), *limit), ("/t/List", 25));
+                assert!(e.to_string().contains("25 pages"), "{e}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_default_bound_holds_and_a_listing_of_exactly_the_bound_is_fine() {
+        let calls = Rc::new(RefCell::new(0u32));
+        let c = calls.clone();
+        let endless = paginate("/t/List", String::new(), move |token: String| {
+            *c.borrow_mut() += 1;
+            let n: u32 = token.parse().unwrap_or(0);
+            futures::future::ready(Ok(Page {
+                items: Vec::<u8>::new(),
+                next_page_token: (n + 1).to_string(),
+            }))
+        });
+        let items: Vec<_> = block_on(endless.take(3).collect());
+        assert_eq!(items.len(), 1);
+        assert!(matches!(
+            items[0],
+            Err(Error::TooManyPages {
+                limit: DEFAULT_MAX_PAGES,
+                ..
+            })
+        ));
+        assert_eq!(*calls.borrow(), DEFAULT_MAX_PAGES);
+
+        // Exactly 3 pages with a bound of 3: no error.
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let items: Vec<_> =
+            block_on(paginate_bounded("/t/List", String::new(), 3, server(15, 5, log)).collect());
+        assert_eq!(items.len(), 15);
+        assert!(items.iter().all(Result::is_ok));
+    }
+
+    #[test]
+    fn huge_tokens_are_quoted_short() {
+        let big = "t".repeat(1 << 20);
+        let b = big.clone();
+        let stream = paginate("/t/List", String::new(), move |_t: String| {
+            futures::future::ready(Ok(Page {
+                items: Vec::<u8>::new(),
+                next_page_token: b.clone(),
+            }))
+        });
+        let items: Vec<_> = block_on(stream.take(5).collect());
+        let Err(e) = &items[0] else {
+            panic!("{items:?}")
+        };
+        let text = e.to_string();
+        assert!(text.len() < 300, "{} bytes", text.len());
+        assert!(text.contains(&format!("{} bytes", big.len())), "{text}");
     }
 }

@@ -35,6 +35,14 @@ struct Script {
     got: ProtoOperation,
     /// `List` pages by request token: `(customer ids, next token)`.
     pages: Vec<(&'static str, Vec<&'static str>, &'static str)>,
+    /// `List` answers one customer and a token never seen before on every page.
+    fresh_tokens: bool,
+    /// `List` calls so far.
+    lists: u32,
+    /// `x-operation-poll-interval` on every `Get` answer.
+    get_hint: Option<&'static str>,
+    /// `Get` calls so far.
+    gets: u32,
 }
 
 #[derive(Clone, Default)]
@@ -88,7 +96,17 @@ impl CustomerService for Fake {
         request: Request<ListCustomersRequest>,
     ) -> Result<Response<ListCustomersResponse>, Status> {
         let token = request.into_inner().page_token;
-        let s = self.0.lock().unwrap();
+        let mut s = self.0.lock().unwrap();
+        s.lists += 1;
+        if s.fresh_tokens {
+            return Ok(Response::new(ListCustomersResponse {
+                customers: vec![Customer {
+                    id: format!("c{}", s.lists),
+                    billing_account_id: "ba-1".into(),
+                }],
+                next_page_token: format!("fresh-{}", s.lists),
+            }));
+        }
         let (_, ids, next) = s
             .pages
             .iter()
@@ -141,7 +159,15 @@ impl OperationService for Fake {
         &self,
         _: Request<GetOperationRequest>,
     ) -> Result<Response<ProtoOperation>, Status> {
-        Ok(Response::new(self.0.lock().unwrap().got.clone()))
+        let mut s = self.0.lock().unwrap();
+        s.gets += 1;
+        let mut response = Response::new(s.got.clone());
+        if let Some(hint) = s.get_hint {
+            response
+                .metadata_mut()
+                .insert("x-operation-poll-interval", hint.parse().unwrap());
+        }
+        Ok(response)
     }
 
     async fn cancel(
@@ -153,7 +179,13 @@ impl OperationService for Fake {
 }
 
 async fn start(script: Script) -> Client {
-    let fake = Fake(Arc::new(Mutex::new(script)));
+    start_shared(script).await.0
+}
+
+/// The client and the fake's script, to read its counters.
+async fn start_shared(script: Script) -> (Client, Arc<Mutex<Script>>) {
+    let script = Arc::new(Mutex::new(script));
+    let fake = Fake(script.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tonic::transport::Server::builder()
@@ -161,13 +193,14 @@ async fn start(script: Script) -> Client {
         .add_service(OperationServiceServer::new(fake))
         .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener));
     tokio::spawn(server);
-    Client::builder()
+    let client = Client::builder()
         .endpoint(format!("http://{addr}"))
         .iam_token("t1.fake")
         .retry_policy(RetryPolicy::disabled())
         .build()
         .await
-        .unwrap()
+        .unwrap();
+    (client, script)
 }
 
 fn fast() -> PollingPolicy {
@@ -322,4 +355,149 @@ async fn a_repeated_page_token_ends_the_stream_with_an_error() {
         "{:?}",
         items[2]
     );
+}
+
+#[tokio::test]
+async fn cycling_page_tokens_end_the_stream_with_an_error() {
+    let (client, script) = start_shared(Script {
+        pages: vec![
+            ("", vec!["c1"], "a"),
+            ("a", vec!["c2"], "b"),
+            ("b", vec!["c3"], "a"),
+        ],
+        ..Default::default()
+    })
+    .await;
+    let items: Vec<_> = client
+        .customers()
+        .list("reseller-1")
+        .stream()
+        .take(50)
+        .collect()
+        .await;
+    assert_eq!(items.len(), 4, "{items:?}");
+    assert_eq!(items[2].as_ref().unwrap().id, "c3");
+    match &items[3] {
+        Err(Error::InvalidResponse { method, reason }) => {
+            assert!(method.ends_with("CustomerService/List"), "{method}");
+            assert!(
+                reason.contains("\"a\"") && reason.contains("cycle"),
+                "{reason}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(script.lock().unwrap().lists, 3);
+}
+
+#[tokio::test]
+async fn fresh_page_tokens_end_the_stream_at_the_page_bound() {
+    // The default bound (10,000 pages) is tested without a network in
+    // `pagination::tests`; here the call's override, over gRPC.
+    let (client, script) = start_shared(Script {
+        fresh_tokens: true,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(
+        client.max_pages(),
+        yc_billing::pagination::DEFAULT_MAX_PAGES
+    );
+    let items: Vec<_> = client
+        .customers()
+        .list("reseller-1")
+        .max_pages(30)
+        .stream()
+        .take(1000)
+        .collect()
+        .await;
+    assert_eq!(items.len(), 31, "30 pages of one, then the error");
+    assert!(items[..30].iter().all(Result::is_ok));
+    match &items[30] {
+        Err(e @ Error::TooManyPages { method, limit }) => {
+            assert!(method.ends_with("CustomerService/List"), "{method}");
+            assert_eq!(*limit, 30);
+            assert!(e.to_string().contains("30 pages"), "{e}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(script.lock().unwrap().lists, 30);
+}
+
+#[tokio::test]
+async fn the_client_level_page_bound_is_checked_and_kept() {
+    let build = |pages| {
+        Client::builder()
+            .endpoint("http://127.0.0.1:1")
+            .iam_token("t1.fake")
+            .max_pages(pages)
+            .build()
+    };
+    match build(0).await {
+        Err(Error::Config { field, .. }) => assert_eq!(field, "max_pages"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(build(7).await.unwrap().max_pages(), 7);
+}
+
+#[tokio::test]
+async fn a_microsecond_poll_hint_is_raised_to_the_initial_interval() {
+    let (client, script) = start_shared(Script {
+        created: pending("op-1"),
+        got: pending("op-1"),
+        get_hint: Some("0.000001"),
+        ..Default::default()
+    })
+    .await;
+    let op = client.customers().activate("c1").await.unwrap();
+    let policy = PollingPolicy::default()
+        .with_initial_interval(Duration::from_millis(50))
+        .with_time_limit(Duration::from_secs(1));
+    let err = op.wait_with(&policy).await.unwrap_err();
+    assert!(matches!(err, Error::OperationTimeout { .. }), "{err:?}");
+    let gets = script.lock().unwrap().gets;
+    // 1 s at one Get per 50 ms: about 20; without the floor, thousands.
+    assert!((10..=25).contains(&gets), "{gets} Gets in a 1 s wait");
+}
+
+#[tokio::test]
+async fn deadlines_beyond_what_grpc_timeout_carries_are_config_errors() {
+    let huge = Duration::from_secs(5_000_000_000_000_000_000);
+    let (client, _) = start_shared(Script {
+        created: done("op-1", Some(OpResult::Response(customer()))),
+        ..Default::default()
+    })
+    .await;
+    // Per call: refused before anything is sent.
+    for timeout in [huge, Duration::MAX] {
+        match client.customers().activate("c1").timeout(timeout).await {
+            Err(Error::Config { field, reason }) => {
+                assert_eq!(field, "timeout");
+                assert!(reason.contains("99999999"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // The largest the header carries works.
+    let max = Duration::from_secs(99_999_999 * 3600);
+    assert!(client.customers().activate("c1").timeout(max).await.is_ok());
+
+    // Per client: refused by build().
+    for (setting, builder) in [
+        ("request_timeout", Client::builder().request_timeout(huge)),
+        (
+            "connect_timeout",
+            Client::builder().connect_timeout(Duration::MAX),
+        ),
+    ] {
+        match builder
+            .endpoint("http://127.0.0.1:1")
+            .iam_token("t1.fake")
+            .build()
+            .await
+        {
+            Err(Error::Config { field, .. }) => assert_eq!(field, setting),
+            other => panic!("{setting}: {other:?}"),
+        }
+    }
 }

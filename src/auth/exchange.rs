@@ -65,7 +65,8 @@ impl IamExchange {
         self
     }
 
-    /// Sets the deadline of each exchange call (default [`Self::DEFAULT_TIMEOUT`]).
+    /// Sets the deadline of each exchange call (default [`Self::DEFAULT_TIMEOUT`];
+    /// more than [`MAX_TIMEOUT`](crate::client::MAX_TIMEOUT) fails each exchange).
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -109,6 +110,9 @@ impl IamExchange {
             CredentialSource::OAuth => "OAuth token",
             _ => "service-account JWT",
         };
+        if let Err(e) = crate::client::check_max_timeout("IamExchange timeout", self.timeout) {
+            return Err(AuthError::new(kind, e.to_string()));
+        }
         let mut request = tonic::Request::new(CreateIamTokenRequest {
             identity: Some(identity),
         });

@@ -50,7 +50,7 @@ use crate::call::CallOptions;
 use crate::client::Client;
 use crate::error::Result;
 use crate::operation::{Operation, poll_hint};
-use crate::pagination::{Page, paginate};
+use crate::pagination::{Page, paginate_bounded};
 use crate::proto::yandex::cloud::operation::Operation as ProtoOperation;
 use crate::retry::RetryPolicy;
 
@@ -87,6 +87,8 @@ pub struct Call<Req, Out> {
     method: &'static str,
     request: Req,
     options: CallOptions,
+    /// The page bound of [`stream`](Self::stream); `None`: the client's.
+    max_pages: Option<u32>,
     run: Runner<Req, Out>,
 }
 
@@ -96,6 +98,7 @@ impl<Req: fmt::Debug, Out> fmt::Debug for Call<Req, Out> {
             .field("method", &self.method)
             .field("request", &self.request)
             .field("options", &self.options)
+            .field("max_pages", &self.max_pages)
             .finish()
     }
 }
@@ -107,6 +110,7 @@ impl<Req, Out> Call<Req, Out> {
             method,
             request,
             options: CallOptions::default(),
+            max_pages: None,
             run,
         }
     }
@@ -211,19 +215,33 @@ impl<Req: PageRequest, T: Send + 'static> Call<Req, Page<T>> {
         self
     }
 
+    /// Bounds [`stream`](Self::stream) to `pages` pages (0 is taken as 1);
+    /// default: the client's [`max_pages`](crate::ClientBuilder::max_pages),
+    /// itself [`DEFAULT_MAX_PAGES`](crate::pagination::DEFAULT_MAX_PAGES)
+    /// unless set. Past the bound the stream ends with
+    /// [`Error::TooManyPages`](crate::Error::TooManyPages).
+    pub fn max_pages(mut self, pages: u32) -> Self {
+        self.max_pages = Some(pages);
+        self
+    }
+
     /// Every item of every page from the current page token on, fetched
     /// lazily one page at a time (each page a call with this call's
-    /// options). See [`paginate`] for when it stops.
+    /// options). See [`paginate`](crate::pagination::paginate) for when it
+    /// stops: a repeated page token and a listing longer than
+    /// [`max_pages`](Self::max_pages) end it with an error.
     pub fn stream(self) -> BoxStream<'static, Result<T>> {
         let Call {
             client,
             method,
             request,
             options,
+            max_pages,
             run,
         } = self;
         let first = request.page_token().to_owned();
-        Box::pin(paginate(method, first, move |token| {
+        let max_pages = max_pages.unwrap_or_else(|| client.max_pages());
+        Box::pin(paginate_bounded(method, first, max_pages, move |token| {
             let mut request = request.clone();
             request.set_page_token(token);
             run(client.clone(), request, options.clone())

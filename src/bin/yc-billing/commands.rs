@@ -4,6 +4,7 @@ use clap::{Args, Subcommand};
 use futures::TryStreamExt;
 use prost::{Message, Name};
 use yc_billing::Client;
+use yc_billing::operation::check_operation;
 use yc_billing::proto::yandex::cloud::access::{AccessBindingAction, ListAccessBindingsResponse};
 use yc_billing::proto::yandex::cloud::billing::v1::{
     BillableObject, CustomerPerson, ListBillableObjectBindingsResponse,
@@ -26,6 +27,11 @@ pub struct PageArgs {
     /// Fetch the page with this token (from an earlier `nextPageToken`).
     #[arg(long, value_name = "TOKEN")]
     pub page_token: Option<String>,
+    /// Give up (exit 1) rather than fetch more than N pages in one listing;
+    /// a repeated page token ends it at once.
+    #[arg(long, value_name = "N", default_value_t = yc_billing::pagination::DEFAULT_MAX_PAGES,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_pages: u32,
 }
 
 /// `customers …`
@@ -272,7 +278,11 @@ where
     T: Send + 'static,
 {
     if page.page_size.is_none() && page.page_token.is_none() {
-        let items = call.stream().try_collect().await?;
+        let items = call
+            .max_pages(page.max_pages)
+            .stream()
+            .try_collect()
+            .await?;
         return Ok((items, String::new()));
     }
     let mut call = call;
@@ -442,12 +452,23 @@ pub async fn operations(
 ) -> anyhow::Result<()> {
     let api = client.operations();
     match cmd {
-        OperationsCmd::Get { id } => print(global.format, &json(&api.get(id).await?)?),
-        OperationsCmd::Cancel { id } => print(global.format, &json(&api.cancel(id).await?)?),
+        // A malformed operation (done with neither error nor response, or
+        // unfinished without an id) is an error, as for the typed commands.
+        OperationsCmd::Get { id } => {
+            let raw = api.get(id).await?;
+            check_operation(&raw)?;
+            print(global.format, &json(&raw)?)
+        }
+        OperationsCmd::Cancel { id } => {
+            let raw = api.cancel(id).await?;
+            check_operation(&raw)?;
+            print(global.format, &json(&raw)?)
+        }
         OperationsCmd::Wait { id, wait_timeout } => {
             // The types are unknown here: wait on the raw message and print it whole.
             let op = Operation::<(), ()>::from_raw(client.clone(), api.get(id).await?);
             let raw = wait_done(op, wait_timeout).await?;
+            check_operation(&raw)?;
             print(global.format, &json(&raw)?)?;
             if let Some(OperationResult::Error(status)) = &raw.result {
                 let e = OperationError::from_status(&raw.id, &raw.description, status);

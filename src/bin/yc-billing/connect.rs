@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, ValueEnum};
 use yc_billing::auth::Credentials;
+use yc_billing::client::MAX_TIMEOUT;
 use yc_billing::region::Region;
 use yc_billing::{Client, Error};
 
@@ -80,7 +81,9 @@ fn parse_region(s: &str) -> Result<Region, String> {
     s.parse().map_err(|e: Error| e.to_string())
 }
 
-/// Parses `500ms`, `30s`, `2m`, `1h` or a bare number of seconds.
+/// Parses `500ms`, `30s`, `2m`, `1h` or a bare number of seconds, greater
+/// than zero and at most [`MAX_TIMEOUT`] (99999999h, the most a gRPC
+/// deadline can carry). Never panics: huge numbers are an error.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let (number, unit) = match s.find(|c: char| !c.is_ascii_digit() && c != '.') {
@@ -90,17 +93,29 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let n: f64 = number
         .parse()
         .map_err(|_| format!("{s:?} is not a duration (e.g. 30s, 500ms, 2m)"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
+    let unit_secs = match unit {
+        "ms" => 0.001,
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
         _ => return Err(format!("{s:?}: unknown unit {unit:?} (ms, s, m, h)")),
     };
-    if !(secs > 0.0 && secs.is_finite()) {
+    let too_long =
+        || format!("{s:?} is too long: at most 99999999h, the most a gRPC deadline can carry");
+    if n.is_infinite() {
+        return Err(too_long());
+    }
+    if n.is_nan() || n <= 0.0 {
         return Err(format!("{s:?} must be greater than zero"));
     }
-    Ok(Duration::from_secs_f64(secs))
+    let duration = Duration::try_from_secs_f64(n * unit_secs).map_err(|_| too_long())?;
+    if duration > MAX_TIMEOUT {
+        return Err(too_long());
+    }
+    if duration.is_zero() {
+        return Err(format!("{s:?} must be at least a nanosecond"));
+    }
+    Ok(duration)
 }
 
 /// Whether `id` was given on the command line (at any subcommand level),
@@ -194,5 +209,23 @@ mod tests {
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("3d").is_err());
+    }
+
+    #[test]
+    fn huge_durations_are_errors_not_panics() {
+        for s in [
+            "18446744073709551616s",
+            "99999999999999999999999h",
+            "5000000000000000000s",
+            "100000000h",
+            "6000000000m",
+            &"9".repeat(400),
+        ] {
+            let e = parse_duration(s).unwrap_err();
+            assert!(e.contains("too long"), "{s}: {e}");
+        }
+        assert_eq!(parse_duration("99999999h"), Ok(MAX_TIMEOUT));
+        assert!(parse_duration("0.0000000001s").is_err());
+        assert!(parse_duration(".").is_err());
     }
 }

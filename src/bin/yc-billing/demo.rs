@@ -63,7 +63,11 @@ impl Steps {
         let _ = std::io::stdout().flush();
         let start = Instant::now();
         let (value, detail) = step.await?;
-        println!("        {detail} ({} ms)", start.elapsed().as_millis());
+        println!(
+            "        {} ({} ms)",
+            crate::sanitize::line(&detail),
+            start.elapsed().as_millis()
+        );
         Ok(value)
     }
 }
@@ -347,7 +351,7 @@ pub async fn run(args: DemoArgs, global: &GlobalArgs, matches: &ArgMatches) -> a
                     Err(e) => {
                         println!("        the command prints on stderr:");
                         for line in describe(&e) {
-                            println!("          {line}");
+                            println!("          {}", crate::sanitize::line(&line));
                         }
                         Ok(((), format!("and exits with code {}", exit_code(&e))))
                     }

@@ -11,6 +11,7 @@ mod connect;
 mod demo;
 mod emulator_cmd;
 mod output;
+mod sanitize;
 mod wait;
 
 use std::process::ExitCode;

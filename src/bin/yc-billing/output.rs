@@ -7,6 +7,7 @@ use tonic::Code;
 use yc_billing::Error;
 
 use crate::connect::Format;
+use crate::sanitize;
 use crate::wait::Interrupted;
 
 /// Exit code: success.
@@ -42,7 +43,8 @@ pub fn print(format: Format, value: &Value) -> anyhow::Result<()> {
 }
 
 /// Flattens nested objects into dotted keys (`subject.id`); arrays of
-/// scalars are joined with commas, other arrays are kept as JSON.
+/// scalars are joined with commas, other arrays are kept as JSON. Keys and
+/// values come out with control characters escaped ([`sanitize::escape`]).
 fn flatten(prefix: &str, value: &Value, into: &mut Vec<(String, String)>) {
     match value {
         Value::Object(map) if !map.is_empty() => {
@@ -55,7 +57,10 @@ fn flatten(prefix: &str, value: &Value, into: &mut Vec<(String, String)>) {
                 flatten(&key, v, into);
             }
         }
-        other => into.push((prefix.to_owned(), scalar(other))),
+        other => into.push((
+            sanitize::escape(prefix).into_owned(),
+            sanitize::escape(&scalar(other)).into_owned(),
+        )),
     }
 }
 
@@ -109,7 +114,7 @@ fn render(header: &[String], rows: &[Vec<String>]) -> String {
 /// `FIELD VALUE` rows.
 pub fn table(value: &Value) -> String {
     let Value::Object(map) = value else {
-        return scalar(value);
+        return sanitize::escape(&scalar(value)).into_owned();
     };
     let list = map
         .iter()
@@ -152,7 +157,10 @@ pub fn table(value: &Value) -> String {
             render(&header, &rows)
         };
         if let Some(Value::String(token)) = map.get("nextPageToken") {
-            out.push_str(&format!("\nnext page: --page-token {token}"));
+            out.push_str(&format!(
+                "\nnext page: --page-token {}",
+                sanitize::escape(token)
+            ));
         }
         return out;
     }
@@ -256,11 +264,19 @@ pub fn describe(e: &Error) -> Vec<String> {
     lines
 }
 
+/// Writes `text` on stderr line by line, each cut and escaped by
+/// [`sanitize::line`]: no control character from a server reaches the terminal.
+fn write_lines(stderr: &mut impl Write, text: &str) {
+    for line in text.lines() {
+        let _ = writeln!(stderr, "{}", sanitize::line(line));
+    }
+}
+
 /// Prints an error on stderr and returns the process's exit code.
 pub fn report(err: &anyhow::Error) -> u8 {
     let mut stderr = std::io::stderr().lock();
     if let Some(i) = err.downcast_ref::<Interrupted>() {
-        let _ = writeln!(stderr, "{i}");
+        write_lines(&mut stderr, &i.to_string());
         return EXIT_INTERRUPTED;
     }
     if let Some(e) = err.chain().find_map(|c| c.downcast_ref::<Error>()) {
@@ -279,11 +295,12 @@ pub fn report(err: &anyhow::Error) -> u8 {
             );
         }
         for line in lines {
-            let _ = writeln!(stderr, "{line}");
+            // One line of `describe` may hold a server's newlines: keep them escaped.
+            let _ = writeln!(stderr, "{}", sanitize::line(&line));
         }
         return exit_code(e);
     }
-    let _ = writeln!(stderr, "error: {err:#}");
+    write_lines(&mut stderr, &format!("error: {err:#}"));
     EXIT_OTHER
 }
 

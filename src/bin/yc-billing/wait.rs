@@ -108,10 +108,15 @@ where
     R: Message + Name + Default + 'static,
 {
     let id = op.id().to_owned();
+    // Server-supplied: escaped, and short enough for one terminal line.
     let label = if op.description().is_empty() {
-        format!("operation {id}")
+        format!("operation {}", crate::sanitize::cut(&id, 40))
     } else {
-        format!("{} ({id})", op.description())
+        format!(
+            "{} ({})",
+            crate::sanitize::cut(op.description(), 40),
+            crate::sanitize::cut(&id, 40)
+        )
     };
     set_current(Some(id));
     let tty = stderr_is_terminal();
