@@ -33,12 +33,19 @@ pub fn json<M: prost::Message + prost::Name>(message: &M) -> anyhow::Result<Valu
 pub fn print(format: Format, value: &Value) -> anyhow::Result<()> {
     let text = match format {
         Format::Json => serde_json::to_string_pretty(value)?,
+        Format::Yaml => yaml(value)?,
         Format::Table => table(value),
     };
     let mut out = std::io::stdout().lock();
     writeln!(out, "{text}")?;
     out.flush()?;
     Ok(())
+}
+
+/// YAML of a REST value: the same shapes and field order as the JSON.
+pub fn yaml(value: &Value) -> anyhow::Result<String> {
+    let text = serde_yaml_ng::to_string(value)?;
+    Ok(text.trim_end().to_owned())
 }
 
 /// Flattens nested objects into dotted keys (`subject.id`); arrays of
@@ -316,6 +323,15 @@ mod tests {
             "FIELD             VALUE\nid                c1\nbillingAccountId  ba1"
         );
         assert_eq!(table(&json!({"customers": []})), "(none)");
+    }
+
+    #[test]
+    fn yaml_keeps_field_order_and_string_types() {
+        let v = json!({"id": "c1", "balance": "10.50", "done": true, "person": {"tin": "007"}});
+        assert_eq!(
+            yaml(&v).unwrap(),
+            "id: c1\nbalance: '10.50'\ndone: true\nperson:\n  tin: '007'"
+        );
     }
 
     #[test]
