@@ -63,6 +63,10 @@ pub struct EmulatorArgs {
     /// Seed of the fault random source.
     #[arg(long)]
     random_seed: Option<u64>,
+    /// Enforce the API reference's rules on `person.phone` (a telephone number
+    /// or phoneword) and `person.email` in Invite and CreateResellerServed.
+    #[arg(long)]
+    strict_person_fields: bool,
     /// Generate a key for the seed's first service account and write it here.
     #[arg(long)]
     write_sa_key: Option<PathBuf>,
@@ -123,7 +127,8 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
         .iam_token_ttl(Duration::from_secs(args.iam_token_ttl_secs))
         .faults(faults)
         .metadata_server(!args.no_metadata)
-        .metadata_listen(args.metadata_listen);
+        .metadata_listen(args.metadata_listen)
+        .strict_person_fields(args.strict_person_fields);
     if let Some(n) = args.complete_after_gets {
         builder = builder.complete_after_gets(n);
     }
