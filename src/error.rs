@@ -94,6 +94,13 @@ pub enum Error {
         reason: String,
     },
 
+    /// A call failed in the transport: the connection to the endpoint could
+    /// not be made (name resolution, refused, TLS) or broke. Names the
+    /// endpoint (`host:port`), the cause chain and, for a TLS/plaintext
+    /// mismatch, what to change.
+    #[error(transparent)]
+    Transport(Box<TransportError>),
+
     /// A connection could not be established.
     #[error("cannot connect to {endpoint}: {source}")]
     Connect {
@@ -120,6 +127,15 @@ impl Error {
             Error::Rpc(e) => Some(e.code),
             Error::OperationFailed(e) => Some(e.code),
             Error::Auth(e) => e.rpc.as_ref().map(|r| r.code),
+            Error::Transport(_) => Some(tonic::Code::Unavailable),
+            _ => None,
+        }
+    }
+
+    /// The transport failure, if this is one.
+    pub fn as_transport(&self) -> Option<&TransportError> {
+        match self {
+            Error::Transport(e) => Some(e),
             _ => None,
         }
     }
@@ -149,6 +165,7 @@ impl Error {
                 tonic::Code::Unavailable | tonic::Code::ResourceExhausted
             ),
             Error::Connect { .. } => true,
+            Error::Transport(e) => e.kind.is_transient(),
             _ => false,
         }
     }
@@ -160,6 +177,171 @@ impl Error {
             Error::OperationFailed(e) => Some(&e.details),
             _ => None,
         }
+    }
+}
+
+/// What kind of transport failure a [`TransportError`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransportErrorKind {
+    /// The host name did not resolve.
+    Dns,
+    /// Nothing accepted the connection at that address and port.
+    ConnectionRefused,
+    /// Connecting took longer than the connect timeout.
+    ConnectTimeout,
+    /// The client spoke TLS and the server answered with something that is
+    /// not TLS (rustls: "received corrupt message of type InvalidContentType"),
+    /// as a plaintext emulator does.
+    TlsToPlaintextServer,
+    /// The client spoke plaintext HTTP/2 and the server is a TLS server (found
+    /// by a one-off probe after the failure: the server answers the HTTP/2
+    /// preface with a TLS record).
+    PlaintextToTlsServer,
+    /// Another TLS failure (for example a certificate that is not trusted).
+    Tls,
+    /// Any other failure of the connection.
+    Other,
+}
+
+impl TransportErrorKind {
+    /// Whether the same call may succeed later: not for a TLS/plaintext
+    /// mismatch or a TLS failure, which need a change of settings.
+    pub fn is_transient(self) -> bool {
+        !matches!(
+            self,
+            TransportErrorKind::TlsToPlaintextServer
+                | TransportErrorKind::PlaintextToTlsServer
+                | TransportErrorKind::Tls
+        )
+    }
+}
+
+/// A call that failed in the transport, with the endpoint it went to.
+///
+/// ```
+/// use yc_billing::{TransportError, TransportErrorKind};
+///
+/// let e = TransportError::new(
+///     "billing.api.yandexcloud.kz:443",
+///     "/yandex.cloud.billing.v1.BillingAccountService/List",
+///     TransportErrorKind::Dns,
+///     "dns error: failed to lookup address information",
+/// );
+/// assert_eq!(
+///     e.to_string(),
+///     "cannot connect to billing.api.yandexcloud.kz:443: dns error: failed to lookup address information"
+/// );
+/// ```
+#[derive(Debug, Clone)]
+pub struct TransportError {
+    endpoint: String,
+    method: String,
+    kind: TransportErrorKind,
+    cause: String,
+    client_request_id: Option<String>,
+}
+
+impl TransportError {
+    /// A failure of the call `method` to `endpoint` (`host:port`) for `cause`.
+    pub fn new(
+        endpoint: impl Into<String>,
+        method: impl Into<String>,
+        kind: TransportErrorKind,
+        cause: impl Into<String>,
+    ) -> Self {
+        TransportError {
+            endpoint: endpoint.into(),
+            method: method.into(),
+            kind,
+            cause: cause.into(),
+            client_request_id: None,
+        }
+    }
+
+    /// Records the `x-client-request-id` of the failed attempt.
+    pub fn with_client_request_id(mut self, id: impl Into<String>) -> Self {
+        self.client_request_id = Some(id.into());
+        self
+    }
+
+    /// The endpoint, `host:port` (for example `billing.api.yandexcloud.kz:443`).
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// The gRPC method of the call.
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+
+    /// What kind of failure it is.
+    pub fn kind(&self) -> TransportErrorKind {
+        self.kind
+    }
+
+    /// The underlying errors, outermost first, joined with `: `.
+    pub fn cause(&self) -> &str {
+        &self.cause
+    }
+
+    /// The `x-client-request-id` of the failed attempt.
+    pub fn client_request_id(&self) -> Option<&str> {
+        self.client_request_id.as_deref()
+    }
+
+    pub(crate) fn set_kind(&mut self, kind: TransportErrorKind) {
+        self.kind = kind;
+    }
+
+    /// The first part of the message: what went wrong, with the endpoint.
+    pub fn summary(&self) -> String {
+        match self.kind {
+            TransportErrorKind::TlsToPlaintextServer => {
+                format!("the server at {} does not speak TLS", self.endpoint)
+            }
+            TransportErrorKind::PlaintextToTlsServer => format!(
+                "the server at {} speaks TLS, not plaintext HTTP/2",
+                self.endpoint
+            ),
+            TransportErrorKind::Dns
+            | TransportErrorKind::ConnectionRefused
+            | TransportErrorKind::ConnectTimeout
+            | TransportErrorKind::Tls => format!("cannot connect to {}", self.endpoint),
+            TransportErrorKind::Other => format!("connection to {} failed", self.endpoint),
+        }
+    }
+
+    /// What to change, in terms of the library's settings, when the kind tells.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self.kind {
+            TransportErrorKind::TlsToPlaintextServer => {
+                Some("connect in plaintext: an http:// endpoint or ClientBuilder::plaintext(true)")
+            }
+            TransportErrorKind::PlaintextToTlsServer => Some(
+                "connect with TLS: an https:// endpoint or ClientBuilder::plaintext(false), \
+                 with ClientBuilder::ca_certificate for a self-signed certificate",
+            ),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.summary(), self.cause)?;
+        if let Some(hint) = self.hint() {
+            write!(f, "; {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for TransportError {}
+
+impl From<TransportError> for Error {
+    fn from(e: TransportError) -> Self {
+        Error::Transport(Box::new(e))
     }
 }
 

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use serde_json::Value;
 use tonic::Code;
-use yc_billing::Error;
+use yc_billing::{Error, TransportErrorKind};
 
 use crate::connect::Format;
 use crate::wait::Interrupted;
@@ -250,6 +250,34 @@ pub fn describe(e: &Error) -> Vec<String> {
                 "  operation: {} ({})",
                 op.operation_id, op.description
             ));
+        }
+        Error::Transport(t) => {
+            match t.kind() {
+                TransportErrorKind::TlsToPlaintextServer => {
+                    lines.push(format!("error: {}", t.summary()));
+                    lines.push(format!(
+                        "  hint: use --plaintext, or the http:// endpoint the emulator prints \
+                         (http://{})",
+                        t.endpoint()
+                    ));
+                    lines.push(format!("  cause: {}", t.cause()));
+                }
+                TransportErrorKind::PlaintextToTlsServer => {
+                    lines.push(format!("error: {}", t.summary()));
+                    lines.push(
+                        "  hint: drop --plaintext (and give --ca-cert FILE if the certificate \
+                         is self-signed)"
+                            .to_owned(),
+                    );
+                    lines.push(format!("  cause: {}", t.cause()));
+                }
+                _ => lines.push(format!("error: {}: {}", t.summary(), t.cause())),
+            }
+            lines.push(format!("  code: {}", code_name(Code::Unavailable)));
+            if let Some(id) = t.client_request_id() {
+                lines.push(format!("  client request id: {id}"));
+            }
+            lines.push(format!("  method: {}", t.method()));
         }
         Error::OperationTimeout { operation, .. } => {
             lines.push(format!("error: {e}"));
