@@ -486,11 +486,9 @@ struct NoCredentials;
 impl AuthorizationSource for NoCredentials {
     fn authorization(&self) -> futures::future::BoxFuture<'_, Result<http::HeaderValue>> {
         Box::pin(async {
-            Err(Error::config(
-                "credentials",
-                "no credentials configured; set an IAM token, OAuth token, service-account key \
-                 or use the metadata service",
-            ))
+            Err(Error::Auth(crate::error::AuthError::no_credentials(
+                Vec::new(),
+            )))
         })
     }
 }

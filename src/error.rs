@@ -140,6 +140,11 @@ impl Error {
         }
     }
 
+    /// Whether no credentials were found at all ([`AuthError::no_credentials`]).
+    pub fn is_no_credentials(&self) -> bool {
+        matches!(self, Error::Auth(e) if e.is_no_credentials())
+    }
+
     /// The RPC failure, if this is one.
     pub fn as_rpc(&self) -> Option<&RpcError> {
         match self {
@@ -532,6 +537,58 @@ impl fmt::Display for CredentialSource {
     }
 }
 
+/// One credential source that [`Credentials::from_env`](crate::auth::Credentials::from_env)
+/// looked at, and why it did not apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceAttempt {
+    source: CredentialSource,
+    setting: String,
+    reason: String,
+}
+
+impl SourceAttempt {
+    /// `source`, configured by `setting` (an environment variable, or the
+    /// metadata service's address), did not apply for `reason`.
+    pub fn new(
+        source: CredentialSource,
+        setting: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
+        SourceAttempt {
+            source,
+            setting: setting.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// Which source it was.
+    pub fn source(&self) -> CredentialSource {
+        self.source
+    }
+
+    /// The environment variable (`YC_IAM_TOKEN`, …) or, for the metadata
+    /// service, its `host[:port]`.
+    pub fn setting(&self) -> &str {
+        &self.setting
+    }
+
+    /// Why it did not apply (`not set`, or why the metadata service could not be reached).
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+}
+
+impl fmt::Display for SourceAttempt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.source {
+            CredentialSource::MetadataService => {
+                write!(f, "metadata service at {}: {}", self.setting, self.reason)
+            }
+            _ => write!(f, "{}: {}", self.setting, self.reason),
+        }
+    }
+}
+
 /// No valid IAM token could be had. Never contains the secret itself.
 #[derive(Debug, Clone)]
 pub struct AuthError {
@@ -541,6 +598,8 @@ pub struct AuthError {
     pub reason: String,
     /// The RPC failure of a token exchange, when there was one.
     pub rpc: Option<Box<RpcError>>,
+    no_credentials: bool,
+    tried: Vec<SourceAttempt>,
 }
 
 impl AuthError {
@@ -550,7 +609,51 @@ impl AuthError {
             source,
             reason: reason.into(),
             rpc: None,
+            no_credentials: false,
+            tried: Vec::new(),
         }
+    }
+
+    /// No credentials were found: the environment chain looked at every
+    /// source in `tried`, in order, and none applied (`tried` is empty when
+    /// none were configured at all). Its source is
+    /// [`CredentialSource::Environment`].
+    ///
+    /// ```
+    /// use yc_billing::{AuthError, CredentialSource};
+    /// use yc_billing::error::SourceAttempt;
+    ///
+    /// let e = AuthError::no_credentials(vec![
+    ///     SourceAttempt::new(CredentialSource::IamToken, "YC_IAM_TOKEN", "not set"),
+    ///     SourceAttempt::new(CredentialSource::MetadataService, "169.254.169.254", "not reachable"),
+    /// ]);
+    /// assert!(e.is_no_credentials());
+    /// assert_eq!(e.tried().len(), 2);
+    /// assert_eq!(
+    ///     e.to_string(),
+    ///     "no credentials found; tried, in order: YC_IAM_TOKEN: not set; \
+    ///      metadata service at 169.254.169.254: not reachable"
+    /// );
+    /// ```
+    pub fn no_credentials(tried: Vec<SourceAttempt>) -> Self {
+        AuthError {
+            source: CredentialSource::Environment,
+            reason: "no credentials found".to_owned(),
+            rpc: None,
+            no_credentials: true,
+            tried,
+        }
+    }
+
+    /// Whether this is [`no_credentials`](Self::no_credentials).
+    pub fn is_no_credentials(&self) -> bool {
+        self.no_credentials
+    }
+
+    /// The sources the environment chain tried, in order (empty unless
+    /// [`is_no_credentials`](Self::is_no_credentials)).
+    pub fn tried(&self) -> &[SourceAttempt] {
+        &self.tried
     }
 
     /// Attaches the RPC failure of a token exchange.
@@ -562,6 +665,23 @@ impl AuthError {
 
 impl fmt::Display for AuthError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.no_credentials && self.tried.is_empty() {
+            return write!(
+                f,
+                "{}: the client was built without credentials (ClientBuilder::credentials)",
+                self.reason
+            );
+        }
+        if self.no_credentials {
+            write!(f, "{}; tried, in order: ", self.reason)?;
+            for (i, attempt) in self.tried.iter().enumerate() {
+                if i > 0 {
+                    f.write_str("; ")?;
+                }
+                write!(f, "{attempt}")?;
+            }
+            return Ok(());
+        }
         write!(
             f,
             "authentication failed ({}): {}",

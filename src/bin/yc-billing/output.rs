@@ -196,7 +196,6 @@ pub fn code_name(code: Code) -> &'static str {
 pub fn exit_code(e: &Error) -> u8 {
     match e {
         Error::Auth(_) => EXIT_AUTH,
-        Error::Config { field, .. } if field == "credentials" => EXIT_AUTH,
         Error::Config { .. } => EXIT_USAGE,
         _ => match e.code() {
             Some(Code::Unauthenticated | Code::PermissionDenied) => EXIT_AUTH,
@@ -225,6 +224,7 @@ pub fn describe(e: &Error) -> Vec<String> {
             }
             lines.push(format!("  method: {}", rpc.method));
         }
+        Error::Auth(auth) if auth.is_no_credentials() => no_credentials(auth, &mut lines),
         Error::Auth(auth) => {
             lines.push(format!(
                 "error: authentication failed ({}): {}",
@@ -289,6 +289,57 @@ pub fn describe(e: &Error) -> Vec<String> {
         other => lines.push(format!("error: {other}")),
     }
     lines
+}
+
+/// "No credentials found": every source tried, in order, with the option
+/// and variable that set it; the metadata service's own error last.
+fn no_credentials(auth: &yc_billing::AuthError, lines: &mut Vec<String>) {
+    use yc_billing::CredentialSource;
+    lines.push("error: no credentials found".to_owned());
+    if auth.tried().is_empty() {
+        lines.push("  the client was built without credentials".to_owned());
+        return;
+    }
+    lines.push("  tried, in order:".to_owned());
+    let mut metadata_detail = None;
+    for (i, attempt) in auth.tried().iter().enumerate() {
+        let n = i + 1;
+        let line = match attempt.source() {
+            CredentialSource::IamToken => {
+                format!("--iam-token or {}: {}", attempt.setting(), attempt.reason())
+            }
+            CredentialSource::OAuth => {
+                format!(
+                    "--oauth-token or {}: {}",
+                    attempt.setting(),
+                    attempt.reason()
+                )
+            }
+            CredentialSource::ServiceAccountKey => {
+                format!(
+                    "--sa-key-file or {}: {}",
+                    attempt.setting(),
+                    attempt.reason()
+                )
+            }
+            CredentialSource::MetadataService => {
+                metadata_detail = Some(attempt.reason().to_owned());
+                format!(
+                    "--metadata (VM metadata service at {}; YC_METADATA_ADDR sets the address): \
+                     not reachable",
+                    attempt.setting()
+                )
+            }
+            _ => attempt.to_string(),
+        };
+        lines.push(format!("    {n}. {line}"));
+    }
+    lines.push(
+        "  set one of them, for example: export YC_IAM_TOKEN=\"$(yc iam create-token)\"".to_owned(),
+    );
+    if let Some(detail) = metadata_detail {
+        lines.push(format!("  metadata service: {detail}"));
+    }
 }
 
 /// Prints an error on stderr and returns the process's exit code.
@@ -379,6 +430,11 @@ mod tests {
         assert_eq!(exit_code(&rpc(Code::PermissionDenied)), EXIT_AUTH);
         assert_eq!(exit_code(&rpc(Code::Internal)), EXIT_OTHER);
         assert_eq!(exit_code(&Error::config("endpoint", "bad")), EXIT_USAGE);
-        assert_eq!(exit_code(&Error::config("credentials", "none")), EXIT_AUTH);
+        assert_eq!(
+            exit_code(&Error::Auth(yc_billing::AuthError::no_credentials(
+                Vec::new()
+            ))),
+            EXIT_AUTH
+        );
     }
 }
