@@ -235,7 +235,8 @@ impl TransportErrorKind {
 /// );
 /// assert_eq!(
 ///     e.to_string(),
-///     "cannot connect to billing.api.yandexcloud.kz:443: dns error: failed to lookup address information"
+///     "cannot connect to billing.api.yandexcloud.kz:443: dns error: failed to lookup address \
+///      information (calling /yandex.cloud.billing.v1.BillingAccountService/List)"
 /// );
 /// ```
 #[derive(Debug, Clone)]
@@ -337,6 +338,9 @@ impl fmt::Display for TransportError {
         write!(f, "{}: {}", self.summary(), self.cause)?;
         if let Some(hint) = self.hint() {
             write!(f, "; {hint}")?;
+        }
+        if !self.method.is_empty() {
+            write!(f, " (calling {})", self.method)?;
         }
         Ok(())
     }
