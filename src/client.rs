@@ -15,7 +15,7 @@ use tracing::Instrument;
 
 use crate::auth::{Clock, Credentials, IamExchange, RefreshPolicy, SystemClock};
 use crate::call::CallOptions;
-use crate::error::RpcError;
+use crate::error::{RpcError, TransportError, TransportErrorKind};
 use crate::proto::yandex::cloud::endpoint::{
     ListApiEndpointsRequest, api_endpoint_service_client::ApiEndpointServiceClient,
 };
@@ -493,6 +493,7 @@ impl ClientBuilder {
                 operation: stack(&by_service[&Service::Operation]),
                 iam: stack(&by_service[&Service::Iam]),
                 endpoints: uris.iter().map(|(s, u)| (*s, u.to_string())).collect(),
+                targets: uris.iter().map(|(s, u)| (*s, Target::of(u))).collect(),
                 auth: source,
                 retry: self.retry,
                 timeout: self.request_timeout,
@@ -520,12 +521,41 @@ struct NoCredentials;
 impl AuthorizationSource for NoCredentials {
     fn authorization(&self) -> futures::future::BoxFuture<'_, Result<http::HeaderValue>> {
         Box::pin(async {
-            Err(Error::config(
-                "credentials",
-                "no credentials configured; set an IAM token, OAuth token, service-account key \
-                 or use the metadata service",
-            ))
+            Err(Error::Auth(crate::error::AuthError::no_credentials(
+                Vec::new(),
+            )))
         })
+    }
+}
+
+/// Where a service's calls go, as error messages name it.
+struct Target {
+    /// `host:port`, the port filled in from the scheme when the URL has none.
+    authority: String,
+    plaintext: bool,
+}
+
+impl Target {
+    fn of(uri: &Uri) -> Self {
+        let plaintext = uri.scheme_str() == Some("http");
+        let host = uri.host().unwrap_or_default();
+        let port = uri.port_u16().unwrap_or(if plaintext { 80 } else { 443 });
+        Target {
+            authority: format!("{host}:{port}"),
+            plaintext,
+        }
+    }
+}
+
+/// The service a gRPC method belongs to, by its package.
+fn service_of(method: &str) -> Service {
+    let package = method.trim_start_matches('/');
+    if package.starts_with("yandex.cloud.operation.") {
+        Service::Operation
+    } else if package.starts_with("yandex.cloud.iam.") {
+        Service::Iam
+    } else {
+        Service::Billing
     }
 }
 
@@ -534,6 +564,7 @@ struct Inner {
     operation: Transport,
     iam: Transport,
     endpoints: HashMap<Service, String>,
+    targets: HashMap<Service, Target>,
     auth: Arc<dyn AuthorizationSource>,
     retry: RetryPolicy,
     timeout: Duration,
@@ -698,13 +729,18 @@ impl Client {
                 Ok(Err(status)) => status,
                 Err(_) => deadline_exceeded(timeout),
             };
-            let error = map_status(method, &status, request_id);
+            let error = self.map_failure(method, &status, request_id);
             let code = status.code();
             span.in_scope(|| {
                 tracing::debug!(code = ?code, message = status.message(), "attempt failed");
             });
             if matches!(error, Error::Auth(_) | Error::Config { .. }) {
                 return Err(error);
+            }
+            if let Error::Transport(t) = &error {
+                if !t.kind().is_transient() {
+                    return Err(error);
+                }
             }
             // A rejected token may have been revoked or expired early: fetch a new one once.
             let retry_auth = code == tonic::Code::Unauthenticated && !reauthenticated;
@@ -713,7 +749,7 @@ impl Client {
                 self.inner.auth.invalidate();
             }
             if !(retry_auth || policy.is_retryable(code)) || attempt >= policy.max_attempts() {
-                return Err(error);
+                return Err(self.diagnose(error).await);
             }
             let backoff = if retry_auth {
                 Duration::ZERO
@@ -721,11 +757,52 @@ impl Client {
                 policy.backoff(attempt, code)
             };
             if Instant::now() + backoff >= deadline {
-                return Err(error);
+                return Err(self.diagnose(error).await);
             }
             tracing::debug!(method, attempt, ?backoff, code = ?code, "retrying");
             tokio::time::sleep(backoff).await;
         }
+    }
+}
+
+impl Client {
+    /// The crate's error for a failed attempt: a transport failure names the
+    /// endpoint of the method's service; anything else is [`map_status`].
+    fn map_failure(&self, method: &str, status: &tonic::Status, request_id: uuid::Uuid) -> Error {
+        match crate::transport::diagnose::classify(status) {
+            Some((kind, cause)) => {
+                let endpoint = self
+                    .inner
+                    .targets
+                    .get(&service_of(method))
+                    .map(|t| t.authority.clone())
+                    .unwrap_or_default();
+                TransportError::new(endpoint, method, kind, cause)
+                    .with_client_request_id(request_id.to_string())
+                    .into()
+            }
+            None => map_status(method, status, request_id),
+        }
+    }
+
+    /// Before a transport failure of a plaintext call is returned: a one-off
+    /// probe tells whether the server speaks TLS instead (bounded by
+    /// [`diagnose::PROBE_TIMEOUT`](crate::transport::diagnose::PROBE_TIMEOUT)).
+    async fn diagnose(&self, error: Error) -> Error {
+        let Error::Transport(mut t) = error else {
+            return error;
+        };
+        if t.kind() == TransportErrorKind::Other {
+            let plaintext = self
+                .inner
+                .targets
+                .get(&service_of(t.method()))
+                .is_some_and(|target| target.plaintext);
+            if plaintext && crate::transport::diagnose::speaks_tls(t.endpoint()).await {
+                t.set_kind(TransportErrorKind::PlaintextToTlsServer);
+            }
+        }
+        Error::Transport(t)
     }
 }
 

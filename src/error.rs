@@ -122,6 +122,12 @@ pub enum Error {
         /// The page bound that was reached.
         limit: u32,
     },
+    /// A call failed in the transport: the connection to the endpoint could
+    /// not be made (name resolution, refused, TLS) or broke. Names the
+    /// endpoint (`host:port`), the cause chain and, for a TLS/plaintext
+    /// mismatch, what to change.
+    #[error(transparent)]
+    Transport(Box<TransportError>),
 
     /// A connection could not be established.
     #[error("cannot connect to {endpoint}: {source}")]
@@ -158,8 +164,22 @@ impl Error {
             Error::Rpc(e) => Some(e.code),
             Error::OperationFailed(e) => Some(e.code),
             Error::Auth(e) => e.rpc.as_ref().map(|r| r.code),
+            Error::Transport(_) => Some(tonic::Code::Unavailable),
             _ => None,
         }
+    }
+
+    /// The transport failure, if this is one.
+    pub fn as_transport(&self) -> Option<&TransportError> {
+        match self {
+            Error::Transport(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Whether no credentials were found at all ([`AuthError::no_credentials`]).
+    pub fn is_no_credentials(&self) -> bool {
+        matches!(self, Error::Auth(e) if e.is_no_credentials())
     }
 
     /// The RPC failure, if this is one.
@@ -187,6 +207,7 @@ impl Error {
                 tonic::Code::Unavailable | tonic::Code::ResourceExhausted
             ),
             Error::Connect { .. } => true,
+            Error::Transport(e) => e.kind.is_transient(),
             _ => false,
         }
     }
@@ -198,6 +219,175 @@ impl Error {
             Error::OperationFailed(e) => Some(&e.details),
             _ => None,
         }
+    }
+}
+
+/// What kind of transport failure a [`TransportError`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransportErrorKind {
+    /// The host name did not resolve.
+    Dns,
+    /// Nothing accepted the connection at that address and port.
+    ConnectionRefused,
+    /// Connecting took longer than the connect timeout.
+    ConnectTimeout,
+    /// The client spoke TLS and the server answered with something that is
+    /// not TLS (rustls: "received corrupt message of type InvalidContentType"),
+    /// as a plaintext emulator does.
+    TlsToPlaintextServer,
+    /// The client spoke plaintext HTTP/2 and the server is a TLS server (found
+    /// by a one-off probe after the failure: the server answers the HTTP/2
+    /// preface with a TLS record).
+    PlaintextToTlsServer,
+    /// Another TLS failure (for example a certificate that is not trusted).
+    Tls,
+    /// Any other failure of the connection.
+    Other,
+}
+
+impl TransportErrorKind {
+    /// Whether the same call may succeed later: not for a TLS/plaintext
+    /// mismatch or a TLS failure, which need a change of settings.
+    pub fn is_transient(self) -> bool {
+        !matches!(
+            self,
+            TransportErrorKind::TlsToPlaintextServer
+                | TransportErrorKind::PlaintextToTlsServer
+                | TransportErrorKind::Tls
+        )
+    }
+}
+
+/// A call that failed in the transport, with the endpoint it went to.
+///
+/// ```
+/// use yc_billing::{TransportError, TransportErrorKind};
+///
+/// let e = TransportError::new(
+///     "billing.api.yandexcloud.kz:443",
+///     "/yandex.cloud.billing.v1.BillingAccountService/List",
+///     TransportErrorKind::Dns,
+///     "dns error: failed to lookup address information",
+/// );
+/// assert_eq!(
+///     e.to_string(),
+///     "cannot connect to billing.api.yandexcloud.kz:443: dns error: failed to lookup address \
+///      information (calling /yandex.cloud.billing.v1.BillingAccountService/List)"
+/// );
+/// ```
+#[derive(Debug, Clone)]
+pub struct TransportError {
+    endpoint: String,
+    method: String,
+    kind: TransportErrorKind,
+    cause: String,
+    client_request_id: Option<String>,
+}
+
+impl TransportError {
+    /// A failure of the call `method` to `endpoint` (`host:port`) for `cause`.
+    pub fn new(
+        endpoint: impl Into<String>,
+        method: impl Into<String>,
+        kind: TransportErrorKind,
+        cause: impl Into<String>,
+    ) -> Self {
+        TransportError {
+            endpoint: endpoint.into(),
+            method: method.into(),
+            kind,
+            cause: cause.into(),
+            client_request_id: None,
+        }
+    }
+
+    /// Records the `x-client-request-id` of the failed attempt.
+    pub fn with_client_request_id(mut self, id: impl Into<String>) -> Self {
+        self.client_request_id = Some(id.into());
+        self
+    }
+
+    /// The endpoint, `host:port` (for example `billing.api.yandexcloud.kz:443`).
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// The gRPC method of the call.
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+
+    /// What kind of failure it is.
+    pub fn kind(&self) -> TransportErrorKind {
+        self.kind
+    }
+
+    /// The underlying errors, outermost first, joined with `: `.
+    pub fn cause(&self) -> &str {
+        &self.cause
+    }
+
+    /// The `x-client-request-id` of the failed attempt.
+    pub fn client_request_id(&self) -> Option<&str> {
+        self.client_request_id.as_deref()
+    }
+
+    pub(crate) fn set_kind(&mut self, kind: TransportErrorKind) {
+        self.kind = kind;
+    }
+
+    /// The first part of the message: what went wrong, with the endpoint.
+    pub fn summary(&self) -> String {
+        match self.kind {
+            TransportErrorKind::TlsToPlaintextServer => {
+                format!("the server at {} does not speak TLS", self.endpoint)
+            }
+            TransportErrorKind::PlaintextToTlsServer => format!(
+                "the server at {} speaks TLS, not plaintext HTTP/2",
+                self.endpoint
+            ),
+            TransportErrorKind::Dns
+            | TransportErrorKind::ConnectionRefused
+            | TransportErrorKind::ConnectTimeout
+            | TransportErrorKind::Tls => format!("cannot connect to {}", self.endpoint),
+            TransportErrorKind::Other => format!("connection to {} failed", self.endpoint),
+        }
+    }
+
+    /// What to change, in terms of the library's settings, when the kind tells.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self.kind {
+            TransportErrorKind::TlsToPlaintextServer => {
+                Some("connect in plaintext: an http:// endpoint or ClientBuilder::plaintext(true)")
+            }
+            TransportErrorKind::PlaintextToTlsServer => Some(
+                "connect with TLS: an https:// endpoint or ClientBuilder::plaintext(false), \
+                 with ClientBuilder::ca_certificate for a self-signed certificate",
+            ),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.summary(), self.cause)?;
+        if let Some(hint) = self.hint() {
+            write!(f, "; {hint}")?;
+        }
+        if !self.method.is_empty() {
+            write!(f, " (calling {})", self.method)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for TransportError {}
+
+impl From<TransportError> for Error {
+    fn from(e: TransportError) -> Self {
+        Error::Transport(Box::new(e))
     }
 }
 
@@ -388,6 +578,58 @@ impl fmt::Display for CredentialSource {
     }
 }
 
+/// One credential source that [`Credentials::from_env`](crate::auth::Credentials::from_env)
+/// looked at, and why it did not apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceAttempt {
+    source: CredentialSource,
+    setting: String,
+    reason: String,
+}
+
+impl SourceAttempt {
+    /// `source`, configured by `setting` (an environment variable, or the
+    /// metadata service's address), did not apply for `reason`.
+    pub fn new(
+        source: CredentialSource,
+        setting: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
+        SourceAttempt {
+            source,
+            setting: setting.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// Which source it was.
+    pub fn source(&self) -> CredentialSource {
+        self.source
+    }
+
+    /// The environment variable (`YC_IAM_TOKEN`, …) or, for the metadata
+    /// service, its `host[:port]`.
+    pub fn setting(&self) -> &str {
+        &self.setting
+    }
+
+    /// Why it did not apply (`not set`, or why the metadata service could not be reached).
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+}
+
+impl fmt::Display for SourceAttempt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.source {
+            CredentialSource::MetadataService => {
+                write!(f, "metadata service at {}: {}", self.setting, self.reason)
+            }
+            _ => write!(f, "{}: {}", self.setting, self.reason),
+        }
+    }
+}
+
 /// No valid IAM token could be had. Never contains the secret itself.
 #[derive(Debug, Clone)]
 pub struct AuthError {
@@ -397,6 +639,8 @@ pub struct AuthError {
     pub reason: String,
     /// The RPC failure of a token exchange, when there was one.
     pub rpc: Option<Box<RpcError>>,
+    no_credentials: bool,
+    tried: Vec<SourceAttempt>,
 }
 
 impl AuthError {
@@ -406,7 +650,51 @@ impl AuthError {
             source,
             reason: reason.into(),
             rpc: None,
+            no_credentials: false,
+            tried: Vec::new(),
         }
+    }
+
+    /// No credentials were found: the environment chain looked at every
+    /// source in `tried`, in order, and none applied (`tried` is empty when
+    /// none were configured at all). Its source is
+    /// [`CredentialSource::Environment`].
+    ///
+    /// ```
+    /// use yc_billing::{AuthError, CredentialSource};
+    /// use yc_billing::error::SourceAttempt;
+    ///
+    /// let e = AuthError::no_credentials(vec![
+    ///     SourceAttempt::new(CredentialSource::IamToken, "YC_IAM_TOKEN", "not set"),
+    ///     SourceAttempt::new(CredentialSource::MetadataService, "169.254.169.254", "not reachable"),
+    /// ]);
+    /// assert!(e.is_no_credentials());
+    /// assert_eq!(e.tried().len(), 2);
+    /// assert_eq!(
+    ///     e.to_string(),
+    ///     "no credentials found; tried, in order: YC_IAM_TOKEN: not set; \
+    ///      metadata service at 169.254.169.254: not reachable"
+    /// );
+    /// ```
+    pub fn no_credentials(tried: Vec<SourceAttempt>) -> Self {
+        AuthError {
+            source: CredentialSource::Environment,
+            reason: "no credentials found".to_owned(),
+            rpc: None,
+            no_credentials: true,
+            tried,
+        }
+    }
+
+    /// Whether this is [`no_credentials`](Self::no_credentials).
+    pub fn is_no_credentials(&self) -> bool {
+        self.no_credentials
+    }
+
+    /// The sources the environment chain tried, in order (empty unless
+    /// [`is_no_credentials`](Self::is_no_credentials)).
+    pub fn tried(&self) -> &[SourceAttempt] {
+        &self.tried
     }
 
     /// Attaches the RPC failure of a token exchange.
@@ -418,6 +706,23 @@ impl AuthError {
 
 impl fmt::Display for AuthError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.no_credentials && self.tried.is_empty() {
+            return write!(
+                f,
+                "{}: the client was built without credentials (ClientBuilder::credentials)",
+                self.reason
+            );
+        }
+        if self.no_credentials {
+            write!(f, "{}; tried, in order: ", self.reason)?;
+            for (i, attempt) in self.tried.iter().enumerate() {
+                if i > 0 {
+                    f.write_str("; ")?;
+                }
+                write!(f, "{attempt}")?;
+            }
+            return Ok(());
+        }
         write!(
             f,
             "authentication failed ({}): {}",

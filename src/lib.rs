@@ -24,7 +24,10 @@ pub mod transport;
 pub use auth::{AccessToken, Credentials, IamExchange, ServiceAccountKey, TokenCache, TokenSource};
 pub use call::CallOptions;
 pub use client::{Client, ClientBuilder};
-pub use error::{AuthError, CredentialSource, Error, OperationError, Result, RpcError};
+pub use error::{
+    AuthError, CredentialSource, Error, OperationError, Result, RpcError, TransportError,
+    TransportErrorKind,
+};
 pub use operation::{Operation, OperationState, PollingPolicy};
 pub use pagination::Page;
 pub use retry::RetryPolicy;

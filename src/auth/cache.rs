@@ -192,13 +192,19 @@ impl Inner {
                 let delay = st.policy.backoff(st.failures);
                 st.backoff_until = now.checked_add(delay);
                 st.last_error = Some(e.clone());
-                tracing::warn!(
-                    source = %kind,
-                    error = %e,
-                    failures = st.failures,
-                    retry_in = ?delay,
-                    "IAM token refresh failed"
-                );
+                if e.is_no_credentials() {
+                    // Not a refresh gone wrong: there is nothing to refresh
+                    // from, and the error itself says so to the caller.
+                    tracing::debug!(source = %kind, error = %e, "no credentials found");
+                } else {
+                    tracing::warn!(
+                        source = %kind,
+                        error = %e,
+                        failures = st.failures,
+                        retry_in = ?delay,
+                        "IAM token refresh failed"
+                    );
+                }
             }
         }
         result.map(|(token, _)| token)

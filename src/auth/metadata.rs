@@ -3,6 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::future::{BoxFuture, FutureExt};
@@ -14,7 +15,7 @@ use hyper_util::rt::TokioExecutor;
 
 use super::clock::{Clock, SystemClock};
 use super::token::{AccessToken, TokenSource};
-use crate::error::{AuthError, CredentialSource, Error};
+use crate::error::{AuthError, CredentialSource, Error, SourceAttempt};
 
 /// The metadata service's address on Yandex Cloud VMs.
 pub const DEFAULT_METADATA_ADDR: &str = "169.254.169.254";
@@ -52,6 +53,15 @@ pub struct MetadataTokenSource {
     initial_backoff: Duration,
     timeout: Duration,
     client: Client<HttpConnector, Empty<Bytes>>,
+    env_chain: Option<Arc<EnvChain>>,
+}
+
+/// The metadata service as the end of the environment chain.
+struct EnvChain {
+    /// The sources tried before it.
+    tried: Vec<SourceAttempt>,
+    /// Whether it has answered once.
+    reached: AtomicBool,
 }
 
 #[derive(serde::Deserialize)]
@@ -63,6 +73,8 @@ struct TokenDocument {
 }
 
 enum Failure {
+    /// No connection could be made.
+    Unreachable(String),
     Retryable(String),
     Fatal(AuthError),
 }
@@ -108,9 +120,16 @@ impl MetadataTokenSource {
     }
 
     pub(crate) fn with_authority(authority: http::uri::Authority) -> Self {
+        Self::with_authority_connect_timeout(authority, Duration::from_secs(2))
+    }
+
+    pub(crate) fn with_authority_connect_timeout(
+        authority: http::uri::Authority,
+        connect_timeout: Duration,
+    ) -> Self {
         let timeout = Duration::from_secs(2);
         let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(timeout));
+        connector.set_connect_timeout(Some(connect_timeout));
         connector.set_nodelay(true);
         MetadataTokenSource {
             authority,
@@ -119,7 +138,19 @@ impl MetadataTokenSource {
             initial_backoff: Duration::from_millis(100),
             timeout,
             client: Client::builder(TokioExecutor::new()).build(connector),
+            env_chain: None,
         }
+    }
+
+    /// Makes this source the end of the environment chain: until the
+    /// service has answered once, not reaching it fails at once with
+    /// [`AuthError::no_credentials`] listing `tried` and then this service.
+    pub(crate) fn end_of_env_chain(mut self, tried: Vec<SourceAttempt>) -> Self {
+        self.env_chain = Some(Arc::new(EnvChain {
+            tried,
+            reached: AtomicBool::new(false),
+        }));
+        self
     }
 
     /// The `host[:port]` asked.
@@ -166,11 +197,16 @@ impl MetadataTokenSource {
             })?;
         let exchange = async {
             let response = self.client.request(request).await.map_err(|e| {
-                Failure::Retryable(format!(
+                let reason = format!(
                     "cannot reach the metadata service at {}: {}",
                     self.authority,
                     chain(&e)
-                ))
+                );
+                if e.is_connect() {
+                    Failure::Unreachable(reason)
+                } else {
+                    Failure::Retryable(reason)
+                }
             })?;
             let status = response.status();
             let body = Limited::new(response.into_body(), MAX_BODY)
@@ -247,16 +283,38 @@ impl TokenSource for MetadataTokenSource {
             let mut delay = self.initial_backoff;
             let mut attempt = 1;
             loop {
-                match self.attempt().await {
-                    Ok(token) => return Ok(token),
+                let outcome = match self.attempt().await {
+                    Err(Failure::Unreachable(reason)) => match &self.env_chain {
+                        Some(env) if !env.reached.load(Ordering::Relaxed) => {
+                            let mut tried = env.tried.clone();
+                            tried.push(SourceAttempt::new(
+                                CredentialSource::MetadataService,
+                                self.authority.as_str(),
+                                reason,
+                            ));
+                            return Err(AuthError::no_credentials(tried));
+                        }
+                        _ => Err(Failure::Unreachable(reason)),
+                    },
+                    other => other,
+                };
+                match outcome {
+                    Ok(token) => {
+                        if let Some(env) = &self.env_chain {
+                            env.reached.store(true, Ordering::Relaxed);
+                        }
+                        return Ok(token);
+                    }
                     Err(Failure::Fatal(e)) => return Err(e),
-                    Err(Failure::Retryable(reason)) if attempt >= self.attempts => {
+                    Err(Failure::Unreachable(reason) | Failure::Retryable(reason))
+                        if attempt >= self.attempts =>
+                    {
                         return Err(AuthError::new(
                             CredentialSource::MetadataService,
                             format!("{reason} (gave up after {attempt} attempt(s))"),
                         ));
                     }
-                    Err(Failure::Retryable(reason)) => {
+                    Err(Failure::Unreachable(reason) | Failure::Retryable(reason)) => {
                         tracing::debug!(attempt, %reason, retry_in = ?delay, "metadata token request failed");
                         tokio::time::sleep(delay).await;
                         delay = delay.saturating_mul(2);
@@ -280,6 +338,7 @@ impl fmt::Debug for MetadataTokenSource {
             .field("attempts", &self.attempts)
             .field("initial_backoff", &self.initial_backoff)
             .field("timeout", &self.timeout)
+            .field("end_of_env_chain", &self.env_chain.is_some())
             .finish_non_exhaustive()
     }
 }

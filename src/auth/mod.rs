@@ -49,7 +49,7 @@ pub use metadata::{
 pub use service_account::{JWT_LIFETIME, ServiceAccountKey};
 pub use token::{AccessToken, TokenSource};
 
-use crate::error::{AuthError, CredentialSource, Error};
+use crate::error::{AuthError, CredentialSource, Error, SourceAttempt};
 use sources::{FailingSource, OAuthSource, StaticTokenSource};
 
 /// How long a static IAM token is assumed to be valid, counted from the
@@ -57,6 +57,11 @@ use sources::{FailingSource, OAuthSource, StaticTokenSource};
 /// tokens live at most 12 hours; the real expiry of a token given as a string
 /// is unknown.
 pub const STATIC_IAM_TOKEN_LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
+
+/// How long the first token fetch of [`Credentials::from_env`]'s fallback
+/// to the metadata service waits for a connection before it reports that no
+/// credentials were found (off a VM, 169.254.169.254 usually never answers).
+pub const ENV_METADATA_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Environment variable holding an IAM token.
 pub const IAM_TOKEN_ENV: &str = "YC_IAM_TOKEN";
@@ -86,6 +91,8 @@ enum Inner {
     OAuth(String),
     ServiceAccountKey(Box<ServiceAccountKey>),
     Metadata(Result<http::uri::Authority, String>),
+    /// The end of the environment chain: the metadata service, and what was tried before it.
+    EnvMetadata(http::uri::Authority, Vec<SourceAttempt>),
     Custom(Arc<dyn TokenSource>),
 }
 
@@ -170,6 +177,15 @@ impl Credentials {
     ///
     /// A variable that is set but empty, not UTF-8, or (for the key file and
     /// metadata address) invalid is an [`Error::Config`] naming the variable.
+    ///
+    /// Falling through to the metadata service does no I/O here. If the first
+    /// token fetch cannot reach it (connection refused, unreachable, or no
+    /// connection within [`ENV_METADATA_CONNECT_TIMEOUT`], as off a VM), the
+    /// fetch fails at once, without retries, with
+    /// [`AuthError::no_credentials`](crate::AuthError::no_credentials):
+    /// every source tried, in order, and why each did not apply, the
+    /// metadata service's connection error last. Once the metadata service
+    /// has answered, later fetches retry as [`MetadataTokenSource`] does.
     pub fn from_env() -> Result<Self, Error> {
         Self::from_env_with(|name| std::env::var_os(name))
     }
@@ -217,8 +233,17 @@ impl Credentials {
             None => http::uri::Authority::from_static(DEFAULT_METADATA_ADDR),
         };
         tracing::debug!(addr = addr.as_str(), "using the metadata service");
+        let not_set = |source, name: &str| SourceAttempt::new(source, name, "not set");
+        let tried = vec![
+            not_set(CredentialSource::IamToken, IAM_TOKEN_ENV),
+            not_set(CredentialSource::OAuth, OAUTH_TOKEN_ENV),
+            not_set(
+                CredentialSource::ServiceAccountKey,
+                SERVICE_ACCOUNT_KEY_FILE_ENV,
+            ),
+        ];
         Ok(Credentials {
-            inner: Inner::Metadata(Ok(addr)),
+            inner: Inner::EnvMetadata(addr, tried),
         })
     }
 
@@ -228,7 +253,7 @@ impl Credentials {
             Inner::IamToken(_) => CredentialSource::IamToken,
             Inner::OAuth(_) => CredentialSource::OAuth,
             Inner::ServiceAccountKey(_) => CredentialSource::ServiceAccountKey,
-            Inner::Metadata(_) => CredentialSource::MetadataService,
+            Inner::Metadata(_) | Inner::EnvMetadata(..) => CredentialSource::MetadataService,
             Inner::Custom(source) => source.kind(),
         }
     }
@@ -250,6 +275,14 @@ impl Credentials {
             Inner::Metadata(Ok(authority)) => {
                 Arc::new(MetadataTokenSource::with_authority(authority).with_clock(clock))
             }
+            Inner::EnvMetadata(authority, tried) => Arc::new(
+                MetadataTokenSource::with_authority_connect_timeout(
+                    authority,
+                    ENV_METADATA_CONNECT_TIMEOUT,
+                )
+                .end_of_env_chain(tried)
+                .with_clock(clock),
+            ),
             Inner::Metadata(Err(reason)) => Arc::new(FailingSource {
                 error: AuthError::new(CredentialSource::MetadataService, reason),
             }),
@@ -279,6 +312,10 @@ impl fmt::Debug for Credentials {
             Inner::Metadata(Err(reason)) => {
                 d.field("kind", &"MetadataService").field("error", reason)
             }
+            Inner::EnvMetadata(addr, _) => d
+                .field("kind", &"MetadataService")
+                .field("addr", &addr.as_str())
+                .field("from", &"environment chain"),
             Inner::Custom(source) => d.field("kind", &"Custom").field("source", source),
         };
         d.finish()
@@ -462,6 +499,61 @@ mod tests {
         let err = source.fetch().await.unwrap_err();
         assert_eq!(err.source, CredentialSource::ServiceAccountKey);
         assert!(err.rpc.is_some());
+    }
+
+    #[tokio::test]
+    async fn an_empty_environment_reports_every_source_tried_in_order() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let closed = listener.local_addr().unwrap().to_string();
+        drop(listener);
+        let c = Credentials::from_env_with(env(&[(METADATA_ADDR_ENV, &closed)])).unwrap();
+        assert_eq!(c.kind(), CredentialSource::MetadataService);
+        let source = c.into_source(lazy_iam(&ManualClock::default()));
+        let started = std::time::Instant::now();
+        let err = source.fetch().await.unwrap_err();
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "no retries: {:?}",
+            started.elapsed()
+        );
+        assert!(err.is_no_credentials(), "{err:?}");
+        assert_eq!(err.source, CredentialSource::Environment);
+        let tried: Vec<(CredentialSource, &str)> = err
+            .tried()
+            .iter()
+            .map(|a| (a.source(), a.setting()))
+            .collect();
+        assert_eq!(
+            tried,
+            vec![
+                (CredentialSource::IamToken, IAM_TOKEN_ENV),
+                (CredentialSource::OAuth, OAUTH_TOKEN_ENV),
+                (
+                    CredentialSource::ServiceAccountKey,
+                    SERVICE_ACCOUNT_KEY_FILE_ENV
+                ),
+                (CredentialSource::MetadataService, closed.as_str()),
+            ]
+        );
+        assert!(err.tried()[..3].iter().all(|a| a.reason() == "not set"));
+        assert!(
+            err.tried()[3].reason().contains("Connection refused"),
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .starts_with("no credentials found; tried, in order: YC_IAM_TOKEN: not set; "),
+            "{err}"
+        );
+        assert!(Error::Auth(err).is_no_credentials());
+
+        // An explicitly chosen metadata service keeps retrying instead.
+        let explicit = Credentials::metadata_service_at(&closed)
+            .unwrap()
+            .into_source(lazy_iam(&ManualClock::default()));
+        let err = explicit.fetch().await.unwrap_err();
+        assert!(!err.is_no_credentials(), "{err:?}");
+        assert!(err.reason.contains("gave up after 4 attempt(s)"), "{err}");
     }
 
     #[tokio::test]

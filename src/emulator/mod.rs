@@ -146,6 +146,7 @@ pub struct EmulatorBuilder {
     clock: Arc<dyn crate::auth::Clock>,
     handshake_timeout: Duration,
     keepalive: (Duration, Duration),
+    strict_person_fields: bool,
 }
 
 impl std::fmt::Debug for EmulatorBuilder {
@@ -161,6 +162,7 @@ impl std::fmt::Debug for EmulatorBuilder {
             .field("metadata_server", &self.metadata_server)
             .field("handshake_timeout", &self.handshake_timeout)
             .field("keepalive", &self.keepalive)
+            .field("strict_person_fields", &self.strict_person_fields)
             .finish_non_exhaustive()
     }
 }
@@ -183,6 +185,7 @@ impl Default for EmulatorBuilder {
             metadata_listen: loopback,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             keepalive: (DEFAULT_KEEPALIVE_INTERVAL, DEFAULT_KEEPALIVE_TIMEOUT),
+            strict_person_fields: false,
         }
     }
 }
@@ -301,6 +304,25 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Enforces the rules the API reference documents for `CustomerPerson`
+    /// (off by default: the protos carry no such rule and the real API's
+    /// behaviour is unverified). `Invite` and `CreateResellerServed` then
+    /// answer INVALID_ARGUMENT naming `person.phone` ("must be a valid
+    /// telephone number or a valid phoneword": 3 to 32 characters of ASCII
+    /// digits, letters, spaces and `+ - ( ) .`, at least one digit and three
+    /// digits or letters, `+` only first, balanced parentheses) or
+    /// `person.email` ("must be a valid email address", the check of
+    /// `invitation_email`). Empty fields pass.
+    ///
+    /// ```
+    /// let builder = yc_billing::emulator::Emulator::builder().strict_person_fields(true);
+    /// assert!(format!("{builder:?}").contains("strict_person_fields: true"));
+    /// ```
+    pub fn strict_person_fields(mut self, on: bool) -> Self {
+        self.strict_person_fields = on;
+        self
+    }
+
     /// Binds, starts serving and returns the handle.
     pub async fn start(self) -> Result<EmulatorHandle, EmulatorError> {
         let listener = tokio::net::TcpListener::bind(self.listen)
@@ -374,6 +396,7 @@ impl EmulatorBuilder {
             clock: self.clock.clone(),
             poll_hint: self.poll_interval_hint,
             validator,
+            strict_person_fields: self.strict_person_fields,
             pages: PageTokens::new(),
             api_address,
             jwt_audiences,
@@ -494,6 +517,7 @@ pub(crate) struct Shared {
     pub clock: Arc<dyn crate::auth::Clock>,
     pub poll_hint: Option<Duration>,
     pub validator: Validator,
+    pub strict_person_fields: bool,
     pub pages: PageTokens,
     pub api_address: String,
     pub jwt_audiences: Vec<String>,

@@ -69,6 +69,15 @@ impl Customers {
     }
 
     /// Invites a new customer, who accepts by e-mail.
+    ///
+    /// The API reference documents two rules on `person` that the protos do
+    /// not carry, so this client does not check them and the real API's
+    /// behaviour is unverified: `phone` "must be a valid telephone number or
+    /// a valid phoneword" (`+7 (495) 739-70-00`, `1-800-FLOWERS`) and
+    /// `email` "must be a valid email address". The emulator enforces both
+    /// with `EmulatorBuilder::strict_person_fields` (feature `emulator`;
+    /// `yc-billing emulator --strict-person-fields`), answering INVALID_ARGUMENT naming
+    /// `person.phone` or `person.email`.
     pub fn invite(
         &self,
         reseller_id: impl Into<String>,
@@ -109,6 +118,15 @@ impl Customers {
     }
 
     /// Creates a customer served by the reseller (no invitation).
+    ///
+    /// The API reference documents the same two rules as for [`invite`](Self::invite) on `person` that the protos do
+    /// not carry, so this client does not check them and the real API's
+    /// behaviour is unverified: `phone` "must be a valid telephone number or
+    /// a valid phoneword" (`+7 (495) 739-70-00`, `1-800-FLOWERS`) and
+    /// `email` "must be a valid email address". The emulator enforces both
+    /// with `EmulatorBuilder::strict_person_fields` (feature `emulator`;
+    /// `yc-billing emulator --strict-person-fields`), answering INVALID_ARGUMENT naming
+    /// `person.phone` or `person.email`.
     pub fn create_reseller_served(
         &self,
         reseller_id: impl Into<String>,

@@ -19,6 +19,7 @@
 //! ```
 
 mod auth;
+pub(crate) mod diagnose;
 mod headers;
 
 pub use auth::{

@@ -15,6 +15,8 @@ use yc_billing::{Client, Error};
 pub enum Format {
     /// Proto3 JSON in the REST API's shapes (camelCase, RFC 3339).
     Json,
+    /// The same shapes as `json`, in YAML (as `yc --format yaml`).
+    Yaml,
     /// A readable table.
     Table,
 }

@@ -68,6 +68,10 @@ pub struct EmulatorArgs {
     /// handshake, then the first call).
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
     handshake_timeout_ms: u64,
+    /// Enforce the API reference's rules on `person.phone` (a telephone number
+    /// or phoneword) and `person.email` in Invite and CreateResellerServed.
+    #[arg(long)]
+    strict_person_fields: bool,
     /// Generate a key for the seed's first service account and write it here.
     #[arg(long)]
     write_sa_key: Option<PathBuf>,
@@ -129,7 +133,8 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
         .faults(faults)
         .metadata_server(!args.no_metadata)
         .metadata_listen(args.metadata_listen)
-        .handshake_timeout(Duration::from_millis(args.handshake_timeout_ms));
+        .handshake_timeout(Duration::from_millis(args.handshake_timeout_ms))
+        .strict_person_fields(args.strict_person_fields);
     if let Some(n) = args.complete_after_gets {
         builder = builder.complete_after_gets(n);
     }

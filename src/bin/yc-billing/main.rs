@@ -64,6 +64,10 @@ fn main() -> ExitCode {
     };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(colour_logs(
+            std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            std::env::var_os("NO_COLOR").as_deref(),
+        ))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
@@ -87,6 +91,13 @@ fn main() -> ExitCode {
     // Do not wait for lingering background tasks (token refreshes, channels).
     runtime.shutdown_background();
     ExitCode::from(code)
+}
+
+/// Whether log lines on stderr get ANSI colours: only on a terminal, and
+/// not when `NO_COLOR` is set to anything but the empty string
+/// (<https://no-color.org>).
+fn colour_logs(stderr_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
 async fn run(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
@@ -123,5 +134,21 @@ async fn dispatch(
         }
         Command::Demo(args) => demo::run(args, &global, matches).await,
         Command::Emulator(_) => unreachable!("handled by run"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsStr;
+
+    use super::colour_logs;
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(colour_logs(true, None));
+        assert!(colour_logs(true, Some(OsStr::new(""))));
+        assert!(!colour_logs(true, Some(OsStr::new("1"))));
+        assert!(!colour_logs(false, None));
+        assert!(!colour_logs(false, Some(OsStr::new("1"))));
     }
 }

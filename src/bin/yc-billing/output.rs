@@ -4,7 +4,7 @@ use std::io::Write;
 
 use serde_json::Value;
 use tonic::Code;
-use yc_billing::Error;
+use yc_billing::{Error, TransportErrorKind};
 
 use crate::connect::Format;
 use crate::sanitize;
@@ -34,12 +34,19 @@ pub fn json<M: prost::Message + prost::Name>(message: &M) -> anyhow::Result<Valu
 pub fn print(format: Format, value: &Value) -> anyhow::Result<()> {
     let text = match format {
         Format::Json => serde_json::to_string_pretty(value)?,
+        Format::Yaml => yaml(value)?,
         Format::Table => table(value),
     };
     let mut out = std::io::stdout().lock();
     writeln!(out, "{text}")?;
     out.flush()?;
     Ok(())
+}
+
+/// YAML of a REST value: the same shapes and field order as the JSON.
+pub fn yaml(value: &Value) -> anyhow::Result<String> {
+    let text = serde_yaml_ng::to_string(value)?;
+    Ok(text.trim_end().to_owned())
 }
 
 /// Flattens nested objects into dotted keys (`subject.id`); arrays of
@@ -197,7 +204,6 @@ pub fn code_name(code: Code) -> &'static str {
 pub fn exit_code(e: &Error) -> u8 {
     match e {
         Error::Auth(_) => EXIT_AUTH,
-        Error::Config { field, .. } if field == "credentials" => EXIT_AUTH,
         Error::Config { .. } => EXIT_USAGE,
         _ => match e.code() {
             Some(Code::Unauthenticated | Code::PermissionDenied) => EXIT_AUTH,
@@ -226,6 +232,7 @@ pub fn describe(e: &Error) -> Vec<String> {
             }
             lines.push(format!("  method: {}", rpc.method));
         }
+        Error::Auth(auth) if auth.is_no_credentials() => no_credentials(auth, &mut lines),
         Error::Auth(auth) => {
             lines.push(format!(
                 "error: authentication failed ({}): {}",
@@ -252,6 +259,34 @@ pub fn describe(e: &Error) -> Vec<String> {
                 op.operation_id, op.description
             ));
         }
+        Error::Transport(t) => {
+            match t.kind() {
+                TransportErrorKind::TlsToPlaintextServer => {
+                    lines.push(format!("error: {}", t.summary()));
+                    lines.push(format!(
+                        "  hint: use --plaintext, or the http:// endpoint the emulator prints \
+                         (http://{})",
+                        t.endpoint()
+                    ));
+                    lines.push(format!("  cause: {}", t.cause()));
+                }
+                TransportErrorKind::PlaintextToTlsServer => {
+                    lines.push(format!("error: {}", t.summary()));
+                    lines.push(
+                        "  hint: drop --plaintext (and give --ca-cert FILE if the certificate \
+                         is self-signed)"
+                            .to_owned(),
+                    );
+                    lines.push(format!("  cause: {}", t.cause()));
+                }
+                _ => lines.push(format!("error: {}: {}", t.summary(), t.cause())),
+            }
+            lines.push(format!("  code: {}", code_name(Code::Unavailable)));
+            if let Some(id) = t.client_request_id() {
+                lines.push(format!("  client request id: {id}"));
+            }
+            lines.push(format!("  method: {}", t.method()));
+        }
         Error::OperationTimeout { operation, .. } => {
             lines.push(format!("error: {e}"));
             lines.push(format!(
@@ -269,6 +304,57 @@ pub fn describe(e: &Error) -> Vec<String> {
 fn write_lines(stderr: &mut impl Write, text: &str) {
     for line in text.lines() {
         let _ = writeln!(stderr, "{}", sanitize::line(line));
+    }
+}
+
+/// "No credentials found": every source tried, in order, with the option
+/// and variable that set it; the metadata service's own error last.
+fn no_credentials(auth: &yc_billing::AuthError, lines: &mut Vec<String>) {
+    use yc_billing::CredentialSource;
+    lines.push("error: no credentials found".to_owned());
+    if auth.tried().is_empty() {
+        lines.push("  the client was built without credentials".to_owned());
+        return;
+    }
+    lines.push("  tried, in order:".to_owned());
+    let mut metadata_detail = None;
+    for (i, attempt) in auth.tried().iter().enumerate() {
+        let n = i + 1;
+        let line = match attempt.source() {
+            CredentialSource::IamToken => {
+                format!("--iam-token or {}: {}", attempt.setting(), attempt.reason())
+            }
+            CredentialSource::OAuth => {
+                format!(
+                    "--oauth-token or {}: {}",
+                    attempt.setting(),
+                    attempt.reason()
+                )
+            }
+            CredentialSource::ServiceAccountKey => {
+                format!(
+                    "--sa-key-file or {}: {}",
+                    attempt.setting(),
+                    attempt.reason()
+                )
+            }
+            CredentialSource::MetadataService => {
+                metadata_detail = Some(attempt.reason().to_owned());
+                format!(
+                    "--metadata (VM metadata service at {}; YC_METADATA_ADDR sets the address): \
+                     not reachable",
+                    attempt.setting()
+                )
+            }
+            _ => attempt.to_string(),
+        };
+        lines.push(format!("    {n}. {line}"));
+    }
+    lines.push(
+        "  set one of them, for example: export YC_IAM_TOKEN=\"$(yc iam create-token)\"".to_owned(),
+    );
+    if let Some(detail) = metadata_detail {
+        lines.push(format!("  metadata service: {detail}"));
     }
 }
 
@@ -336,6 +422,15 @@ mod tests {
     }
 
     #[test]
+    fn yaml_keeps_field_order_and_string_types() {
+        let v = json!({"id": "c1", "balance": "10.50", "done": true, "person": {"tin": "007"}});
+        assert_eq!(
+            yaml(&v).unwrap(),
+            "id: c1\nbalance: '10.50'\ndone: true\nperson:\n  tin: '007'"
+        );
+    }
+
+    #[test]
     fn exit_codes() {
         let rpc = |code| {
             Error::from(yc_billing::RpcError::from_status(
@@ -352,6 +447,11 @@ mod tests {
         assert_eq!(exit_code(&rpc(Code::PermissionDenied)), EXIT_AUTH);
         assert_eq!(exit_code(&rpc(Code::Internal)), EXIT_OTHER);
         assert_eq!(exit_code(&Error::config("endpoint", "bad")), EXIT_USAGE);
-        assert_eq!(exit_code(&Error::config("credentials", "none")), EXIT_AUTH);
+        assert_eq!(
+            exit_code(&Error::Auth(yc_billing::AuthError::no_credentials(
+                Vec::new()
+            ))),
+            EXIT_AUTH
+        );
     }
 }

@@ -14,7 +14,7 @@ use crate::emulator::text::echo;
 use crate::emulator::validation::invalid_argument;
 use crate::proto::yandex::cloud::billing::v1::customer_service_server::CustomerService;
 use crate::proto::yandex::cloud::billing::v1::{
-    ActivateCustomerRequest, CreateResellerServedCustomerRequest, CustomerMetadata,
+    ActivateCustomerRequest, CreateResellerServedCustomerRequest, CustomerMetadata, CustomerPerson,
     InviteCustomerRequest, ListCustomersRequest, ListCustomersResponse, SuspendCustomerRequest,
 };
 use crate::proto::yandex::cloud::operation::Operation;
@@ -34,6 +34,52 @@ static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
         .expect("static pattern")
 });
+
+/// The rule text the API reference gives for `CustomerPerson.phone`.
+pub(crate) const PHONE_RULE: &str = "must be a valid telephone number or a valid phoneword";
+/// The rule text the API reference gives for `CustomerPerson.email`.
+pub(crate) const EMAIL_RULE: &str = "must be a valid email address";
+
+/// The emulator's reading of "a valid telephone number or a valid phoneword":
+/// 3 to 32 characters of ASCII digits, ASCII letters, spaces and `+ - ( ) .`,
+/// with at least one digit, at least 3 digits or letters, a `+` only as the
+/// first character and balanced, unnested parentheses
+/// (`+7 (495) 739-70-00`, `1-800-FLOWERS`, `8.800.555.35.35`).
+pub(crate) fn is_phone(phone: &str) -> bool {
+    let len = phone.chars().count();
+    if !(3..=32).contains(&len) {
+        return false;
+    }
+    let mut open = false;
+    for (i, c) in phone.chars().enumerate() {
+        match c {
+            '0'..='9' | 'a'..='z' | 'A'..='Z' | ' ' | '-' | '.' => {}
+            '+' if i == 0 => {}
+            '(' if !open => open = true,
+            ')' if open => open = false,
+            _ => return false,
+        }
+    }
+    !open
+        && phone.chars().any(|c| c.is_ascii_digit())
+        && phone.chars().filter(char::is_ascii_alphanumeric).count() >= 3
+}
+
+/// The `person.phone` and `person.email` rules of the API reference (empty
+/// fields pass: both are optional).
+fn person_violations(person: Option<&CustomerPerson>) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let Some(person) = person else {
+        return out;
+    };
+    if !person.phone.is_empty() && !is_phone(&person.phone) {
+        out.push(("person.phone".into(), PHONE_RULE.into()));
+    }
+    if !person.email.is_empty() && !EMAIL.is_match(&person.email) {
+        out.push(("person.email".into(), EMAIL_RULE.into()));
+    }
+    out
+}
 
 fn metadata(reseller_id: &str, customer_id: &str) -> Vec<u8> {
     CustomerMetadata {
@@ -85,6 +131,22 @@ fn status_change(
     })
 }
 
+impl Svc {
+    /// With [`strict_person_fields`](crate::emulator::EmulatorBuilder::strict_person_fields),
+    /// INVALID_ARGUMENT naming `person.phone` / `person.email` when they break the reference's rules.
+    fn check_person(&self, person: Option<&CustomerPerson>) -> Result<(), Status> {
+        if !self.0.strict_person_fields {
+            return Ok(());
+        }
+        let violations = person_violations(person);
+        if violations.is_empty() {
+            Ok(())
+        } else {
+            Err(invalid_argument(violations))
+        }
+    }
+}
+
 #[tonic::async_trait]
 impl CustomerService for Svc {
     async fn list(
@@ -125,6 +187,7 @@ impl CustomerService for Svc {
                 "value must be a valid e-mail address (email)".into(),
             )]));
         }
+        self.check_person(r.person.as_ref())?;
         self.mutate(
             &req,
             "yandex.cloud.billing.v1.CustomerService/Invite",
@@ -165,6 +228,7 @@ impl CustomerService for Svc {
                 "value must match one of the reseller id patterns (pattern)".into(),
             )]));
         }
+        self.check_person(r.person.as_ref())?;
         let method = "yandex.cloud.billing.v1.CustomerService/CreateResellerServed";
         self.mutate(&req, method, |st, subject| {
             st.check_account(subject, &r.reseller_id, Level::Edit)?;
@@ -211,5 +275,55 @@ impl CustomerService for Svc {
             "yandex.cloud.billing.v1.CustomerService/Suspend",
             |st, s| status_change(st, s, &id, CustomerStatus::Suspended, "Suspend"),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phone_numbers_and_phonewords() {
+        for ok in [
+            "+7 (495) 739-70-00",
+            "1-800-FLOWERS",
+            "8.800.555.35.35",
+            "112",
+            "+1 800 GOT JUNK",
+        ] {
+            assert!(is_phone(ok), "{ok}");
+        }
+        for bad in [
+            "12",
+            "FLOWERS",
+            "call me maybe!",
+            "7+495",
+            "(495 123",
+            "495) 123",
+            "((495)) 1",
+            "+7 495 123 45 67 ext 1234567890123",
+            "٣٤٥٦",
+            "phone: 123",
+        ] {
+            assert!(!is_phone(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn person_violations_name_the_fields() {
+        assert!(person_violations(None).is_empty());
+        assert!(person_violations(Some(&CustomerPerson::default())).is_empty());
+        let bad = CustomerPerson {
+            phone: "x".into(),
+            email: "not-an-email".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            person_violations(Some(&bad)),
+            vec![
+                ("person.phone".to_string(), PHONE_RULE.to_string()),
+                ("person.email".to_string(), EMAIL_RULE.to_string()),
+            ]
+        );
     }
 }
