@@ -49,6 +49,8 @@
 
 mod billing_accounts;
 mod customers;
+#[cfg(feature = "json")]
+mod dynamic;
 mod operations;
 pub mod rpc;
 
@@ -62,6 +64,8 @@ use prost::{Message, Name};
 
 pub use billing_accounts::BillingAccounts;
 pub use customers::Customers;
+#[cfg(feature = "json")]
+pub use dynamic::DynamicRequest;
 pub use operations::Operations;
 
 use crate::call::CallOptions;
