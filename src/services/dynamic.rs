@@ -109,14 +109,7 @@ async fn attempt(
     method: &'static MethodInfo,
     response: MessageDescriptor,
 ) -> std::result::Result<tonic::Response<DynamicMessage>, Status> {
-    grpc.ready().await.map_err(|e| {
-        let e: crate::transport::BoxError = e.into();
-        Status::unknown(format!("Service was not ready: {e}"))
-    })?;
-    request
-        .extensions_mut()
-        .insert(tonic::GrpcMethod::new(method.service, method.method));
-    let path = http::uri::PathAndQuery::from_static(method.path);
+    let path = super::ready(&mut grpc, &mut request, method).await?;
     grpc.unary(request, path, DynamicCodec(response)).await
 }
 

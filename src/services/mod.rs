@@ -184,16 +184,25 @@ async fn attempt<R: Rpc>(
     mut grpc: tonic::client::Grpc<Transport>,
     mut request: tonic::Request<R::Request>,
 ) -> std::result::Result<tonic::Response<R::Response>, tonic::Status> {
-    grpc.ready().await.map_err(|e| {
-        let e: crate::transport::BoxError = e.into();
-        tonic::Status::unknown(format!("Service was not ready: {e}"))
-    })?;
-    request
-        .extensions_mut()
-        .insert(tonic::GrpcMethod::new(R::METHOD.service, R::METHOD.method));
-    let path = http::uri::PathAndQuery::from_static(R::METHOD.path);
+    let path = ready(&mut grpc, &mut request, R::METHOD).await?;
     grpc.unary(request, path, tonic_prost::ProstCodec::default())
         .await
+}
+
+/// Waits until the transport can take the request and marks the request
+/// with its method, as the generated stubs do; answers the path to send to.
+async fn ready<T>(
+    grpc: &mut tonic::client::Grpc<Transport>,
+    request: &mut tonic::Request<T>,
+    method: &'static MethodInfo,
+) -> std::result::Result<http::uri::PathAndQuery, tonic::Status> {
+    grpc.ready()
+        .await
+        .map_err(|e| tonic::Status::unknown(format!("Service was not ready: {e}")))?;
+    request
+        .extensions_mut()
+        .insert(tonic::GrpcMethod::new(method.service, method.method));
+    Ok(http::uri::PathAndQuery::from_static(method.path))
 }
 
 /// Sends one request with the given client and options.
