@@ -3,9 +3,14 @@
 //! `protox` parses the schema into a descriptor set; `tonic-prost-build`
 //! generates messages and client stubs (and server stubs under the
 //! `emulator` feature). The encoded descriptor set, custom options included,
-//! is written to `OUT_DIR` for runtime reflection.
+//! is written to `OUT_DIR` for runtime reflection. `build/methods.rs` emits
+//! the method table (`proto::METHODS`), the path constants (`proto::paths`)
+//! and the RPC markers (`services::rpc`) from the same descriptors.
 
 use std::path::{Path, PathBuf};
+
+#[path = "build/methods.rs"]
+mod methods;
 
 fn proto_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
@@ -53,10 +58,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // so Status and its error details are not generated a second time.
     let fds = compiler.file_descriptor_set();
 
-    write_operation_methods(
-        &compiler.descriptor_pool(),
-        &out_dir.join("operation_methods.rs"),
-    )?;
+    let pool = compiler.descriptor_pool();
+    let rows = methods::rows(&pool)?;
+    std::fs::write(out_dir.join("methods.rs"), methods::table(&rows))?;
+    std::fs::write(out_dir.join("paths.rs"), methods::paths(&rows))?;
+    std::fs::write(out_dir.join("rpc.rs"), methods::markers(&rows))?;
 
     let mut config = prost_build::Config::new();
     config.enable_type_names();
@@ -70,85 +76,5 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .extern_path(".google.rpc", "::tonic_types::pb")
         .include_file("_includes.rs")
         .compile_fds_with_config(fds, config)?;
-    Ok(())
-}
-
-/// Resolves a type name from the `(yandex.cloud.api.operation)` option the
-/// way protoc does: relative to the method's package, innermost scope first.
-fn resolve_type(pool: &prost_reflect::DescriptorPool, package: &str, name: &str) -> Option<String> {
-    // Well-known types (google.protobuf.Empty) need not be imported.
-    if name.starts_with("google.protobuf.") {
-        return Some(name.to_owned());
-    }
-    if let Some(abs) = name.strip_prefix('.') {
-        return pool
-            .get_message_by_name(abs)
-            .map(|m| m.full_name().to_owned());
-    }
-    let mut scope = package.to_owned();
-    loop {
-        let candidate = if scope.is_empty() {
-            name.to_owned()
-        } else {
-            format!("{scope}.{name}")
-        };
-        if let Some(m) = pool.get_message_by_name(&candidate) {
-            return Some(m.full_name().to_owned());
-        }
-        if scope.is_empty() {
-            return None;
-        }
-        scope = scope
-            .rsplit_once('.')
-            .map(|(s, _)| s.to_owned())
-            .unwrap_or_default();
-    }
-}
-
-/// Emits one `OperationMethod` per RPC that carries the
-/// `(yandex.cloud.api.operation)` option, with resolved type names.
-fn write_operation_methods(
-    pool: &prost_reflect::DescriptorPool,
-    path: &Path,
-) -> Result<(), Box<dyn std::error::Error>> {
-    let ext = pool
-        .get_extension_by_name("yandex.cloud.api.operation")
-        .ok_or("extension yandex.cloud.api.operation not found in proto/")?;
-    let mut rows = String::new();
-    for service in pool.services() {
-        for method in service.methods() {
-            let options = method.options();
-            if !options.has_extension(&ext) {
-                continue;
-            }
-            let value = options.get_extension(&ext);
-            let op = value.as_message().ok_or("api.operation is not a message")?;
-            let field = |n: &str| {
-                op.get_field_by_name(n)
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default()
-            };
-            let package = service.package_name();
-            let (metadata, response) = (field("metadata"), field("response"));
-            let metadata = if metadata.is_empty() {
-                String::new()
-            } else {
-                resolve_type(pool, package, &metadata).ok_or_else(|| {
-                    format!("{}: metadata type {metadata} not found", method.full_name())
-                })?
-            };
-            let response = resolve_type(pool, package, &response).ok_or_else(|| {
-                format!("{}: response type {response} not found", method.full_name())
-            })?;
-            rows.push_str(&format!(
-                "    OperationMethod {{ path: \"/{}/{}\", metadata: {:?}, response: {:?} }},\n",
-                service.full_name(),
-                method.name(),
-                metadata,
-                response
-            ));
-        }
-    }
-    std::fs::write(path, format!("&[\n{rows}]\n"))?;
     Ok(())
 }

@@ -409,7 +409,7 @@ impl ClientBuilder {
                 })?
                 .map_err(|s| {
                     Error::from(RpcError::from_status(
-                        "/yandex.cloud.endpoint.ApiEndpointService/List",
+                        crate::proto::paths::endpoint::api_endpoint_service::LIST,
                         &s,
                     ))
                 })?

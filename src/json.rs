@@ -54,13 +54,24 @@ pub fn to_value<M: prost::Message + prost::Name>(message: &M) -> Result<serde_js
             source,
         },
     )?;
+    dynamic_to_value(&dynamic)
+}
+
+/// [`to_value`] of a message built at run time (for example the answer of
+/// [`Client::call_dynamic`](crate::Client::call_dynamic)).
+///
+/// # Errors
+///
+/// [`Error::Json`] as for [`to_value`].
+pub fn dynamic_to_value(dynamic: &DynamicMessage) -> Result<serde_json::Value, Error> {
+    let name = dynamic.descriptor().full_name().to_owned();
     dynamic
         .serialize_with_options(
             serde_json::value::Serializer,
             &SerializeOptions::new().skip_default_fields(true),
         )
         .map_err(|e| {
-            let (path, reason) = unencodable(&dynamic, String::new())
+            let (path, reason) = unencodable(dynamic, String::new())
                 .unwrap_or_else(|| (String::new(), e.to_string()));
             Error::Json {
                 type_name: name.clone(),

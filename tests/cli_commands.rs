@@ -701,3 +701,157 @@ async fn credentials_from_the_environment_and_command_line_precedence() {
     assert!(help.stdout.contains("YC_IAM_TOKEN"));
     assert!(!help.stdout.contains("t1.secret-value"));
 }
+
+/// `call` reaches any RPC of the method table: the same JSON as the typed
+/// subcommand, operations printed or waited for, every name form.
+#[tokio::test]
+async fn call_reaches_any_rpc_with_a_json_request() {
+    let emu = emulator().await;
+    let request = format!(r#"{{"resellerId": "{DEFAULT_RESELLER_ID}"}}"#);
+    let typed = cli(
+        &emu,
+        &["customers", "list", "--reseller-id", DEFAULT_RESELLER_ID],
+    )
+    .await
+    .ok()
+    .json();
+    for name in [
+        "CustomerService/List",
+        "yandex.cloud.billing.v1.CustomerService/List",
+        "/yandex.cloud.billing.v1.CustomerService/List",
+    ] {
+        let got = cli(&emu, &["call", name, "--request", &request])
+            .await
+            .ok()
+            .json();
+        assert_eq!(got["customers"], typed["customers"], "{name}");
+    }
+
+    // From a file, and an operation printed as it starts.
+    let dir = tempfile_dir();
+    let file = dir.join("activate.json");
+    std::fs::write(&file, r#"{"customerId": "emucustomer000000002"}"#).unwrap();
+    let op = cli(
+        &emu,
+        &[
+            "call",
+            "CustomerService/Activate",
+            "--request-file",
+            file.to_str().unwrap(),
+        ],
+    )
+    .await
+    .ok()
+    .json();
+    assert_eq!(op["metadata"]["@type"], CUSTOMER_METADATA);
+    assert_eq!(op["metadata"]["customerId"], "emucustomer000000002");
+    assert!(op.get("done").is_none(), "{op}");
+
+    // --wait: the finished operation, its response unpacked.
+    let served = format!(
+        r#"{{"resellerId": "{DEFAULT_RESELLER_ID}", "name": "Via call", "person": {{"name": "Via call"}}}}"#
+    );
+    let done = cli(
+        &emu,
+        &[
+            "call",
+            "CustomerService/CreateResellerServed",
+            "--request",
+            &served,
+            "--wait",
+        ],
+    )
+    .await
+    .ok()
+    .json();
+    assert_eq!(done["done"], true, "{done}");
+    assert_eq!(done["response"]["@type"], CUSTOMER);
+    let created = done["response"]["id"].as_str().unwrap();
+    assert!(emu.customers().iter().any(|c| c.id == created));
+
+    // An RPC without a wrapper or subcommand: the IAM token of the caller's
+    // service account.
+    let sa = emu.credentials().service_account_id.clone();
+    let token = cli(
+        &emu,
+        &[
+            "call",
+            "IamTokenService/CreateForServiceAccount",
+            "--request",
+            &format!(r#"{{"serviceAccountId": "{sa}"}}"#),
+        ],
+    )
+    .await
+    .ok()
+    .json();
+    assert!(
+        token["iamToken"].as_str().is_some_and(|t| !t.is_empty()),
+        "{token}"
+    );
+
+    // --format table as for the other commands.
+    let table = cli(
+        &emu,
+        &[
+            "--format",
+            "table",
+            "call",
+            "CustomerService/List",
+            "--request",
+            &request,
+        ],
+    )
+    .await
+    .ok();
+    assert!(table.stdout.starts_with("ID"), "{}", table.stdout);
+
+    // Every row is listed.
+    let list = bare(&["call", "--list"]).await.ok();
+    assert_eq!(
+        list.stdout.lines().count(),
+        yc_billing::proto::METHODS.len()
+    );
+    assert!(
+        list.stdout.contains("BudgetService/List"),
+        "{}",
+        list.stdout
+    );
+}
+
+/// `call` refuses unknown methods, bad JSON and `--wait` of a method that
+/// answers no operation before connecting: usage errors, exit code 2.
+#[tokio::test]
+async fn call_refuses_unknown_methods_and_bad_requests() {
+    for args in [
+        &["call", "CustomerService/Nope"][..],
+        &[
+            "call",
+            "CustomerService/List",
+            "--request",
+            "{\"resellerId\": 1",
+        ],
+        &[
+            "call",
+            "CustomerService/List",
+            "--request",
+            "{\"noSuchField\": 1}",
+        ],
+        &["call", "CustomerService/List", "--wait"],
+    ] {
+        let out = bare(args).await;
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert!(out.stdout.is_empty(), "{args:?}");
+        assert!(out.stderr.starts_with("error:"), "{args:?}: {}", out.stderr);
+    }
+}
+
+/// A fresh directory under the target directory for request files.
+fn tempfile_dir() -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "cli-call-{}-{}",
+        std::process::id(),
+        yc_billing::proto::METHODS.len()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

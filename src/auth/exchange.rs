@@ -17,7 +17,7 @@ use crate::region::Region;
 
 /// The path of `IamTokenService.Create`, the one IAM method sent without
 /// an `authorization` header.
-pub(crate) const CREATE_METHOD: &str = "/yandex.cloud.iam.v1.IamTokenService/Create";
+pub(crate) const CREATE_METHOD: &str = crate::proto::paths::iam::v1::iam_token_service::CREATE;
 
 /// Access to `yandex.cloud.iam.v1.IamTokenService`, which turns OAuth tokens
 /// and service-account JWTs into IAM tokens.

@@ -41,7 +41,6 @@ use std::time::Duration;
 
 pub use cache::{RefreshPolicy, TokenCache};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub(crate) use exchange::CREATE_METHOD as IAM_CREATE_METHOD;
 pub use exchange::IamExchange;
 pub use metadata::{
     DEFAULT_METADATA_ADDR, METADATA_ADDR_ENV, METADATA_TOKEN_PATH, MetadataTokenSource,

@@ -102,25 +102,15 @@ pub(crate) struct CallCtx {
     pub subject: Option<String>,
 }
 
-/// Methods that need no authorization.
+/// Methods that need no authorization (the method table's rule, which the
+/// client follows too); only called for methods the emulator serves.
 fn is_public(method: &str) -> bool {
-    method == "yandex.cloud.iam.v1.IamTokenService/Create"
-        || method.starts_with("yandex.cloud.endpoint.ApiEndpointService/")
+    crate::proto::method(method).is_some_and(|m| !m.needs_authorization)
 }
 
-/// Methods answering with an `Operation`.
+/// Methods answering with an `Operation` (they get the poll hint header).
 pub(crate) fn returns_operation(method: &str) -> bool {
-    matches!(
-        method,
-        "yandex.cloud.billing.v1.CustomerService/Invite"
-            | "yandex.cloud.billing.v1.CustomerService/CreateResellerServed"
-            | "yandex.cloud.billing.v1.CustomerService/Activate"
-            | "yandex.cloud.billing.v1.CustomerService/Suspend"
-            | "yandex.cloud.billing.v1.BillingAccountService/BindBillableObject"
-            | "yandex.cloud.billing.v1.BillingAccountService/UpdateAccessBindings"
-            | "yandex.cloud.operation.OperationService/Get"
-            | "yandex.cloud.operation.OperationService/Cancel"
-    )
+    crate::proto::method(method).is_some_and(|m| m.returns_operation())
 }
 
 #[derive(Clone)]
@@ -271,5 +261,24 @@ mod tests {
             }
         }
         assert_eq!(public, ["Create"]);
+    }
+
+    /// The poll hint goes on every method answering an `Operation`: the
+    /// operation starters and `OperationService` itself, nothing else.
+    #[test]
+    fn operation_answers_are_the_operation_typed_methods() {
+        let pool = prost_reflect::DescriptorPool::decode(crate::proto::FILE_DESCRIPTOR_SET)
+            .expect("embedded descriptor set decodes");
+        let mut count = 0;
+        for service in pool.services() {
+            for method in service.methods() {
+                let path = format!("{}/{}", service.full_name(), method.name());
+                let expected = method.output().full_name() == "yandex.cloud.operation.Operation";
+                assert_eq!(super::returns_operation(&path), expected, "{path}");
+                count += usize::from(expected);
+            }
+        }
+        assert!(count >= 9, "{count}");
+        assert!(!super::returns_operation("no.such.Service/Get"));
     }
 }

@@ -85,7 +85,6 @@ struct Exts {
     map_key: ExtensionDescriptor,
     bytes: ExtensionDescriptor,
     exactly_one: ExtensionDescriptor,
-    operation: ExtensionDescriptor,
 }
 
 /// Validator and descriptor lookups over [`crate::proto::FILE_DESCRIPTOR_SET`].
@@ -199,7 +198,6 @@ impl Validator {
             map_key: ext("yandex.cloud.map_key"),
             bytes: ext("yandex.cloud.bytes"),
             exactly_one: ext("yandex.cloud.exactly_one"),
-            operation: ext("yandex.cloud.api.operation"),
         };
         Self {
             pool,
@@ -233,61 +231,21 @@ impl Validator {
     }
 
     /// Full names of the metadata and response types the method's
-    /// `(yandex.cloud.api.operation)` option declares, resolved like protoc
-    /// resolves relative names.
+    /// `(yandex.cloud.api.operation)` option declares, from the method table.
     pub fn operation_types(&self, method: &str) -> Option<(String, String)> {
-        let (service, name) = method.split_once('/')?;
-        let service = self.pool.get_service_by_name(service)?;
-        let m = service.methods().find(|m| m.name() == name)?;
-        let opts = m.options();
-        if !opts.has_extension(&self.ext.operation) {
-            return None;
-        }
-        let op = opts.get_extension(&self.ext.operation);
-        let op = op.as_message()?;
-        let field = |n: &str| op.get_field_by_name(n)?.as_str().map(str::to_string);
-        let package = service.package_name().to_string();
-        Some((
-            self.resolve(&package, &field("metadata")?),
-            self.resolve(&package, &field("response")?),
-        ))
+        let types = crate::proto::method(method)?.operation?;
+        Some((types.metadata.to_owned(), types.response.to_owned()))
     }
 
     /// `service/Method` paths (no leading slash) of every method of the
-    /// named services in the descriptor pool.
+    /// named services, from the method table.
     pub fn methods_of<'a>(&self, services: impl IntoIterator<Item = &'a str>) -> Vec<String> {
-        services
-            .into_iter()
-            .filter_map(|name| self.pool.get_service_by_name(name))
-            .flat_map(|service| {
-                let full = service.full_name().to_string();
-                service
-                    .methods()
-                    .map(move |m| format!("{full}/{}", m.name()))
-                    .collect::<Vec<_>>()
-            })
+        let services: Vec<&str> = services.into_iter().collect();
+        crate::proto::METHODS
+            .iter()
+            .filter(|m| services.contains(&m.service))
+            .map(|m| m.route().to_owned())
             .collect()
-    }
-
-    fn resolve(&self, package: &str, name: &str) -> String {
-        if let Some(abs) = name.strip_prefix('.') {
-            return abs.to_string();
-        }
-        let mut scope: Vec<&str> = package.split('.').filter(|s| !s.is_empty()).collect();
-        loop {
-            let candidate = if scope.is_empty() {
-                name.to_string()
-            } else {
-                format!("{}.{name}", scope.join("."))
-            };
-            if self.pool.get_message_by_name(&candidate).is_some() {
-                return candidate;
-            }
-            if scope.pop().is_none() {
-                // Not in our pool (e.g. google.protobuf.Empty): take it as absolute.
-                return name.to_string();
-            }
-        }
     }
 
     fn regex(&self, pattern: &str) -> Option<Regex> {

@@ -1,6 +1,7 @@
 //! `yandex.cloud.billing.v1.BillingAccountService`.
 
-use super::{Call, OperationRpc, fetch_page, on_stub, per_attempt_stub, rpc, start_operation};
+use super::Call;
+use super::rpc::billing::v1::billing_account_service as rpc;
 use crate::client::Client;
 use crate::operation::Operation;
 use crate::pagination::Page;
@@ -15,12 +16,6 @@ use crate::proto::yandex::cloud::billing::v1::{
     ListBillingAccountsRequest,
 };
 use crate::transport::Transport;
-
-const GET: &str = "/yandex.cloud.billing.v1.BillingAccountService/Get";
-const LIST: &str = "/yandex.cloud.billing.v1.BillingAccountService/List";
-const LIST_BINDINGS: &str =
-    "/yandex.cloud.billing.v1.BillingAccountService/ListBillableObjectBindings";
-const LIST_ACCESS: &str = "/yandex.cloud.billing.v1.BillingAccountService/ListAccessBindings";
 
 /// Billing accounts, their bindings and access. Get it with [`Client::billing_accounts`].
 #[derive(Debug, Clone)]
@@ -73,24 +68,7 @@ impl BillingAccounts {
         &self,
         request: GetBillingAccountRequest,
     ) -> Call<GetBillingAccountRequest, BillingAccount> {
-        Call::new(
-            self.client.clone(),
-            GET,
-            request,
-            |client, request, options| {
-                Box::pin(async move {
-                    Ok(client
-                        .execute(
-                            GET,
-                            request,
-                            &options,
-                            per_attempt_stub!(stub(&client), get),
-                        )
-                        .await?
-                        .into_inner())
-                })
-            },
-        )
+        self.client.call::<rpc::Get>(request)
     }
 
     /// One page of the billing accounts the caller can see.
@@ -103,22 +81,7 @@ impl BillingAccounts {
         &self,
         request: ListBillingAccountsRequest,
     ) -> Call<ListBillingAccountsRequest, Page<BillingAccount>> {
-        Call::new(
-            self.client.clone(),
-            LIST,
-            request,
-            |client, request, options| {
-                let stub = stub(&client);
-                Box::pin(fetch_page(
-                    client,
-                    LIST,
-                    request,
-                    options,
-                    on_stub!(stub, list),
-                    |r| (r.billing_accounts, r.next_page_token),
-                ))
-            },
-        )
+        self.client.call::<rpc::List>(request)
     }
 
     /// One page of the objects bound to a billing account.
@@ -138,22 +101,7 @@ impl BillingAccounts {
         &self,
         request: ListBillableObjectBindingsRequest,
     ) -> Call<ListBillableObjectBindingsRequest, Page<BillableObjectBinding>> {
-        Call::new(
-            self.client.clone(),
-            LIST_BINDINGS,
-            request,
-            |client, request, options| {
-                let stub = stub(&client);
-                Box::pin(fetch_page(
-                    client,
-                    LIST_BINDINGS,
-                    request,
-                    options,
-                    on_stub!(stub, list_billable_object_bindings),
-                    |r| (r.billable_object_bindings, r.next_page_token),
-                ))
-            },
-        )
+        self.client.call::<rpc::ListBillableObjectBindings>(request)
     }
 
     /// Binds an object (a cloud: [`BillableObject::cloud`]) to a billing account.
@@ -175,23 +123,7 @@ impl BillingAccounts {
         request: BindBillableObjectRequest,
     ) -> Call<BindBillableObjectRequest, Operation<BindBillableObjectMetadata, BillableObjectBinding>>
     {
-        Call::new(
-            self.client.clone(),
-            rpc::BindBillableObject::PATH,
-            request,
-            |client, request, options| {
-                Box::pin(async move {
-                    let stub = stub(&client);
-                    start_operation::<rpc::BindBillableObject, _, _>(
-                        client,
-                        request,
-                        options,
-                        on_stub!(stub, bind_billable_object),
-                    )
-                    .await
-                })
-            },
-        )
+        self.client.call::<rpc::BindBillableObject>(request)
     }
 
     /// One page of the access bindings of a billing account.
@@ -210,22 +142,7 @@ impl BillingAccounts {
         &self,
         request: ListAccessBindingsRequest,
     ) -> Call<ListAccessBindingsRequest, Page<AccessBinding>> {
-        Call::new(
-            self.client.clone(),
-            LIST_ACCESS,
-            request,
-            |client, request, options| {
-                let stub = stub(&client);
-                Box::pin(fetch_page(
-                    client,
-                    LIST_ACCESS,
-                    request,
-                    options,
-                    on_stub!(stub, list_access_bindings),
-                    |r| (r.access_bindings, r.next_page_token),
-                ))
-            },
-        )
+        self.client.call::<rpc::ListAccessBindings>(request)
     }
 
     /// Changes the access bindings of a billing account; add the changes
@@ -259,23 +176,7 @@ impl BillingAccounts {
         &self,
         request: UpdateAccessBindingsRequest,
     ) -> UpdateAccessBindingsCall {
-        Call::new(
-            self.client.clone(),
-            rpc::UpdateAccessBindings::PATH,
-            request,
-            |client, request, options| {
-                Box::pin(async move {
-                    let stub = stub(&client);
-                    start_operation::<rpc::UpdateAccessBindings, _, _>(
-                        client,
-                        request,
-                        options,
-                        on_stub!(stub, update_access_bindings),
-                    )
-                    .await
-                })
-            },
-        )
+        self.client.call::<rpc::UpdateAccessBindings>(request)
     }
 }
 

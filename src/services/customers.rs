@@ -1,6 +1,7 @@
 //! `yandex.cloud.billing.v1.CustomerService`.
 
-use super::{Call, fetch_page, on_stub, rpc, start_operation};
+use super::Call;
+use super::rpc::billing::v1::customer_service as rpc;
 use crate::client::Client;
 use crate::operation::Operation;
 use crate::pagination::Page;
@@ -10,8 +11,6 @@ use crate::proto::yandex::cloud::billing::v1::{
     CustomerPerson, InviteCustomerRequest, ListCustomersRequest, SuspendCustomerRequest,
 };
 use crate::transport::Transport;
-
-const LIST: &str = "/yandex.cloud.billing.v1.CustomerService/List";
 
 /// The customers of a reseller. Get it with [`Client::customers`].
 #[derive(Debug, Clone)]
@@ -50,22 +49,7 @@ impl Customers {
         &self,
         request: ListCustomersRequest,
     ) -> Call<ListCustomersRequest, Page<Customer>> {
-        Call::new(
-            self.client.clone(),
-            LIST,
-            request,
-            |client, request, options| {
-                let stub = CustomerServiceClient::new(client.billing_transport());
-                Box::pin(fetch_page(
-                    client,
-                    LIST,
-                    request,
-                    options,
-                    on_stub!(stub, list),
-                    |r| (r.customers, r.next_page_token),
-                ))
-            },
-        )
+        self.client.call::<rpc::List>(request)
     }
 
     /// Invites a new customer, who accepts by e-mail.
@@ -98,23 +82,7 @@ impl Customers {
         &self,
         request: InviteCustomerRequest,
     ) -> CustomerOperationCall<InviteCustomerRequest> {
-        Call::new(
-            self.client.clone(),
-            <rpc::Invite as super::OperationRpc>::PATH,
-            request,
-            |client, request, options| {
-                Box::pin(async move {
-                    let stub = CustomerServiceClient::new(client.billing_transport());
-                    start_operation::<rpc::Invite, _, _>(
-                        client,
-                        request,
-                        options,
-                        on_stub!(stub, invite),
-                    )
-                    .await
-                })
-            },
-        )
+        self.client.call::<rpc::Invite>(request)
     }
 
     /// Creates a customer served by the reseller (no invitation).
@@ -145,23 +113,7 @@ impl Customers {
         &self,
         request: CreateResellerServedCustomerRequest,
     ) -> CustomerOperationCall<CreateResellerServedCustomerRequest> {
-        Call::new(
-            self.client.clone(),
-            <rpc::CreateResellerServed as super::OperationRpc>::PATH,
-            request,
-            |client, request, options| {
-                Box::pin(async move {
-                    let stub = CustomerServiceClient::new(client.billing_transport());
-                    start_operation::<rpc::CreateResellerServed, _, _>(
-                        client,
-                        request,
-                        options,
-                        on_stub!(stub, create_reseller_served),
-                    )
-                    .await
-                })
-            },
-        )
+        self.client.call::<rpc::CreateResellerServed>(request)
     }
 
     /// Activates a customer.
@@ -179,23 +131,7 @@ impl Customers {
         &self,
         request: ActivateCustomerRequest,
     ) -> CustomerOperationCall<ActivateCustomerRequest> {
-        Call::new(
-            self.client.clone(),
-            <rpc::Activate as super::OperationRpc>::PATH,
-            request,
-            |client, request, options| {
-                Box::pin(async move {
-                    let stub = CustomerServiceClient::new(client.billing_transport());
-                    start_operation::<rpc::Activate, _, _>(
-                        client,
-                        request,
-                        options,
-                        on_stub!(stub, activate),
-                    )
-                    .await
-                })
-            },
-        )
+        self.client.call::<rpc::Activate>(request)
     }
 
     /// Suspends a customer.
@@ -213,22 +149,6 @@ impl Customers {
         &self,
         request: SuspendCustomerRequest,
     ) -> CustomerOperationCall<SuspendCustomerRequest> {
-        Call::new(
-            self.client.clone(),
-            <rpc::Suspend as super::OperationRpc>::PATH,
-            request,
-            |client, request, options| {
-                Box::pin(async move {
-                    let stub = CustomerServiceClient::new(client.billing_transport());
-                    start_operation::<rpc::Suspend, _, _>(
-                        client,
-                        request,
-                        options,
-                        on_stub!(stub, suspend),
-                    )
-                    .await
-                })
-            },
-        )
+        self.client.call::<rpc::Suspend>(request)
     }
 }

@@ -9,6 +9,23 @@
 //! resolve to a typed [`Operation`]; List calls resolve to one [`Page`] and
 //! offer [`Call::stream`] across all pages.
 //!
+//! Every RPC of `proto/`, wrapped or not, can also be called through its
+//! generated marker in [`rpc`] with [`Client::call`]: the call resolves to
+//! the marker's [`Rpc::Output`] (the response, a [`Page`] for List RPCs, a
+//! typed [`Operation`] for operation-returning ones). The wrappers' `*_request`
+//! constructors are exactly that call.
+//!
+//! ```no_run
+//! # async fn f(client: yc_billing::Client) -> yc_billing::Result<()> {
+//! use yc_billing::proto::yandex::cloud::billing::v1::ListBudgetsRequest;
+//! use yc_billing::services::rpc::billing::v1::budget_service;
+//!
+//! let request = ListBudgetsRequest { billing_account_id: "ba-id".into(), ..Default::default() };
+//! let page = client.call::<budget_service::List>(request).page_size(10).await?;
+//! println!("{} budgets", page.items.len());
+//! # Ok(()) }
+//! ```
+//!
 //! ```no_run
 //! # async fn f(client: yc_billing::Client) -> yc_billing::Result<()> {
 //! use std::time::Duration;
@@ -32,10 +49,13 @@
 
 mod billing_accounts;
 mod customers;
+#[cfg(feature = "json")]
+mod dynamic;
 mod operations;
+pub mod rpc;
 
 use std::fmt;
-use std::future::{Future, IntoFuture};
+use std::future::IntoFuture;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -44,6 +64,8 @@ use prost::{Message, Name};
 
 pub use billing_accounts::BillingAccounts;
 pub use customers::Customers;
+#[cfg(feature = "json")]
+pub use dynamic::DynamicRequest;
 pub use operations::Operations;
 
 use crate::call::CallOptions;
@@ -51,8 +73,11 @@ use crate::client::Client;
 use crate::error::Result;
 use crate::operation::{Operation, poll_hint};
 use crate::pagination::{Page, paginate_bounded};
+use crate::proto::MethodInfo;
 use crate::proto::yandex::cloud::operation::Operation as ProtoOperation;
+use crate::region::Service;
 use crate::retry::RetryPolicy;
+use crate::transport::Transport;
 
 impl Client {
     /// `yandex.cloud.billing.v1.CustomerService`: list, invite, create
@@ -71,6 +96,113 @@ impl Client {
     pub fn operations(&self) -> Operations {
         Operations::new(self.clone())
     }
+
+    /// Any RPC of `proto/` through its generated marker in [`rpc`]: the
+    /// request as built by the caller, sent by `.await` with the client's
+    /// deadline, retries, request ids and idempotency key like every call.
+    ///
+    /// ```no_run
+    /// # async fn f(client: yc_billing::Client) -> yc_billing::Result<()> {
+    /// use yc_billing::proto::yandex::cloud::billing::v1::GetSkuRequest;
+    /// use yc_billing::services::rpc::billing::v1::sku_service;
+    ///
+    /// let sku = client
+    ///     .call::<sku_service::Get>(GetSkuRequest { id: "sku-id".into(), ..Default::default() })
+    ///     .await?;
+    /// println!("{}", sku.name);
+    /// # Ok(()) }
+    /// ```
+    pub fn call<R: Rpc>(&self, request: R::Request) -> Call<R::Request, R::Output> {
+        Call::new(self.clone(), R::METHOD.path, request, run::<R>)
+    }
+
+    /// The transport of an endpoint; the discovery service has none (it is
+    /// asked once, by [`ClientBuilder::discovery`](crate::ClientBuilder::discovery)).
+    pub(crate) fn transport_for(&self, endpoint: Service) -> Result<Transport> {
+        match endpoint {
+            Service::Billing => Ok(self.billing_transport()),
+            Service::Operation => Ok(self.operation_transport()),
+            Service::Iam => Ok(self.iam_transport()),
+            other => Err(crate::Error::config(
+                format!("{}_endpoint", other.endpoint_id()),
+                "a Client has no transport to this endpoint",
+            )),
+        }
+    }
+}
+
+/// One RPC of the schema, as a type: the generated markers in [`rpc`]
+/// implement it, one per row of [`METHODS`](crate::proto::METHODS).
+pub trait Rpc: 'static {
+    /// The method's row of the table.
+    const METHOD: &'static MethodInfo;
+    /// The request message.
+    type Request: Message + Default + Clone + Send + 'static;
+    /// The response message.
+    type Response: Message + Default + Send + 'static;
+    /// What the call resolves to: the response; a [`Page`] of the items for
+    /// List RPCs; the typed [`Operation`] for operation-returning RPCs.
+    type Output: Send + 'static;
+    /// Turns the answer of the call into [`Output`](Self::Output).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidOperation`](crate::Error::InvalidOperation) for an
+    /// operation that cannot be polled.
+    fn output(client: &Client, response: tonic::Response<Self::Response>) -> Result<Self::Output>;
+}
+
+/// How [`Client::call`] sends an [`Rpc`].
+fn run<R: Rpc>(
+    client: Client,
+    request: R::Request,
+    options: CallOptions,
+) -> BoxFuture<'static, Result<R::Output>> {
+    Box::pin(async move {
+        let response = send::<R>(&client, request, &options).await?;
+        R::output(&client, response)
+    })
+}
+
+/// Sends an [`Rpc`] through [`Client::execute`] on the transport of its
+/// endpoint, keeping the response's headers.
+pub(crate) async fn send<R: Rpc>(
+    client: &Client,
+    request: R::Request,
+    options: &CallOptions,
+) -> Result<tonic::Response<R::Response>> {
+    let transport = client.transport_for(R::METHOD.endpoint)?;
+    client
+        .execute(R::METHOD.path, request, options, |request| {
+            attempt::<R>(tonic::client::Grpc::new(transport.clone()), request)
+        })
+        .await
+}
+
+/// One attempt, as the generated stubs send it.
+async fn attempt<R: Rpc>(
+    mut grpc: tonic::client::Grpc<Transport>,
+    mut request: tonic::Request<R::Request>,
+) -> std::result::Result<tonic::Response<R::Response>, tonic::Status> {
+    let path = ready(&mut grpc, &mut request, R::METHOD).await?;
+    grpc.unary(request, path, tonic_prost::ProstCodec::default())
+        .await
+}
+
+/// Waits until the transport can take the request and marks the request
+/// with its method, as the generated stubs do; answers the path to send to.
+async fn ready<T>(
+    grpc: &mut tonic::client::Grpc<Transport>,
+    request: &mut tonic::Request<T>,
+    method: &'static MethodInfo,
+) -> std::result::Result<http::uri::PathAndQuery, tonic::Status> {
+    grpc.ready()
+        .await
+        .map_err(|e| tonic::Status::unknown(format!("Service was not ready: {e}")))?;
+    request
+        .extensions_mut()
+        .insert(tonic::GrpcMethod::new(method.service, method.method));
+    Ok(http::uri::PathAndQuery::from_static(method.path))
 }
 
 /// Sends one request with the given client and options.
@@ -169,7 +301,8 @@ impl<Req, Out> IntoFuture for Call<Req, Out> {
     }
 }
 
-/// A List request: it has a page size and a page token.
+/// A List request: it has a page size and a page token (implemented by
+/// `build.rs` for the request of every List RPC, see [`Rpc::Output`]).
 pub trait PageRequest: Clone + Send + 'static {
     /// Sets the largest number of items per page (0: the server's default).
     fn set_page_size(&mut self, size: i64);
@@ -178,29 +311,6 @@ pub trait PageRequest: Clone + Send + 'static {
     /// The token of the page to fetch.
     fn page_token(&self) -> &str;
 }
-
-macro_rules! page_request {
-    ($($t:ty),* $(,)?) => {$(
-        impl PageRequest for $t {
-            fn set_page_size(&mut self, size: i64) {
-                self.page_size = size;
-            }
-            fn set_page_token(&mut self, token: String) {
-                self.page_token = token;
-            }
-            fn page_token(&self) -> &str {
-                &self.page_token
-            }
-        }
-    )*};
-}
-
-page_request!(
-    crate::proto::yandex::cloud::billing::v1::ListCustomersRequest,
-    crate::proto::yandex::cloud::billing::v1::ListBillingAccountsRequest,
-    crate::proto::yandex::cloud::billing::v1::ListBillableObjectBindingsRequest,
-    crate::proto::yandex::cloud::access::ListAccessBindingsRequest,
-);
 
 impl<Req: PageRequest, T: Send + 'static> Call<Req, Page<T>> {
     /// Sets the largest number of items per page.
@@ -250,8 +360,7 @@ impl<Req: PageRequest, T: Send + 'static> Call<Req, Page<T>> {
 }
 
 /// An operation-returning RPC and the types its `(yandex.cloud.api.operation)`
-/// option declares. The wrappers take their types from here, and a test
-/// checks every implementation against [`crate::proto::OPERATION_METHODS`].
+/// option declares; implemented by the generated markers in [`rpc`].
 pub trait OperationRpc {
     /// gRPC path, for example `/yandex.cloud.billing.v1.CustomerService/Invite`.
     const PATH: &'static str;
@@ -266,194 +375,76 @@ pub trait OperationRpc {
 /// The typed operation of an [`OperationRpc`].
 pub type OperationOf<O> = Operation<<O as OperationRpc>::Metadata, <O as OperationRpc>::Response>;
 
-/// Marker types of the wrapped operation-returning RPCs.
-pub mod rpc {
-    use super::OperationRpc;
-    use crate::proto::yandex::cloud::access;
-    use crate::proto::yandex::cloud::billing::v1 as billing;
-
-    macro_rules! operation_rpc {
-        ($(#[$doc:meta])* $name:ident, $path:literal, $req:ty, $md:ty, $resp:ty) => {
-            $(#[$doc])*
-            #[derive(Debug, Clone, Copy)]
-            pub struct $name;
-            impl OperationRpc for $name {
-                const PATH: &'static str = $path;
-                type Request = $req;
-                type Metadata = $md;
-                type Response = $resp;
-            }
-        };
-    }
-
-    operation_rpc!(
-        /// `CustomerService.Invite`.
-        Invite,
-        "/yandex.cloud.billing.v1.CustomerService/Invite",
-        billing::InviteCustomerRequest,
-        billing::CustomerMetadata,
-        billing::Customer
-    );
-    operation_rpc!(
-        /// `CustomerService.CreateResellerServed`.
-        CreateResellerServed,
-        "/yandex.cloud.billing.v1.CustomerService/CreateResellerServed",
-        billing::CreateResellerServedCustomerRequest,
-        billing::CustomerMetadata,
-        billing::Customer
-    );
-    operation_rpc!(
-        /// `CustomerService.Activate`.
-        Activate,
-        "/yandex.cloud.billing.v1.CustomerService/Activate",
-        billing::ActivateCustomerRequest,
-        billing::CustomerMetadata,
-        billing::Customer
-    );
-    operation_rpc!(
-        /// `CustomerService.Suspend`.
-        Suspend,
-        "/yandex.cloud.billing.v1.CustomerService/Suspend",
-        billing::SuspendCustomerRequest,
-        billing::CustomerMetadata,
-        billing::Customer
-    );
-    operation_rpc!(
-        /// `BillingAccountService.BindBillableObject`.
-        BindBillableObject,
-        "/yandex.cloud.billing.v1.BillingAccountService/BindBillableObject",
-        billing::BindBillableObjectRequest,
-        billing::BindBillableObjectMetadata,
-        billing::BillableObjectBinding
-    );
-    operation_rpc!(
-        /// `BillingAccountService.UpdateAccessBindings`.
-        UpdateAccessBindings,
-        "/yandex.cloud.billing.v1.BillingAccountService/UpdateAccessBindings",
-        access::UpdateAccessBindingsRequest,
-        access::UpdateAccessBindingsMetadata,
-        ()
-    );
-
-    /// `(path, metadata full name, response full name)` of every marker.
-    #[cfg(test)]
-    pub(crate) fn all() -> Vec<(&'static str, String, String)> {
-        fn row<O: OperationRpc>() -> (&'static str, String, String) {
-            (
-                O::PATH,
-                <O::Metadata as prost::Name>::full_name(),
-                <O::Response as prost::Name>::full_name(),
-            )
-        }
-        vec![
-            row::<Invite>(),
-            row::<CreateResellerServed>(),
-            row::<Activate>(),
-            row::<Suspend>(),
-            row::<BindBillableObject>(),
-            row::<UpdateAccessBindings>(),
-        ]
-    }
-}
-
-/// Sends an operation-returning call through [`Client::execute`] and wraps
-/// the answer with the types `O` declares and the server's polling hint.
-async fn start_operation<O, F, Fut>(
-    client: Client,
-    request: O::Request,
-    options: CallOptions,
-    call: F,
-) -> Result<OperationOf<O>>
-where
-    O: OperationRpc,
-    O::Request: Clone,
-    F: FnMut(tonic::Request<O::Request>) -> Fut,
-    Fut: Future<Output = std::result::Result<tonic::Response<ProtoOperation>, tonic::Status>>,
-{
-    let response = client.execute(O::PATH, request, &options, call).await?;
+/// The [`Rpc::output`] of operation-returning RPCs: the typed operation with
+/// the server's polling hint.
+pub(crate) fn operation_output<O: OperationRpc>(
+    client: &Client,
+    response: tonic::Response<ProtoOperation>,
+) -> Result<OperationOf<O>> {
     let hint = poll_hint(response.metadata());
-    Operation::created(client, response.into_inner(), hint)
+    Operation::created(client.clone(), response.into_inner(), hint)
 }
-
-/// Sends a List call through [`Client::execute`] and splits the answer into
-/// a [`Page`] of its items and `next_page_token`.
-async fn fetch_page<Req, Resp, T, F, Fut>(
-    client: Client,
-    method: &'static str,
-    request: Req,
-    options: CallOptions,
-    call: F,
-    split: fn(Resp) -> (Vec<T>, String),
-) -> Result<Page<T>>
-where
-    Req: Clone,
-    F: FnMut(tonic::Request<Req>) -> Fut,
-    Fut: Future<Output = std::result::Result<tonic::Response<Resp>, tonic::Status>>,
-{
-    let response = client.execute(method, request, &options, call).await?;
-    let (items, next_page_token) = split(response.into_inner());
-    Ok(Page {
-        items,
-        next_page_token,
-    })
-}
-
-/// A closure for [`Client::execute`] that sends each attempt on a clone of `stub`.
-macro_rules! on_stub {
-    ($stub:expr, $method:ident) => {{
-        let stub = $stub;
-        move |request| {
-            let mut stub = stub.clone();
-            async move { stub.$method(request).await }
-        }
-    }};
-}
-pub(crate) use on_stub;
-
-/// A closure for [`Client::execute`] that makes a stub with `$make` for each
-/// attempt (one clone of the transport per attempt, none kept aside), for
-/// callers that can lend the client to the closure.
-macro_rules! per_attempt_stub {
-    ($make:expr, $method:ident) => {
-        |request| {
-            let mut stub = $make;
-            async move { stub.$method(request).await }
-        }
-    };
-}
-pub(crate) use per_attempt_stub;
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use crate::proto::OPERATION_METHODS;
+    use crate::proto::METHODS;
 
-    const WRAPPED_SERVICES: [&str; 2] = [
-        "/yandex.cloud.billing.v1.CustomerService/",
-        "/yandex.cloud.billing.v1.BillingAccountService/",
-    ];
+    /// `(path, request full name, response full name)` of a marker.
+    pub(crate) type RpcRow = (&'static str, String, String);
+    /// `(path, metadata full name, response full name)` of an operation marker.
+    pub(crate) type OperationRow = (&'static str, String, String);
 
+    pub(crate) fn rpc_row<R: Rpc>() -> RpcRow
+    where
+        R::Request: Name,
+        R::Response: Name,
+    {
+        (
+            R::METHOD.path,
+            <R::Request as Name>::full_name(),
+            <R::Response as Name>::full_name(),
+        )
+    }
+
+    pub(crate) fn operation_row<O: OperationRpc>() -> OperationRow {
+        (
+            O::PATH,
+            <O::Metadata as Name>::full_name(),
+            <O::Response as Name>::full_name(),
+        )
+    }
+
+    /// Every row has a marker whose Rust types are the row's messages.
     #[test]
-    fn wrappers_use_the_types_the_option_declares() {
-        let wrapped = rpc::all();
-        let declared: Vec<_> = OPERATION_METHODS
-            .iter()
-            .filter(|m| WRAPPED_SERVICES.iter().any(|s| m.path.starts_with(s)))
-            .collect();
-        assert_eq!(declared.len(), 6, "{declared:?}");
-        for m in &declared {
-            let (_, metadata, response) = wrapped
-                .iter()
-                .find(|(path, _, _)| *path == m.path)
-                .unwrap_or_else(|| panic!("{} has no wrapper", m.path));
-            assert_eq!(metadata, m.metadata, "metadata of {}", m.path);
-            assert_eq!(response, m.response, "response of {}", m.path);
+    fn every_row_has_a_marker_with_its_types() {
+        let markers = rpc::all();
+        assert_eq!(markers.len(), METHODS.len());
+        for (m, (path, request, response)) in METHODS.iter().zip(&markers) {
+            assert_eq!(m.path, *path);
+            assert_eq!(m.request, request, "request of {path}");
+            assert_eq!(m.response, response, "response of {path}");
         }
-        for (path, _, _) in &wrapped {
-            assert!(
-                declared.iter().any(|m| m.path == *path),
-                "{path} is not an operation-returning RPC of the wrapped services"
-            );
+    }
+
+    /// Every operation row has an `OperationRpc` marker with the types the
+    /// option declares, and no other marker is one.
+    #[test]
+    fn operation_markers_use_the_types_the_option_declares() {
+        let markers = rpc::operations();
+        let declared: Vec<_> = METHODS.iter().filter(|m| m.operation.is_some()).collect();
+        assert_eq!(markers.len(), declared.len());
+        assert!(declared.len() >= 7, "{declared:?}");
+        for (m, (path, metadata, response)) in declared.iter().zip(&markers) {
+            let types = m.operation.unwrap();
+            assert_eq!(m.path, *path);
+            let metadata_name = if types.metadata.is_empty() {
+                "google.protobuf.Empty"
+            } else {
+                types.metadata
+            };
+            assert_eq!(metadata_name, metadata, "metadata of {path}");
+            assert_eq!(types.response, response, "response of {path}");
         }
         // Empty is `()`.
         assert_eq!(<() as Name>::full_name(), "google.protobuf.Empty");

@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use prost::{Message, Name};
 
-use super::{Call, per_attempt_stub};
+use super::Call;
+use super::rpc::operation::operation_service as rpc;
 use crate::call::CallOptions;
 use crate::client::Client;
 use crate::error::Result;
@@ -14,9 +15,6 @@ use crate::proto::yandex::cloud::operation::{
     CancelOperationRequest, GetOperationRequest, Operation as ProtoOperation,
 };
 use crate::transport::Transport;
-
-const GET: &str = "/yandex.cloud.operation.OperationService/Get";
-const CANCEL: &str = "/yandex.cloud.operation.OperationService/Cancel";
 
 /// Raw operations by id. Get it with [`Client::operations`]; for typed
 /// operations see [`Operation::resume`] or [`resume`](Self::resume).
@@ -45,26 +43,9 @@ impl Operations {
         &self,
         operation_id: impl Into<String>,
     ) -> Call<GetOperationRequest, ProtoOperation> {
-        Call::new(
-            self.client.clone(),
-            GET,
-            GetOperationRequest {
-                operation_id: operation_id.into(),
-            },
-            |client, request, options| {
-                Box::pin(async move {
-                    Ok(client
-                        .execute(
-                            GET,
-                            request,
-                            &options,
-                            per_attempt_stub!(stub(&client), get),
-                        )
-                        .await?
-                        .into_inner())
-                })
-            },
-        )
+        self.client.call::<rpc::Get>(GetOperationRequest {
+            operation_id: operation_id.into(),
+        })
     }
 
     /// Asks the server to cancel the operation; answers its state after the
@@ -73,26 +54,9 @@ impl Operations {
         &self,
         operation_id: impl Into<String>,
     ) -> Call<CancelOperationRequest, ProtoOperation> {
-        Call::new(
-            self.client.clone(),
-            CANCEL,
-            CancelOperationRequest {
-                operation_id: operation_id.into(),
-            },
-            |client, request, options| {
-                Box::pin(async move {
-                    Ok(client
-                        .execute(
-                            CANCEL,
-                            request,
-                            &options,
-                            per_attempt_stub!(stub(&client), cancel),
-                        )
-                        .await?
-                        .into_inner())
-                })
-            },
-        )
+        self.client.call::<rpc::Cancel>(CancelOperationRequest {
+            operation_id: operation_id.into(),
+        })
     }
 
     /// The operation with this id, typed: the same as [`Operation::resume`].
@@ -110,15 +74,9 @@ impl Operations {
         operation_id: String,
         options: &CallOptions,
     ) -> Result<(ProtoOperation, Option<Duration>)> {
-        let response = self
-            .client
-            .execute(
-                GET,
-                GetOperationRequest { operation_id },
-                options,
-                per_attempt_stub!(stub(&self.client), get),
-            )
-            .await?;
+        let response =
+            super::send::<rpc::Get>(&self.client, GetOperationRequest { operation_id }, options)
+                .await?;
         let hint = poll_hint(response.metadata());
         Ok((response.into_inner(), hint))
     }

@@ -79,11 +79,12 @@ impl AuthorizationSource for crate::auth::TokenCache {
     }
 }
 
-/// Whether a gRPC method needs the `authorization` header: every method
-/// but `IamTokenService.Create` (which turns a credential in the request body
-/// into a token) and the `ApiEndpointService` (endpoint discovery).
-/// `IamTokenService.CreateForServiceAccount` and `Revoke` act for the caller
-/// and carry its token.
+/// Whether a gRPC method needs the `authorization` header, from the method
+/// table ([`MethodInfo::needs_authorization`](crate::proto::MethodInfo::needs_authorization)):
+/// every method but `IamTokenService.Create` (which turns a credential in the
+/// request body into a token) and the `ApiEndpointService` (endpoint
+/// discovery). `IamTokenService.CreateForServiceAccount` and `Revoke` act for
+/// the caller and carry its token; so does a path not in the schema.
 ///
 /// ```
 /// use yc_billing::transport::needs_authorization;
@@ -93,8 +94,7 @@ impl AuthorizationSource for crate::auth::TokenCache {
 /// assert!(!needs_authorization("/yandex.cloud.endpoint.ApiEndpointService/List"));
 /// ```
 pub fn needs_authorization(path: &str) -> bool {
-    !(path == crate::auth::IAM_CREATE_METHOD
-        || path.starts_with("/yandex.cloud.endpoint.ApiEndpointService/"))
+    crate::proto::method(path).is_none_or(|m| m.needs_authorization)
 }
 
 /// Adds `authorization: Bearer <token>` to every request that needs it.

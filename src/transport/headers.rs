@@ -18,9 +18,10 @@ pub const X_SERVER_TRACE_ID: &str = "x-server-trace-id";
 /// Response header: suggested operation polling interval, in seconds.
 pub const X_OPERATION_POLL_INTERVAL: &str = "x-operation-poll-interval";
 
-/// Whether the gRPC method at `path` changes state: it returns an operation
-/// (declared by its `(yandex.cloud.api.operation)` option), or it is an IAM
-/// token revocation.
+/// Whether the gRPC method at `path` changes state and so gets an
+/// `idempotency-key`, from the method table
+/// ([`MethodInfo::mutating`](crate::proto::MethodInfo::mutating)): it starts
+/// an operation (declared by its `(yandex.cloud.api.operation)` option).
 ///
 /// ```
 /// use yc_billing::transport::is_mutating;
@@ -28,7 +29,7 @@ pub const X_OPERATION_POLL_INTERVAL: &str = "x-operation-poll-interval";
 /// assert!(!is_mutating("/yandex.cloud.billing.v1.CustomerService/List"));
 /// ```
 pub fn is_mutating(path: &str) -> bool {
-    crate::proto::operation_method(path).is_some()
+    crate::proto::method(path).is_some_and(|m| m.mutating)
 }
 
 /// A random (version 4) UUID from the thread-local generator: no system call

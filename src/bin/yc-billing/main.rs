@@ -1,11 +1,13 @@
 //! `yc-billing`: command line for the Yandex Cloud Billing API.
 //!
 //! Every RPC of `CustomerService`, `BillingAccountService` and
-//! `OperationService` has a subcommand; `emulator` runs the emulator and
+//! `OperationService` has a subcommand, and `call` reaches any RPC of the
+//! method table with a JSON request; `emulator` runs the emulator and
 //! `demo` walks a reseller flow. JSON (the REST API's shapes) goes to stdout,
 //! errors go to stderr, and the exit code tells usage (2), auth (3), not
 //! found (4), invalid argument (5) and other (1) failures apart.
 
+mod call;
 mod commands;
 mod connect;
 mod demo;
@@ -48,6 +50,8 @@ enum Command {
     /// Long-running operations by id (OperationService).
     #[command(subcommand)]
     Operations(commands::OperationsCmd),
+    /// Call any RPC of the API with a proto3 JSON request (`call --list` shows them).
+    Call(call::CallArgs),
     /// Run the Billing API emulator until SIGINT/SIGTERM.
     Emulator(emulator_cmd::EmulatorArgs),
     /// Walk a reseller flow step by step against an in-process emulator
@@ -132,6 +136,7 @@ async fn dispatch(
             let client = connect::client(&global, matches).await?;
             commands::operations(&client, &global, cmd).await
         }
+        Command::Call(args) => call::run(args, &global, matches).await,
         Command::Demo(args) => demo::run(args, &global, matches).await,
         Command::Emulator(_) => unreachable!("handled by run"),
     }

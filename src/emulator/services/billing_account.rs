@@ -1,5 +1,6 @@
 //! BillingAccountService.
 
+use crate::proto::paths::billing::v1::billing_account_service;
 use prost::Message;
 use tonic::{Request, Response, Status};
 
@@ -113,7 +114,7 @@ impl BillingAccountService for Svc {
         if !violations.is_empty() {
             return Err(invalid_argument(violations));
         }
-        let method = "yandex.cloud.billing.v1.BillingAccountService/BindBillableObject";
+        let method = billing_account_service::BIND_BILLABLE_OBJECT;
         self.mutate(&req, method, |st, subject| {
             st.check_account(subject, &r.billing_account_id, Level::Edit)?;
             Ok(Mutation {
@@ -165,7 +166,7 @@ impl BillingAccountService for Svc {
     ) -> Result<Response<Operation>, Status> {
         let r = req.get_ref().clone();
         self.0.validator.validate(&r)?;
-        let method = "yandex.cloud.billing.v1.BillingAccountService/UpdateAccessBindings";
+        let method = billing_account_service::UPDATE_ACCESS_BINDINGS;
         self.mutate(&req, method, |st, subject| {
             st.check_account(subject, &r.resource_id, Level::Admin)?;
             Ok(Mutation {

@@ -1,5 +1,6 @@
 //! CustomerService.
 
+use crate::proto::paths::billing::v1::customer_service;
 use std::sync::LazyLock;
 
 use prost::Message;
@@ -188,29 +189,25 @@ impl CustomerService for Svc {
             )]));
         }
         self.check_person(r.person.as_ref())?;
-        self.mutate(
-            &req,
-            "yandex.cloud.billing.v1.CustomerService/Invite",
-            |st, subject| {
-                st.check_account(subject, &r.reseller_id, Level::Edit)?;
-                let c = new_customer(
-                    &r.reseller_id,
-                    &r.name,
-                    Some(&r.invitation_email),
-                    r.person.clone().unwrap_or_default(),
-                    CustomerStatus::Invited,
-                );
-                Ok(Mutation {
-                    description: format!(
-                        "Invite customer {} to reseller {}",
-                        echo(&r.name),
-                        echo(&r.reseller_id)
-                    ),
-                    metadata: metadata(&r.reseller_id, &c.id),
-                    effect: Effect::CreateCustomer(Box::new(c)),
-                })
-            },
-        )
+        self.mutate(&req, customer_service::INVITE, |st, subject| {
+            st.check_account(subject, &r.reseller_id, Level::Edit)?;
+            let c = new_customer(
+                &r.reseller_id,
+                &r.name,
+                Some(&r.invitation_email),
+                r.person.clone().unwrap_or_default(),
+                CustomerStatus::Invited,
+            );
+            Ok(Mutation {
+                description: format!(
+                    "Invite customer {} to reseller {}",
+                    echo(&r.name),
+                    echo(&r.reseller_id)
+                ),
+                metadata: metadata(&r.reseller_id, &c.id),
+                effect: Effect::CreateCustomer(Box::new(c)),
+            })
+        })
     }
 
     async fn create_reseller_served(
@@ -229,7 +226,7 @@ impl CustomerService for Svc {
             )]));
         }
         self.check_person(r.person.as_ref())?;
-        let method = "yandex.cloud.billing.v1.CustomerService/CreateResellerServed";
+        let method = customer_service::CREATE_RESELLER_SERVED;
         self.mutate(&req, method, |st, subject| {
             st.check_account(subject, &r.reseller_id, Level::Edit)?;
             let c = new_customer(
@@ -257,11 +254,9 @@ impl CustomerService for Svc {
     ) -> Result<Response<Operation>, Status> {
         let id = req.get_ref().customer_id.clone();
         self.0.validator.validate(req.get_ref())?;
-        self.mutate(
-            &req,
-            "yandex.cloud.billing.v1.CustomerService/Activate",
-            |st, s| status_change(st, s, &id, CustomerStatus::Active, "Activate"),
-        )
+        self.mutate(&req, customer_service::ACTIVATE, |st, s| {
+            status_change(st, s, &id, CustomerStatus::Active, "Activate")
+        })
     }
 
     async fn suspend(
@@ -270,11 +265,9 @@ impl CustomerService for Svc {
     ) -> Result<Response<Operation>, Status> {
         let id = req.get_ref().customer_id.clone();
         self.0.validator.validate(req.get_ref())?;
-        self.mutate(
-            &req,
-            "yandex.cloud.billing.v1.CustomerService/Suspend",
-            |st, s| status_change(st, s, &id, CustomerStatus::Suspended, "Suspend"),
-        )
+        self.mutate(&req, customer_service::SUSPEND, |st, s| {
+            status_change(st, s, &id, CustomerStatus::Suspended, "Suspend")
+        })
     }
 }
 

@@ -95,12 +95,14 @@ impl Svc {
     /// the locked state and authorizes the caller), then the idempotency
     /// replay of the caller's own earlier call, else a pending operation.
     /// Authorization comes first, so a key never lets a caller skip it.
+    /// `path` is the method's constant from [`crate::proto::paths`].
     pub(crate) fn mutate<T: Message>(
         &self,
         req: &Request<T>,
-        method: &'static str,
+        path: &'static str,
         check: impl FnOnce(&mut super::state::State, &str) -> Result<Mutation, Status>,
     ) -> Result<Response<Operation>, Status> {
+        let method = path.trim_start_matches('/');
         let subject = subject(req)?;
         let key = idempotency_key(req);
         let bytes = req.get_ref().encode_to_vec();
