@@ -134,6 +134,19 @@ row "(e) token refresh: 10,000 concurrent calls after expiry (OAuth, shared Manu
     "IAM exchanges per burst: $(grep '^token_refresh run=' <<<"$REFRESH" | sed 's/.* exchanges=\([0-9]*\).*/\1/' | paste -sd, -); failed calls: $(grep '^token_refresh run=' <<<"$REFRESH" | sed 's/.* failed=\([0-9]*\).*/\1/' | paste -sd, -); burst completes at a median $(num "$(kv "$s" median_calls_per_s)") calls/s" \
     "max exchanges **$(kv "$s" max_exchanges)**, failed **$(kv "$s" failed_total)**"
 
+# (f) List and Get at 1,000 to 50,000 customers, 64 callers.
+SCALE=$(bench emulator_scale)
+while IFS= read -r line; do
+    [ -n "$line" ] || continue
+    n=$(kv "$line" customers)
+    op=$(kv "$line" op)
+    growth=$(grep "^emulator_scale summary op=$op " <<<"$SCALE")
+    row "(f) emulator at scale: $op (64 callers mixing the three calls)" "$(num "$n") customers" \
+        "p50 $(kv "$line" p50_ms) ms, p99 **$(kv "$line" p99_ms) ms** over $(num "$(kv "$line" calls)") calls; DEADLINE_EXCEEDED (10 s) **$(kv "$line" deadline_exceeded)**; records examined per call $(kv "$line" examined_per_call)" \
+        "p99 $(kv "$growth" from) → $(kv "$growth" to) customers ×$(kv "$growth" p99_growth); records examined ×$(kv "$growth" examined_growth)"
+done < <(grep '^emulator_scale customers=25000 ' <<<"$SCALE")
+SCALE_NOTE=$'\n'"Output of \`cargo bench --features $FEATURES --bench emulator_scale\`:"$'\n\n```text\n'"$SCALE"$'\n```\n'
+
 say "writing $OUT"
 TABLE=$(
     cat <<EOF
@@ -145,6 +158,7 @@ read ratios, not absolute figures.
 | --- | --- | --- | --- |
 $(printf '%s\n' "${ROWS[@]}")
 $WAITS_NOTE
+$SCALE_NOTE
 EOF
 )
 python3 - "$OUT" "$TABLE" <<'PY'

@@ -699,7 +699,7 @@ impl EmulatorHandle {
     pub fn customers(&self) -> Vec<Customer> {
         self.shared
             .lock()
-            .customers
+            .customers()
             .iter()
             .map(CustomerRecord::to_proto)
             .collect()
@@ -707,14 +707,14 @@ impl EmulatorHandle {
 
     /// Snapshot of all customers with status and person data.
     pub fn customer_records(&self) -> Vec<CustomerRecord> {
-        self.shared.lock().customers.clone()
+        self.shared.lock().customers().to_vec()
     }
 
     /// Snapshot of all billing accounts.
     pub fn billing_accounts(&self) -> Vec<BillingAccount> {
         self.shared
             .lock()
-            .accounts
+            .accounts()
             .iter()
             .map(|a| a.proto.clone())
             .collect()
@@ -725,7 +725,7 @@ impl EmulatorHandle {
         self.shared
             .lock()
             .account(billing_account_id)
-            .map(|a| a.access.clone())
+            .map(|a| a.access().to_vec())
             .unwrap_or_default()
     }
 
@@ -736,6 +736,14 @@ impl EmulatorHandle {
             .account(billing_account_id)
             .map(|a| a.billable.clone())
             .unwrap_or_default()
+    }
+
+    /// Records (billing accounts, customers, access bindings, index entries)
+    /// the emulator's read paths have looked at since it started: a
+    /// diagnostic for tests and benchmarks that the work of a call follows
+    /// its page, not the size of the state.
+    pub fn records_examined(&self) -> u64 {
+        self.shared.lock().examined()
     }
 
     /// Number of operations created so far.

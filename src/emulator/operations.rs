@@ -162,8 +162,8 @@ impl State {
                 let currency = self
                     .account(&c.reseller_id)
                     .map_or("RUB".into(), |a| a.proto.currency.clone());
-                self.accounts.push(super::state::Account {
-                    proto: BillingAccount {
+                self.create_account(super::state::Account::new(
+                    BillingAccount {
                         id: c.billing_account_id.clone(),
                         name: c.name.clone(),
                         created_at: Some(SystemTime::now().into()),
@@ -172,12 +172,10 @@ impl State {
                         active: c.status == CustomerStatus::Active,
                         balance: "0.00".into(),
                     },
-                    reseller_id: Some(c.reseller_id.clone()),
-                    access: Vec::new(),
-                    billable: Vec::new(),
-                });
+                    Some(c.reseller_id.clone()),
+                ));
                 let proto = c.to_proto();
-                self.customers.push(*c);
+                self.insert_customer(*c);
                 Ok(proto.encode_to_vec())
             }
             Effect::SetCustomerStatus {
@@ -198,46 +196,38 @@ impl State {
                 Ok(proto.encode_to_vec())
             }
             Effect::Bind { account_id, object } => {
-                if self.account(&account_id).is_none() {
+                // A billable object is paid for by one account at a time:
+                // binding it moves it from whichever account had it.
+                let binding = BillableObjectBinding {
+                    effective_time: Some(SystemTime::now().into()),
+                    billable_object: Some(object),
+                };
+                if !self.bind_billable(&account_id, binding.clone()) {
                     return Err(rpc_status(
                         Code::NotFound,
                         &format!("billing account {} not found", echo(&account_id)),
                     ));
                 }
-                // A billable object is paid for by one account at a time:
-                // binding it moves it from whichever account had it.
-                for a in &mut self.accounts {
-                    a.billable.retain(|b| {
-                        b.billable_object
-                            .as_ref()
-                            .is_none_or(|o| o.id != object.id || o.r#type != object.r#type)
-                    });
-                }
-                let binding = BillableObjectBinding {
-                    effective_time: Some(SystemTime::now().into()),
-                    billable_object: Some(object.clone()),
-                };
-                let a = self.account_mut(&account_id).expect("checked above");
-                a.billable.push(binding.clone());
                 Ok(binding.encode_to_vec())
             }
             Effect::UpdateAccess { account_id, deltas } => {
-                let a = self.account_mut(&account_id).ok_or_else(|| {
+                let not_found = || {
                     rpc_status(
                         Code::NotFound,
                         &format!("billing account {} not found", echo(&account_id)),
                     )
-                })?;
+                };
+                if self.account(&account_id).is_none() {
+                    return Err(not_found());
+                }
                 for d in deltas {
                     let Some(binding) = d.access_binding else {
                         continue;
                     };
                     if d.action == AccessBindingAction::Add as i32 {
-                        if !a.access.contains(&binding) {
-                            a.access.push(binding);
-                        }
+                        self.add_access_binding(&account_id, binding);
                     } else if d.action == AccessBindingAction::Remove as i32 {
-                        a.access.retain(|b| *b != binding);
+                        self.remove_access_binding(&account_id, &binding);
                     }
                 }
                 Ok(Vec::new())

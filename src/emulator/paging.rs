@@ -59,6 +59,52 @@ impl PageTokens {
         Ok(offset)
     }
 
+    /// The page size a request asks for: 0 means [`DEFAULT_PAGE_SIZE`];
+    /// outside `0..=MAX_PAGE_SIZE` it is INVALID_ARGUMENT naming `page_size`.
+    pub fn size(page_size: i64) -> Result<usize, Status> {
+        if !(0..=MAX_PAGE_SIZE).contains(&page_size) {
+            return Err(invalid_argument(vec![(
+                "page_size".into(),
+                format!("value must be 0-{MAX_PAGE_SIZE} (value), got {page_size}"),
+            )]));
+        }
+        Ok(if page_size == 0 {
+            DEFAULT_PAGE_SIZE
+        } else {
+            page_size as usize
+        })
+    }
+
+    /// Where a page starts: 0 for no token, else the position the token
+    /// was issued for (an offset, or the key of the page's first item).
+    pub fn start(&self, scope: &str, token: &str) -> Result<usize, Status> {
+        if token.is_empty() {
+            Ok(0)
+        } else {
+            self.decode(scope, token)
+        }
+    }
+
+    /// The range of a list of `len` items that one page covers, plus the
+    /// next page token ("" on the last page): callers clone only the page.
+    pub fn window(
+        &self,
+        len: usize,
+        scope: &str,
+        page_size: i64,
+        token: &str,
+    ) -> Result<(std::ops::Range<usize>, String), Status> {
+        let size = Self::size(page_size)?;
+        let start = self.start(scope, token)?.min(len);
+        let end = start.saturating_add(size).min(len);
+        let next = if end < len {
+            self.encode(scope, end)
+        } else {
+            String::new()
+        };
+        Ok((start..end, next))
+    }
+
     /// One page of `items` plus the next page token ("" on the last page).
     pub fn page<T: Clone>(
         &self,
@@ -67,29 +113,7 @@ impl PageTokens {
         page_size: i64,
         token: &str,
     ) -> Result<(Vec<T>, String), Status> {
-        if !(0..=MAX_PAGE_SIZE).contains(&page_size) {
-            return Err(invalid_argument(vec![(
-                "page_size".into(),
-                format!("value must be 0-{MAX_PAGE_SIZE} (value), got {page_size}"),
-            )]));
-        }
-        let size = if page_size == 0 {
-            DEFAULT_PAGE_SIZE
-        } else {
-            page_size as usize
-        };
-        let start = if token.is_empty() {
-            0
-        } else {
-            self.decode(scope, token)?
-        };
-        let start = start.min(items.len());
-        let end = (start + size).min(items.len());
-        let next = if end < items.len() {
-            self.encode(scope, end)
-        } else {
-            String::new()
-        };
-        Ok((items[start..end].to_vec(), next))
+        let (range, next) = self.window(items.len(), scope, page_size, token)?;
+        Ok((items[range].to_vec(), next))
     }
 }

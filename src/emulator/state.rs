@@ -1,6 +1,8 @@
 //! In-memory state: billing accounts, customers, bindings, tokens, operations.
 
-use std::collections::{HashMap, HashSet};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use tonic::Status;
@@ -58,8 +60,43 @@ pub(crate) fn person_to_proto(p: &SeedPerson) -> CustomerPerson {
 pub(crate) struct Account {
     pub proto: BillingAccount,
     pub reseller_id: Option<String>,
-    pub access: Vec<AccessBinding>,
+    /// In the order added; changed only through [`State::add_access_binding`]
+    /// and [`State::remove_access_binding`], which keep the subject index.
+    access: Vec<AccessBinding>,
     pub billable: Vec<BillableObjectBinding>,
+    /// Keys of the accounts this one serves through one to [`RESELLER_HOPS`]
+    /// reseller links (those its roles reach, as [`State::allowed`] walks).
+    served: BTreeSet<usize>,
+}
+
+impl Account {
+    pub fn new(proto: BillingAccount, reseller_id: Option<String>) -> Self {
+        Self {
+            proto,
+            reseller_id,
+            access: Vec::new(),
+            billable: Vec::new(),
+            served: BTreeSet::new(),
+        }
+    }
+
+    /// The account's access bindings, in the order they were added.
+    pub fn access(&self) -> &[AccessBinding] {
+        &self.access
+    }
+}
+
+/// Reseller links a role follows down: a role on an account also counts on
+/// the accounts it serves, up to this many links below it.
+const RESELLER_HOPS: usize = 3;
+
+/// One subject's roles, by account key.
+#[derive(Default)]
+struct SubjectIndex {
+    /// Account key -> the roles the subject holds there (one per binding).
+    roles: BTreeMap<usize, Vec<String>>,
+    /// The keys of `roles` whose account serves others (`served` not empty).
+    resellers: BTreeSet<usize>,
 }
 
 pub(crate) struct IamTokenEntry {
@@ -106,10 +143,24 @@ fn sa_role_allows(role: &str, right: SaRight) -> bool {
     }
 }
 
+/// The emulator's state. Accounts and customers are never removed: a
+/// record's key is its position in insertion order, which is also the order
+/// every list returns. Indexes: account and customer by id, customers by
+/// reseller, each subject's roles by account, each account's served
+/// accounts, billable objects by owner; so `Get` is O(1) and a page of a
+/// `List` costs O(page + log n) (see `visible_accounts`).
 #[derive(Default)]
 pub(crate) struct State {
-    pub accounts: Vec<Account>,
-    pub customers: Vec<CustomerRecord>,
+    accounts: Vec<Account>,
+    account_keys: HashMap<String, usize>,
+    customers: Vec<CustomerRecord>,
+    customer_keys: HashMap<String, usize>,
+    customers_by_reseller: HashMap<String, Vec<usize>>,
+    subjects: HashMap<String, SubjectIndex>,
+    /// (billable object type, id) -> key of the account it is bound to.
+    billable_owner: HashMap<(String, String), usize>,
+    /// Records the read paths looked at (see `EmulatorHandle::records_examined`).
+    examined: AtomicU64,
     pub iam_tokens: HashMap<String, IamTokenEntry>,
     pub oauth_tokens: HashMap<String, String>,
     /// key id -> (service account id, public key PEM)
@@ -133,8 +184,8 @@ impl State {
         let mut st = State::default();
         let now = SystemTime::now();
         for a in &seed.billing_accounts {
-            st.accounts.push(Account {
-                proto: BillingAccount {
+            st.insert_account(Account::new(
+                BillingAccount {
                     id: a.id.clone(),
                     name: a.name.clone(),
                     created_at: Some(now.into()),
@@ -143,18 +194,16 @@ impl State {
                     active: a.active,
                     balance: a.balance.clone(),
                 },
-                reseller_id: a.reseller_id.clone(),
-                access: Vec::new(),
-                billable: Vec::new(),
-            });
+                a.reseller_id.clone(),
+            ));
         }
         for c in &seed.customers {
             if st.account(&c.billing_account_id).is_none() {
                 let currency = st
                     .account(&c.reseller_id)
                     .map_or("RUB".to_string(), |r| r.proto.currency.clone());
-                st.accounts.push(Account {
-                    proto: BillingAccount {
+                st.insert_account(Account::new(
+                    BillingAccount {
                         id: c.billing_account_id.clone(),
                         name: c.name.clone(),
                         created_at: Some(now.into()),
@@ -163,12 +212,10 @@ impl State {
                         active: c.status == CustomerStatus::Active,
                         balance: "0.00".into(),
                     },
-                    reseller_id: Some(c.reseller_id.clone()),
-                    access: Vec::new(),
-                    billable: Vec::new(),
-                });
+                    Some(c.reseller_id.clone()),
+                ));
             }
-            st.customers.push(CustomerRecord {
+            st.insert_customer(CustomerRecord {
                 id: c.id.clone(),
                 reseller_id: c.reseller_id.clone(),
                 billing_account_id: c.billing_account_id.clone(),
@@ -177,6 +224,11 @@ impl State {
                 person: person_to_proto(&c.person),
                 status: c.status,
             });
+        }
+        // A seed may name a reseller before the reseller itself: link the
+        // reseller chains once every account is known.
+        for key in 0..st.accounts.len() {
+            st.link(key);
         }
         for b in &seed.access_bindings {
             st.add_binding(
@@ -236,52 +288,289 @@ impl State {
         })
     }
 
+    fn examine(&self, records: usize) {
+        self.examined.fetch_add(records as u64, Ordering::Relaxed);
+    }
+
+    /// Records the read paths have looked at so far.
+    pub fn examined(&self) -> u64 {
+        self.examined.load(Ordering::Relaxed)
+    }
+
+    /// All billing accounts, in insertion order.
+    pub fn accounts(&self) -> &[Account] {
+        &self.accounts
+    }
+
+    /// All customers, in insertion order.
+    pub fn customers(&self) -> &[CustomerRecord] {
+        &self.customers
+    }
+
+    fn account_key(&self, id: &str) -> Option<usize> {
+        self.examine(1);
+        self.account_keys.get(id).copied()
+    }
+
     pub fn account(&self, id: &str) -> Option<&Account> {
-        self.accounts.iter().find(|a| a.proto.id == id)
+        self.account_key(id).map(|k| &self.accounts[k])
     }
 
     pub fn account_mut(&mut self, id: &str) -> Option<&mut Account> {
-        self.accounts.iter_mut().find(|a| a.proto.id == id)
+        let key = self.account_key(id)?;
+        Some(&mut self.accounts[key])
+    }
+
+    /// Adds an account (its reseller chain is linked by `link`); an id
+    /// already known is ignored (the first account with an id wins).
+    fn insert_account(&mut self, account: Account) -> Option<usize> {
+        if self.account_keys.contains_key(&account.proto.id) {
+            return None;
+        }
+        let key = self.accounts.len();
+        self.account_keys.insert(account.proto.id.clone(), key);
+        self.accounts.push(account);
+        Some(key)
+    }
+
+    /// Adds an account created at run time, served by its reseller.
+    pub fn create_account(&mut self, account: Account) {
+        if let Some(key) = self.insert_account(account) {
+            self.link(key);
+        }
+    }
+
+    /// The keys of the accounts `key` is served by: its reseller, the
+    /// reseller's reseller, ... up to [`RESELLER_HOPS`] links.
+    fn resellers_of(&self, key: usize) -> Vec<usize> {
+        let mut out = Vec::with_capacity(RESELLER_HOPS);
+        let mut current = key;
+        while out.len() < RESELLER_HOPS {
+            let next = self.accounts[current]
+                .reseller_id
+                .as_deref()
+                .and_then(|r| self.account_keys.get(r).copied());
+            let Some(next) = next else { break };
+            out.push(next);
+            current = next;
+        }
+        out
+    }
+
+    /// Records `key` as served by the accounts above it.
+    fn link(&mut self, key: usize) {
+        for reseller in self.resellers_of(key) {
+            let a = &mut self.accounts[reseller];
+            let first = a.served.is_empty();
+            a.served.insert(key);
+            if first {
+                // The account now serves others: its subjects' lists must
+                // walk what it serves.
+                let subjects: Vec<String> = a
+                    .access
+                    .iter()
+                    .filter_map(|b| b.subject.as_ref().map(|s| s.id.clone()))
+                    .collect();
+                for s in subjects {
+                    self.subjects
+                        .entry(s)
+                        .or_default()
+                        .resellers
+                        .insert(reseller);
+                }
+            }
+        }
+    }
+
+    pub fn customer(&self, id: &str) -> Option<&CustomerRecord> {
+        self.examine(1);
+        self.customer_keys.get(id).map(|&k| &self.customers[k])
     }
 
     pub fn customer_mut(&mut self, id: &str) -> Option<&mut CustomerRecord> {
-        self.customers.iter_mut().find(|c| c.id == id)
+        self.examine(1);
+        let key = *self.customer_keys.get(id)?;
+        Some(&mut self.customers[key])
+    }
+
+    pub fn insert_customer(&mut self, c: CustomerRecord) {
+        let key = self.customers.len();
+        self.customer_keys.entry(c.id.clone()).or_insert(key);
+        self.customers_by_reseller
+            .entry(c.reseller_id.clone())
+            .or_default()
+            .push(key);
+        self.customers.push(c);
+    }
+
+    /// The API view of the reseller's customers in `range` of [`Self::customer_keys_of`].
+    pub fn customers_page(
+        &self,
+        reseller_id: &str,
+        range: std::ops::Range<usize>,
+    ) -> Vec<Customer> {
+        let keys = self.customer_keys_of(reseller_id);
+        let keys = &keys[range.start.min(keys.len())..range.end.min(keys.len())];
+        self.examine(keys.len());
+        keys.iter().map(|&k| self.customers[k].to_proto()).collect()
+    }
+
+    /// Keys of a reseller's customers, in insertion order.
+    pub fn customer_keys_of(&self, reseller_id: &str) -> &[usize] {
+        self.customers_by_reseller
+            .get(reseller_id)
+            .map_or(&[], Vec::as_slice)
     }
 
     pub fn add_binding(&mut self, account: &str, role: &str, subject: &str, ty: &str) {
-        if let Some(a) = self.account_mut(account) {
-            let binding = AccessBinding {
+        self.add_access_binding(
+            account,
+            AccessBinding {
                 role_id: role.into(),
                 subject: Some(Subject {
                     id: subject.into(),
                     r#type: ty.into(),
                 }),
-            };
-            if !a.access.contains(&binding) {
-                a.access.push(binding);
+            },
+        );
+    }
+
+    /// Adds a binding unless the account has it already; false for an
+    /// unknown account.
+    pub fn add_access_binding(&mut self, account: &str, binding: AccessBinding) -> bool {
+        let Some(key) = self.account_key(account) else {
+            return false;
+        };
+        let a = &mut self.accounts[key];
+        if a.access.contains(&binding) {
+            return true;
+        }
+        let serves = !a.served.is_empty();
+        if let Some(s) = &binding.subject {
+            let index = self.subjects.entry(s.id.clone()).or_default();
+            index
+                .roles
+                .entry(key)
+                .or_default()
+                .push(binding.role_id.clone());
+            if serves {
+                index.resellers.insert(key);
             }
         }
+        a.access.push(binding);
+        true
+    }
+
+    /// Removes a binding if the account has it; false for an unknown account.
+    pub fn remove_access_binding(&mut self, account: &str, binding: &AccessBinding) -> bool {
+        let Some(key) = self.account_key(account) else {
+            return false;
+        };
+        let a = &mut self.accounts[key];
+        let before = a.access.len();
+        a.access.retain(|b| b != binding);
+        if a.access.len() == before {
+            return true;
+        }
+        let Some(s) = &binding.subject else {
+            return true;
+        };
+        let Some(index) = self.subjects.get_mut(&s.id) else {
+            return true;
+        };
+        if let Some(roles) = index.roles.get_mut(&key) {
+            if let Some(at) = roles.iter().position(|r| *r == binding.role_id) {
+                roles.remove(at);
+            }
+            if roles.is_empty() {
+                index.roles.remove(&key);
+                index.resellers.remove(&key);
+            }
+        }
+        if index.roles.is_empty() {
+            self.subjects.remove(&s.id);
+        }
+        true
     }
 
     /// Whether `subject` holds a role of at least `level` on the account or
-    /// on the reseller account that serves it.
+    /// on one of the (up to three) reseller accounts above it.
     pub fn allowed(&self, subject: &str, account: &str, level: Level) -> bool {
-        let mut current = self.account(account);
-        let mut hops = 0;
-        while let Some(a) = current {
-            if a.access.iter().any(|b| {
-                b.subject.as_ref().is_some_and(|s| s.id == subject)
-                    && role_allows(&b.role_id, level)
-            }) {
-                return true;
-            }
-            hops += 1;
-            current = match (&a.reseller_id, hops < 4) {
-                (Some(r), true) => self.account(r),
-                _ => None,
-            };
+        let Some(index) = self.subjects.get(subject) else {
+            return false;
+        };
+        let Some(key) = self.account_key(account) else {
+            return false;
+        };
+        std::iter::once(key).chain(self.resellers_of(key)).any(|k| {
+            self.examine(1);
+            index
+                .roles
+                .get(&k)
+                .is_some_and(|roles| roles.iter().any(|r| role_allows(r, level)))
+        })
+    }
+
+    /// Up to `limit` keys, ascending from `start`, of the accounts `subject`
+    /// may view: those it holds a role on, merged with what each of those
+    /// accounts serves. Costs O((r + limit) · log n) for a subject with roles
+    /// on r reseller accounts, whatever the number of accounts.
+    pub fn visible_accounts(&self, subject: &str, start: usize, limit: usize) -> Vec<usize> {
+        let Some(index) = self.subjects.get(subject) else {
+            return Vec::new();
+        };
+        let mut sources: Vec<Box<dyn Iterator<Item = usize> + '_>> =
+            Vec::with_capacity(1 + index.resellers.len());
+        sources.push(Box::new(index.roles.range(start..).map(|(k, _)| *k)));
+        for &r in &index.resellers {
+            sources.push(Box::new(self.accounts[r].served.range(start..).copied()));
         }
-        false
+        self.examine(sources.len());
+        let mut heads: BinaryHeap<Reverse<(usize, usize)>> = BinaryHeap::new();
+        for (i, source) in sources.iter_mut().enumerate() {
+            if let Some(k) = source.next() {
+                heads.push(Reverse((k, i)));
+            }
+        }
+        let mut out: Vec<usize> = Vec::with_capacity(limit.min(1024));
+        while let Some(Reverse((k, i))) = heads.pop() {
+            self.examine(1);
+            if out.last() != Some(&k) {
+                if out.len() == limit {
+                    break;
+                }
+                out.push(k);
+            }
+            if let Some(next) = sources[i].next() {
+                heads.push(Reverse((next, i)));
+            }
+        }
+        out
+    }
+
+    /// The API view of the account with this key.
+    pub fn account_proto(&self, key: usize) -> BillingAccount {
+        self.examine(1);
+        self.accounts[key].proto.clone()
+    }
+
+    /// Binds a billable object to an account, moving it from the account
+    /// that had it; false for an unknown account.
+    pub fn bind_billable(&mut self, account: &str, binding: BillableObjectBinding) -> bool {
+        let Some(key) = self.account_key(account) else {
+            return false;
+        };
+        let object = binding.billable_object.clone().unwrap_or_default();
+        let id = (object.r#type.clone(), object.id.clone());
+        if let Some(old) = self.billable_owner.insert(id, key) {
+            self.accounts[old].billable.retain(|b| {
+                b.billable_object
+                    .as_ref()
+                    .is_none_or(|o| o.id != object.id || o.r#type != object.r#type)
+            });
+        }
+        self.accounts[key].billable.push(binding);
+        true
     }
 
     /// NOT_FOUND for an unknown account, PERMISSION_DENIED without rights.

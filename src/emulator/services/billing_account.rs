@@ -6,6 +6,7 @@ use tonic::{Request, Response, Status};
 
 use super::{Mutation, Svc, subject};
 use crate::emulator::operations::Effect;
+use crate::emulator::paging::PageTokens;
 use crate::emulator::state::Level;
 use crate::emulator::text::echo;
 use crate::emulator::validation::invalid_argument;
@@ -49,18 +50,20 @@ impl BillingAccountService for Svc {
         let subject = subject(&req)?;
         let r = req.get_ref();
         self.0.validator.validate(r)?;
-        let st = self.0.lock();
-        let all: Vec<BillingAccount> = st
-            .accounts
-            .iter()
-            .filter(|a| st.allowed(&subject, &a.proto.id, Level::View))
-            .map(|a| a.proto.clone())
-            .collect();
+        // The token holds the key of the page's first account (keys are
+        // insertion positions, never reused), so a page is a range query on
+        // the subject's index and stays put when accounts are added.
         let scope = format!("accounts/{subject}");
-        let (billing_accounts, next_page_token) =
-            self.0
-                .pages
-                .page(&all, &scope, r.page_size, &r.page_token)?;
+        let size = PageTokens::size(r.page_size)?;
+        let start = self.0.pages.start(&scope, &r.page_token)?;
+        let st = self.0.lock();
+        let mut keys = st.visible_accounts(&subject, start, size.saturating_add(1));
+        let next = (keys.len() > size).then(|| keys[size]);
+        keys.truncate(size);
+        let billing_accounts: Vec<BillingAccount> =
+            keys.into_iter().map(|k| st.account_proto(k)).collect();
+        drop(st);
+        let next_page_token = next.map_or_else(String::new, |k| self.0.pages.encode(&scope, k));
         Ok(Response::new(ListBillingAccountsResponse {
             billing_accounts,
             next_page_token,
@@ -78,13 +81,10 @@ impl BillingAccountService for Svc {
         st.check_account(&subject, &r.billing_account_id, Level::View)?;
         let all = st
             .account(&r.billing_account_id)
-            .map(|a| a.billable.clone())
-            .unwrap_or_default();
+            .map_or(&[][..], |a| a.billable.as_slice());
         let scope = format!("billable/{}", r.billing_account_id);
         let (billable_object_bindings, next_page_token) =
-            self.0
-                .pages
-                .page(&all, &scope, r.page_size, &r.page_token)?;
+            self.0.pages.page(all, &scope, r.page_size, &r.page_token)?;
         Ok(Response::new(ListBillableObjectBindingsResponse {
             billable_object_bindings,
             next_page_token,
@@ -145,15 +145,10 @@ impl BillingAccountService for Svc {
         self.0.validator.validate(r)?;
         let st = self.0.lock();
         st.check_account(&subject, &r.resource_id, Level::View)?;
-        let all = st
-            .account(&r.resource_id)
-            .map(|a| a.access.clone())
-            .unwrap_or_default();
+        let all = st.account(&r.resource_id).map_or(&[][..], |a| a.access());
         let scope = format!("access/{}", r.resource_id);
         let (access_bindings, next_page_token) =
-            self.0
-                .pages
-                .page(&all, &scope, r.page_size, &r.page_token)?;
+            self.0.pages.page(all, &scope, r.page_size, &r.page_token)?;
         Ok(Response::new(ListAccessBindingsResponse {
             access_bindings,
             next_page_token,

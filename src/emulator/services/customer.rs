@@ -116,9 +116,7 @@ fn status_change(
     verb: &str,
 ) -> Result<Mutation, Status> {
     let c = st
-        .customers
-        .iter()
-        .find(|c| c.id == customer_id)
+        .customer(customer_id)
         .ok_or_else(|| Status::not_found(format!("customer {} not found", echo(customer_id))))?;
     let reseller = c.reseller_id.clone();
     st.check_account(subject, &reseller, Level::Edit)?;
@@ -159,17 +157,14 @@ impl CustomerService for Svc {
         self.0.validator.validate(r)?;
         let st = self.0.lock();
         st.check_account(&subject, &r.reseller_id, Level::View)?;
-        let all: Vec<_> = st
-            .customers
-            .iter()
-            .filter(|c| c.reseller_id == r.reseller_id)
-            .map(CustomerRecord::to_proto)
-            .collect();
         let scope = format!("customers/{}", r.reseller_id);
-        let (customers, next_page_token) =
-            self.0
-                .pages
-                .page(&all, &scope, r.page_size, &r.page_token)?;
+        let (range, next_page_token) = self.0.pages.window(
+            st.customer_keys_of(&r.reseller_id).len(),
+            &scope,
+            r.page_size,
+            &r.page_token,
+        )?;
+        let customers = st.customers_page(&r.reseller_id, range);
         Ok(Response::new(ListCustomersResponse {
             customers,
             next_page_token,
