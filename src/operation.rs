@@ -976,10 +976,10 @@ mod tests {
         assert_eq!(err.code(), Some(tonic::Code::FailedPrecondition));
         match &err {
             Error::OperationFailed(e) => {
-                assert_eq!(e.operation_id, "op1");
-                assert_eq!(e.description, "Activate customer");
-                assert_eq!(e.message, "customer is suspended");
-                let v = &e.details.bad_request().unwrap().field_violations[0];
+                assert_eq!(e.operation_id(), "op1");
+                assert_eq!(e.description(), "Activate customer");
+                assert_eq!(e.message(), "customer is suspended");
+                let v = &e.details().bad_request().unwrap().field_violations[0];
                 assert_eq!(v.field, "customer_id");
             }
             other => panic!("{other:?}"),

@@ -500,10 +500,10 @@ async fn failed_operation_carries_id_code_and_message_without_effect() -> TestRe
     let description = op.description().to_owned();
     match op.wait_with(&fast()).await {
         Err(Error::OperationFailed(e)) => {
-            assert_eq!(e.operation_id, id);
-            assert_eq!(e.description, description);
-            assert_eq!(e.code, Code::FailedPrecondition);
-            assert_eq!(e.message, "reseller contract expired");
+            assert_eq!(e.operation_id(), id);
+            assert_eq!(e.description(), description);
+            assert_eq!(e.code(), Code::FailedPrecondition);
+            assert_eq!(e.message(), "reseller contract expired");
         }
         other => panic!("expected OperationFailed, got {other:?}"),
     }
@@ -546,8 +546,8 @@ async fn cancelled_operation_fails_with_cancelled_and_has_no_effect() -> TestRes
     let id = op.id().to_owned();
     match op.wait_with(&fast()).await {
         Err(Error::OperationFailed(e)) => {
-            assert_eq!(e.code, Code::Cancelled);
-            assert_eq!(e.operation_id, id);
+            assert_eq!(e.code(), Code::Cancelled);
+            assert_eq!(e.operation_id(), id);
         }
         other => panic!("expected a CANCELLED OperationFailed, got {other:?}"),
     }

@@ -470,7 +470,7 @@ mod tests {
         clock.advance(Duration::from_secs(3600));
         let err = cache.token().await.unwrap_err();
         assert!(
-            matches!(&err, Error::Auth(e) if e.source == CredentialSource::IamToken),
+            matches!(&err, Error::Auth(e) if e.credential_source() == CredentialSource::IamToken),
             "{err:?}"
         );
         assert!(!err.to_string().contains("t1.static"), "{err}");
@@ -482,10 +482,10 @@ mod tests {
         let source = Credentials::oauth_token("y0_secret-oauth").into_source(lazy_iam(&clock));
         assert_eq!(source.kind(), CredentialSource::OAuth);
         let err = source.fetch().await.unwrap_err();
-        assert_eq!(err.source, CredentialSource::OAuth);
-        let rpc = err.rpc.as_ref().expect("rpc error attached");
-        assert_eq!(rpc.method, "/yandex.cloud.iam.v1.IamTokenService/Create");
-        assert_eq!(rpc.code, tonic::Code::Unavailable);
+        assert_eq!(err.credential_source(), CredentialSource::OAuth);
+        let rpc = err.rpc().expect("rpc error attached");
+        assert_eq!(rpc.method(), "/yandex.cloud.iam.v1.IamTokenService/Create");
+        assert_eq!(rpc.code(), tonic::Code::Unavailable);
         assert!(!err.to_string().contains("y0_secret-oauth"), "{err}");
         assert!(!format!("{source:?}").contains("y0_secret-oauth"));
     }
@@ -497,8 +497,8 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
         let source = c.into_source(lazy_iam(&ManualClock::default()));
         let err = source.fetch().await.unwrap_err();
-        assert_eq!(err.source, CredentialSource::ServiceAccountKey);
-        assert!(err.rpc.is_some());
+        assert_eq!(err.credential_source(), CredentialSource::ServiceAccountKey);
+        assert!(err.rpc().is_some());
     }
 
     #[tokio::test]
@@ -517,7 +517,7 @@ mod tests {
             started.elapsed()
         );
         assert!(err.is_no_credentials(), "{err:?}");
-        assert_eq!(err.source, CredentialSource::Environment);
+        assert_eq!(err.credential_source(), CredentialSource::Environment);
         let tried: Vec<(CredentialSource, &str)> = err
             .tried()
             .iter()
@@ -553,7 +553,7 @@ mod tests {
             .into_source(lazy_iam(&ManualClock::default()));
         let err = explicit.fetch().await.unwrap_err();
         assert!(!err.is_no_credentials(), "{err:?}");
-        assert!(err.reason.contains("gave up after 4 attempt(s)"), "{err}");
+        assert!(err.reason().contains("gave up after 4 attempt(s)"), "{err}");
     }
 
     #[tokio::test]
