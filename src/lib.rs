@@ -28,7 +28,7 @@ pub use error::{
     AuthError, AuthErrorKind, CredentialSource, Error, OperationError, Result, RpcError,
     TransportError, TransportErrorKind,
 };
-pub use operation::{Operation, OperationState, PollingPolicy};
+pub use operation::{Operation, OperationState, PollingPolicy, RawOperation};
 pub use pagination::Page;
 pub use retry::RetryPolicy;
 
