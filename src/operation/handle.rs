@@ -387,34 +387,11 @@ where
 mod tests {
     use super::*;
     use crate::error::Error;
+    use crate::operation::fixtures::{any_of, customer, op};
     use crate::proto::yandex::cloud::access::UpdateAccessBindingsMetadata;
     use crate::proto::yandex::cloud::billing::v1::{Customer, CustomerMetadata};
     use crate::proto::yandex::cloud::operation::operation::Result as ProtoResult;
     use std::future::IntoFuture;
-
-    fn customer() -> Customer {
-        Customer {
-            id: "c1".into(),
-            billing_account_id: "ba1".into(),
-        }
-    }
-
-    fn any_of<T: Message + Name>(m: &T) -> prost_types::Any {
-        prost_types::Any {
-            type_url: format!("type.googleapis.com/{}", T::full_name()),
-            value: m.encode_to_vec(),
-        }
-    }
-
-    fn op(done: bool, result: Option<ProtoResult>) -> ProtoOperation {
-        ProtoOperation {
-            id: "op1".into(),
-            description: "Activate customer".into(),
-            done,
-            result,
-            ..Default::default()
-        }
-    }
 
     #[test]
     fn result_extraction() {

@@ -30,6 +30,8 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(test)]
+pub(crate) mod fixtures;
 mod handle;
 mod policy;
 mod poller;

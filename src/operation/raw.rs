@@ -400,17 +400,7 @@ impl RawOperationState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use prost::{Message, Name};
-
-    fn op(done: bool, result: Option<ProtoResult>) -> ProtoOperation {
-        ProtoOperation {
-            id: "op1".into(),
-            description: "Activate customer".into(),
-            done,
-            result,
-            ..Default::default()
-        }
-    }
+    use crate::operation::fixtures::{any_of, customer, op};
 
     #[test]
     fn unpollable_operation_is_rejected() {
@@ -427,14 +417,7 @@ mod tests {
     #[test]
     fn outcome_of_each_shape() {
         assert!(outcome(&op(false, None)).is_none());
-        let c = crate::proto::yandex::cloud::billing::v1::Customer {
-            id: "c1".into(),
-            ..Default::default()
-        };
-        let any = prost_types::Any {
-            type_url: crate::proto::yandex::cloud::billing::v1::Customer::type_url(),
-            value: c.encode_to_vec(),
-        };
+        let any = any_of(&customer());
         let ok = op(true, Some(ProtoResult::Response(any.clone())));
         assert_eq!(outcome(&ok).unwrap().unwrap(), &any);
         match outcome(&op(true, None)).unwrap() {

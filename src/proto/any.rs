@@ -45,21 +45,8 @@ pub fn unpack<T: Message + Name + Default>(any: &prost_types::Any) -> Result<T> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::operation::fixtures::{any_of, customer};
     use crate::proto::yandex::cloud::billing::v1::{Customer, CustomerMetadata};
-
-    fn customer() -> Customer {
-        Customer {
-            id: "c1".into(),
-            billing_account_id: "ba1".into(),
-        }
-    }
-
-    fn any_of<T: Message + Name>(m: &T) -> prost_types::Any {
-        prost_types::Any {
-            type_url: format!("type.googleapis.com/{}", T::full_name()),
-            value: m.encode_to_vec(),
-        }
-    }
 
     #[test]
     fn unpack_right_type_any_prefix() {
