@@ -826,7 +826,7 @@ fn map_status(method: &str, status: &tonic::Status, request_id: uuid::Uuid) -> E
         }
         source = e.source();
     }
-    let mut rpc = RpcError::from_status(method, status);
-    rpc.client_request_id = Some(request_id.to_string());
-    rpc.into()
+    RpcError::from_status(method, status)
+        .with_client_request_id(request_id.to_string())
+        .into()
 }

@@ -6,6 +6,7 @@
 //! be traced on the server side. Secrets never appear in any variant.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tonic_types::{ErrorDetails, StatusExt};
@@ -128,16 +129,6 @@ pub enum Error {
     /// mismatch, what to change.
     #[error(transparent)]
     Transport(Box<TransportError>),
-
-    /// A connection could not be established.
-    #[error("cannot connect to {endpoint}: {source}")]
-    Connect {
-        /// The endpoint the client tried.
-        endpoint: String,
-        /// The transport's error.
-        #[source]
-        source: tonic::transport::Error,
-    },
 }
 
 /// `path: reason`, or the reason alone without a path.
@@ -161,9 +152,9 @@ impl Error {
     /// The gRPC code of an RPC failure or of a failed operation.
     pub fn code(&self) -> Option<tonic::Code> {
         match self {
-            Error::Rpc(e) => Some(e.code),
-            Error::OperationFailed(e) => Some(e.code),
-            Error::Auth(e) => e.rpc.as_ref().map(|r| r.code),
+            Error::Rpc(e) => Some(e.code()),
+            Error::OperationFailed(e) => Some(e.code()),
+            Error::Auth(e) => e.rpc().map(RpcError::code),
             Error::Transport(_) => Some(tonic::Code::Unavailable),
             _ => None,
         }
@@ -193,8 +184,8 @@ impl Error {
     /// The server's `x-request-id` of the failed call, when it sent one.
     pub fn request_id(&self) -> Option<&str> {
         match self {
-            Error::Rpc(e) => e.request_id.as_deref(),
-            Error::Auth(e) => e.rpc.as_ref().and_then(|r| r.request_id.as_deref()),
+            Error::Rpc(e) => e.request_id(),
+            Error::Auth(e) => e.rpc().and_then(RpcError::request_id),
             _ => None,
         }
     }
@@ -203,10 +194,9 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Rpc(e) => matches!(
-                e.code,
+                e.code(),
                 tonic::Code::Unavailable | tonic::Code::ResourceExhausted
             ),
-            Error::Connect { .. } => true,
             Error::Transport(e) => e.kind.is_transient(),
             _ => false,
         }
@@ -215,8 +205,8 @@ impl Error {
     /// The decoded `google.rpc` error details of an RPC or operation failure.
     pub fn details(&self) -> Option<&ErrorDetails> {
         match self {
-            Error::Rpc(e) => Some(&e.details),
-            Error::OperationFailed(e) => Some(&e.details),
+            Error::Rpc(e) => Some(e.details()),
+            Error::OperationFailed(e) => Some(e.details()),
             _ => None,
         }
     }
@@ -392,25 +382,79 @@ impl From<TransportError> for Error {
 }
 
 /// A call answered with a non-OK gRPC status.
+///
+/// Built with [`from_status`](Self::from_status); read with the accessors
+/// (the fields are private so that new ones can be added).
+///
+/// ```
+/// use yc_billing::RpcError;
+///
+/// let mut status = tonic::Status::not_found("no such customer");
+/// status.metadata_mut().insert("x-request-id", "req-1".parse().unwrap());
+/// let e = RpcError::from_status("/yandex.cloud.billing.v1.CustomerService/Get", &status)
+///     .with_client_request_id("client-1");
+/// assert_eq!(e.method(), "/yandex.cloud.billing.v1.CustomerService/Get");
+/// assert_eq!(e.code(), tonic::Code::NotFound);
+/// assert_eq!(e.message(), "no such customer");
+/// assert_eq!(e.request_id(), Some("req-1"));
+/// assert_eq!(e.server_trace_id(), None);
+/// assert_eq!(e.client_request_id(), Some("client-1"));
+/// assert!(e.field_violations().is_empty());
+/// ```
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct RpcError {
-    /// Full gRPC method, for example `/yandex.cloud.billing.v1.CustomerService/List`.
-    pub method: String,
-    /// The status code.
-    pub code: tonic::Code,
-    /// The server's message.
-    pub message: String,
-    /// `google.rpc` details decoded from `grpc-status-details-bin`.
-    pub details: ErrorDetails,
-    /// The server's `x-request-id`.
-    pub request_id: Option<String>,
-    /// The server's `x-server-trace-id`.
-    pub server_trace_id: Option<String>,
-    /// The `x-client-request-id` this client sent.
-    pub client_request_id: Option<String>,
+    method: String,
+    code: tonic::Code,
+    message: String,
+    details: ErrorDetails,
+    request_id: Option<String>,
+    server_trace_id: Option<String>,
+    client_request_id: Option<String>,
 }
 
 impl RpcError {
+    /// Full gRPC method, for example `/yandex.cloud.billing.v1.CustomerService/List`.
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+
+    /// The status code.
+    pub fn code(&self) -> tonic::Code {
+        self.code
+    }
+
+    /// The server's message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// `google.rpc` details decoded from `grpc-status-details-bin`.
+    pub fn details(&self) -> &ErrorDetails {
+        &self.details
+    }
+
+    /// The server's `x-request-id`.
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
+    }
+
+    /// The server's `x-server-trace-id`.
+    pub fn server_trace_id(&self) -> Option<&str> {
+        self.server_trace_id.as_deref()
+    }
+
+    /// The `x-client-request-id` this client sent.
+    pub fn client_request_id(&self) -> Option<&str> {
+        self.client_request_id.as_deref()
+    }
+
+    /// Records the `x-client-request-id` of the failed attempt.
+    pub fn with_client_request_id(mut self, id: impl Into<String>) -> Self {
+        self.client_request_id = Some(id.into());
+        self
+    }
+
     /// Builds an error from a tonic status, keeping its details and request ids.
     pub fn from_status(method: impl Into<String>, status: &tonic::Status) -> Self {
         let md = status.metadata();
@@ -432,16 +476,21 @@ impl RpcError {
 
     /// The field violations of a `google.rpc.BadRequest` detail, as `(field, description)`.
     pub fn field_violations(&self) -> Vec<(&str, &str)> {
-        self.details
-            .bad_request()
-            .map(|b| {
-                b.field_violations
-                    .iter()
-                    .map(|v| (v.field.as_str(), v.description.as_str()))
-                    .collect()
-            })
-            .unwrap_or_default()
+        field_violations(&self.details)
     }
+}
+
+/// The field violations of a `google.rpc.BadRequest` detail, as `(field, description)`.
+fn field_violations(details: &ErrorDetails) -> Vec<(&str, &str)> {
+    details
+        .bad_request()
+        .map(|b| {
+            b.field_violations
+                .iter()
+                .map(|v| (v.field.as_str(), v.description.as_str()))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 impl fmt::Debug for RpcError {
@@ -484,21 +533,65 @@ impl From<RpcError> for Error {
 }
 
 /// A long-running operation that finished with `error`.
+///
+/// Built with [`from_status`](Self::from_status); read with the accessors.
+///
+/// ```
+/// use yc_billing::OperationError;
+///
+/// let status = tonic_types::pb::Status {
+///     code: tonic::Code::Cancelled as i32,
+///     message: "cancelled".into(),
+///     details: vec![],
+/// };
+/// let e = OperationError::from_status("op1", "Activate customer", &status);
+/// assert_eq!(e.operation_id(), "op1");
+/// assert_eq!(e.description(), "Activate customer");
+/// assert_eq!(e.code(), tonic::Code::Cancelled);
+/// assert_eq!(e.message(), "cancelled");
+/// assert!(e.details().bad_request().is_none());
+/// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct OperationError {
-    /// Id of the operation.
-    pub operation_id: String,
-    /// Description of the operation, as the server gave it.
-    pub description: String,
-    /// The error's code.
-    pub code: tonic::Code,
-    /// The error's message.
-    pub message: String,
-    /// Details decoded from the operation's `google.rpc.Status`.
-    pub details: ErrorDetails,
+    operation_id: String,
+    description: String,
+    code: tonic::Code,
+    message: String,
+    details: ErrorDetails,
 }
 
 impl OperationError {
+    /// Id of the operation.
+    pub fn operation_id(&self) -> &str {
+        &self.operation_id
+    }
+
+    /// Description of the operation, as the server gave it.
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    /// The error's code.
+    pub fn code(&self) -> tonic::Code {
+        self.code
+    }
+
+    /// The error's message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Details decoded from the operation's `google.rpc.Status`.
+    pub fn details(&self) -> &ErrorDetails {
+        &self.details
+    }
+
+    /// The field violations of a `google.rpc.BadRequest` detail, as `(field, description)`.
+    pub fn field_violations(&self) -> Vec<(&str, &str)> {
+        field_violations(&self.details)
+    }
+
     /// Builds the error from the `error` field of a finished operation.
     pub fn from_status(
         operation_id: impl Into<String>,
@@ -630,27 +723,62 @@ impl fmt::Display for SourceAttempt {
     }
 }
 
+/// What kind of failure an [`AuthError`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthErrorKind {
+    /// No credentials were found: no source applied
+    /// ([`AuthError::no_credentials`], with the sources tried).
+    NoCredentials,
+    /// A token exchange (`IamTokenService.Create`) answered with an error,
+    /// kept as [`AuthError::rpc`].
+    Exchange,
+    /// The credential source itself failed: an unusable key or token, a
+    /// metadata service that cannot be reached or answers nonsense, a
+    /// custom source's error.
+    Source,
+}
+
 /// No valid IAM token could be had. Never contains the secret itself.
+///
+/// Read with the accessors: [`kind`](Self::kind),
+/// [`credential_source`](Self::credential_source), [`reason`](Self::reason),
+/// [`rpc`](Self::rpc), [`tried`](Self::tried); the underlying error, when
+/// there is one, is its [`source`](std::error::Error::source).
+///
+/// ```
+/// use std::error::Error as _;
+/// use yc_billing::{AuthError, CredentialSource, error::AuthErrorKind};
+///
+/// let io = std::io::Error::new(std::io::ErrorKind::NotFound, "key.json: not found");
+/// let e = AuthError::new(CredentialSource::ServiceAccountKey, "cannot read the key file")
+///     .with_cause(io);
+/// assert_eq!(e.kind(), AuthErrorKind::Source);
+/// assert_eq!(e.credential_source(), CredentialSource::ServiceAccountKey);
+/// assert_eq!(e.reason(), "cannot read the key file");
+/// assert!(e.rpc().is_none());
+/// assert_eq!(e.source().unwrap().to_string(), "key.json: not found");
+/// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct AuthError {
-    /// The credential source that failed.
-    pub source: CredentialSource,
-    /// Why, in words.
-    pub reason: String,
-    /// The RPC failure of a token exchange, when there was one.
-    pub rpc: Option<Box<RpcError>>,
-    no_credentials: bool,
+    kind: AuthErrorKind,
+    credential_source: CredentialSource,
+    reason: String,
+    rpc: Option<Box<RpcError>>,
+    cause: Option<Arc<dyn std::error::Error + Send + Sync>>,
     tried: Vec<SourceAttempt>,
 }
 
 impl AuthError {
-    /// A failure of `source` for `reason`.
+    /// A failure of `source` for `reason` (kind [`AuthErrorKind::Source`]).
     pub fn new(source: CredentialSource, reason: impl Into<String>) -> Self {
         AuthError {
-            source,
+            kind: AuthErrorKind::Source,
+            credential_source: source,
             reason: reason.into(),
             rpc: None,
-            no_credentials: false,
+            cause: None,
             tried: Vec::new(),
         }
     }
@@ -658,17 +786,18 @@ impl AuthError {
     /// No credentials were found: the environment chain looked at every
     /// source in `tried`, in order, and none applied (`tried` is empty when
     /// none were configured at all). Its source is
-    /// [`CredentialSource::Environment`].
+    /// [`CredentialSource::Environment`], its kind [`AuthErrorKind::NoCredentials`].
     ///
     /// ```
     /// use yc_billing::{AuthError, CredentialSource};
-    /// use yc_billing::error::SourceAttempt;
+    /// use yc_billing::error::{AuthErrorKind, SourceAttempt};
     ///
     /// let e = AuthError::no_credentials(vec![
     ///     SourceAttempt::new(CredentialSource::IamToken, "YC_IAM_TOKEN", "not set"),
     ///     SourceAttempt::new(CredentialSource::MetadataService, "169.254.169.254", "not reachable"),
     /// ]);
     /// assert!(e.is_no_credentials());
+    /// assert_eq!(e.kind(), AuthErrorKind::NoCredentials);
     /// assert_eq!(e.tried().len(), 2);
     /// assert_eq!(
     ///     e.to_string(),
@@ -678,17 +807,35 @@ impl AuthError {
     /// ```
     pub fn no_credentials(tried: Vec<SourceAttempt>) -> Self {
         AuthError {
-            source: CredentialSource::Environment,
-            reason: "no credentials found".to_owned(),
-            rpc: None,
-            no_credentials: true,
+            kind: AuthErrorKind::NoCredentials,
             tried,
+            ..Self::new(CredentialSource::Environment, "no credentials found")
         }
+    }
+
+    /// What kind of failure it is.
+    pub fn kind(&self) -> AuthErrorKind {
+        self.kind
     }
 
     /// Whether this is [`no_credentials`](Self::no_credentials).
     pub fn is_no_credentials(&self) -> bool {
-        self.no_credentials
+        self.kind == AuthErrorKind::NoCredentials
+    }
+
+    /// The credential source that failed.
+    pub fn credential_source(&self) -> CredentialSource {
+        self.credential_source
+    }
+
+    /// Why, in words.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+
+    /// The RPC failure of a token exchange, when there was one.
+    pub fn rpc(&self) -> Option<&RpcError> {
+        self.rpc.as_deref()
     }
 
     /// The sources the environment chain tried, in order (empty unless
@@ -697,23 +844,39 @@ impl AuthError {
         &self.tried
     }
 
-    /// Attaches the RPC failure of a token exchange.
+    /// Attaches the RPC failure of a token exchange (kind
+    /// [`AuthErrorKind::Exchange`]); it becomes the error's
+    /// [`source`](std::error::Error::source).
     pub fn with_rpc(mut self, rpc: RpcError) -> Self {
+        self.kind = AuthErrorKind::Exchange;
         self.rpc = Some(Box::new(rpc));
         self
+    }
+
+    /// Keeps the underlying error (a file, JSON, signing or I/O error) as
+    /// the error's [`source`](std::error::Error::source). It must not carry
+    /// the secret: it is shown by `Display` and `Debug` of the chain.
+    pub fn with_cause(mut self, cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.cause = Some(Arc::new(cause));
+        self
+    }
+
+    /// Replaces the reason (for example to add what the token cache knows).
+    pub(crate) fn set_reason(&mut self, reason: String) {
+        self.reason = reason;
     }
 }
 
 impl fmt::Display for AuthError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.no_credentials && self.tried.is_empty() {
+        if self.is_no_credentials() && self.tried.is_empty() {
             return write!(
                 f,
                 "{}: the client was built without credentials (ClientBuilder::credentials)",
                 self.reason
             );
         }
-        if self.no_credentials {
+        if self.is_no_credentials() {
             write!(f, "{}; tried, in order: ", self.reason)?;
             for (i, attempt) in self.tried.iter().enumerate() {
                 if i > 0 {
@@ -726,7 +889,7 @@ impl fmt::Display for AuthError {
         write!(
             f,
             "authentication failed ({}): {}",
-            self.source, self.reason
+            self.credential_source, self.reason
         )?;
         if let Some(rpc) = &self.rpc {
             write!(f, ": {rpc}")?;
@@ -735,4 +898,131 @@ impl fmt::Display for AuthError {
     }
 }
 
-impl std::error::Error for AuthError {}
+impl std::error::Error for AuthError {
+    /// The token exchange's [`RpcError`], else the cause given to
+    /// [`with_cause`](AuthError::with_cause).
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        if let Some(rpc) = &self.rpc {
+            return Some(rpc.as_ref());
+        }
+        self.cause
+            .as_deref()
+            .map(|c| c as &(dyn std::error::Error + 'static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+    use tonic_types::{ErrorDetails, StatusExt};
+
+    fn bad_request_status() -> tonic::Status {
+        let details = ErrorDetails::with_bad_request_violation("customer_id", "is required");
+        let mut status = tonic::Status::with_error_details(
+            tonic::Code::InvalidArgument,
+            "invalid request",
+            details,
+        );
+        let md = status.metadata_mut();
+        md.insert("x-request-id", "req-7".parse().unwrap());
+        md.insert("x-server-trace-id", "trace-7".parse().unwrap());
+        status
+    }
+
+    #[test]
+    fn rpc_error_accessors() {
+        let e = RpcError::from_status("/svc/Method", &bad_request_status());
+        assert_eq!(e.method(), "/svc/Method");
+        assert_eq!(e.code(), tonic::Code::InvalidArgument);
+        assert_eq!(e.message(), "invalid request");
+        assert_eq!(e.request_id(), Some("req-7"));
+        assert_eq!(e.server_trace_id(), Some("trace-7"));
+        assert_eq!(e.client_request_id(), None);
+        assert_eq!(e.field_violations(), [("customer_id", "is required")]);
+        assert!(e.details().bad_request().is_some());
+        let e = e.with_client_request_id("c-1");
+        assert_eq!(e.client_request_id(), Some("c-1"));
+        let err = Error::from(e);
+        assert_eq!(err.code(), Some(tonic::Code::InvalidArgument));
+        assert_eq!(err.request_id(), Some("req-7"));
+        assert!(err.details().is_some_and(|d| d.bad_request().is_some()));
+        assert_eq!(err.as_rpc().map(RpcError::method), Some("/svc/Method"));
+    }
+
+    #[test]
+    fn operation_error_accessors() {
+        let bad = tonic_types::pb::BadRequest {
+            field_violations: vec![tonic_types::pb::bad_request::FieldViolation {
+                field: "name".into(),
+                description: "too long".into(),
+                ..Default::default()
+            }],
+        };
+        let status = tonic_types::pb::Status {
+            code: tonic::Code::FailedPrecondition as i32,
+            message: "nope".into(),
+            details: vec![prost_types::Any {
+                type_url: "type.googleapis.com/google.rpc.BadRequest".into(),
+                value: prost::Message::encode_to_vec(&bad),
+            }],
+        };
+        let e = OperationError::from_status("op9", "Invite customer", &status);
+        assert_eq!(e.operation_id(), "op9");
+        assert_eq!(e.description(), "Invite customer");
+        assert_eq!(e.code(), tonic::Code::FailedPrecondition);
+        assert_eq!(e.message(), "nope");
+        assert_eq!(e.field_violations(), [("name", "too long")]);
+        let err = Error::from(e);
+        assert_eq!(err.code(), Some(tonic::Code::FailedPrecondition));
+        assert!(err.details().is_some_and(|d| d.bad_request().is_some()));
+    }
+
+    #[test]
+    fn auth_error_kinds_and_sources() {
+        let plain = AuthError::new(CredentialSource::IamToken, "the token is empty");
+        assert_eq!(plain.kind(), AuthErrorKind::Source);
+        assert!(!plain.is_no_credentials());
+        assert!(plain.source().is_none());
+        assert!(plain.tried().is_empty());
+
+        let none = AuthError::no_credentials(vec![]);
+        assert_eq!(none.kind(), AuthErrorKind::NoCredentials);
+        assert_eq!(none.credential_source(), CredentialSource::Environment);
+        assert!(Error::from(none).is_no_credentials());
+
+        let rpc = RpcError::from_status(
+            "/yandex.cloud.iam.v1.IamTokenService/Create",
+            &bad_request_status(),
+        );
+        let exchange = AuthError::new(CredentialSource::OAuth, "exchange failed").with_rpc(rpc);
+        assert_eq!(exchange.kind(), AuthErrorKind::Exchange);
+        let source = exchange.source().expect("the RPC failure is the source");
+        let rpc = source.downcast_ref::<RpcError>().expect("an RpcError");
+        assert_eq!(rpc.code(), tonic::Code::InvalidArgument);
+        let err = Error::from(exchange);
+        assert_eq!(err.code(), Some(tonic::Code::InvalidArgument));
+        assert_eq!(err.request_id(), Some("req-7"));
+        assert!(!err.is_no_credentials());
+
+        let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "key.json");
+        let caused =
+            AuthError::new(CredentialSource::ServiceAccountKey, "unreadable").with_cause(io);
+        let source = caused.source().expect("the cause is the source");
+        assert_eq!(
+            source
+                .downcast_ref::<std::io::Error>()
+                .map(std::io::Error::kind),
+            Some(std::io::ErrorKind::PermissionDenied)
+        );
+        // Cloning keeps the cause.
+        assert!(caused.clone().source().is_some());
+        // `Error::Auth` is transparent: its source is the AuthError's.
+        let err = Error::from(caused);
+        assert!(
+            err.source()
+                .and_then(|s| s.downcast_ref::<std::io::Error>())
+                .is_some()
+        );
+    }
+}

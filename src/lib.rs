@@ -25,10 +25,10 @@ pub use auth::{AccessToken, Credentials, IamExchange, ServiceAccountKey, TokenCa
 pub use call::CallOptions;
 pub use client::{Client, ClientBuilder};
 pub use error::{
-    AuthError, CredentialSource, Error, OperationError, Result, RpcError, TransportError,
-    TransportErrorKind,
+    AuthError, AuthErrorKind, CredentialSource, Error, OperationError, Result, RpcError,
+    TransportError, TransportErrorKind,
 };
-pub use operation::{Operation, OperationState, PollingPolicy};
+pub use operation::{Operation, OperationState, PollingPolicy, RawOperation};
 pub use pagination::Page;
 pub use retry::RetryPolicy;
 

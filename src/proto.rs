@@ -24,6 +24,9 @@
 
 include!(concat!(env!("OUT_DIR"), "/_includes.rs"));
 
+mod any;
+pub use any::unpack;
+
 /// The encoded `FileDescriptorSet` of every file in `proto/`, custom options
 /// included (validation rules, `yandex.cloud.api.operation`, `google.api.http`).
 pub const FILE_DESCRIPTOR_SET: &[u8] =

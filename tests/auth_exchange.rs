@@ -96,10 +96,10 @@ async fn unknown_oauth_token_is_an_auth_error_without_the_secret() {
     let iam = exchange(&emu, Region::Ru, &clock);
 
     let err = iam.exchange_oauth(secret).await.unwrap_err();
-    assert_eq!(err.source, CredentialSource::OAuth);
-    let rpc = err.rpc.as_deref().expect("the exchange's RPC failure");
-    assert_eq!(rpc.code, Code::Unauthenticated);
-    assert!(rpc.method.ends_with("IamTokenService/Create"), "{rpc:?}");
+    assert_eq!(err.credential_source(), CredentialSource::OAuth);
+    let rpc = err.rpc().expect("the exchange's RPC failure");
+    assert_eq!(rpc.code(), Code::Unauthenticated);
+    assert!(rpc.method().ends_with("IamTokenService/Create"), "{rpc:?}");
     for text in [err.to_string(), format!("{err:?}")] {
         assert!(!text.contains("oauth-secret-789"), "secret leaked: {text}");
     }
@@ -150,10 +150,14 @@ async fn rejected_jwts_are_auth_errors() {
     let key = ServiceAccountKey::from_json(&file.to_json()).unwrap();
     let iam = exchange(&emu, Region::Ru, &clock);
     let rejected = |err: yc_billing::error::AuthError, what: &str| {
-        assert_eq!(err.source, CredentialSource::ServiceAccountKey, "{what}");
-        let rpc = err.rpc.expect("the exchange's RPC failure");
-        assert_eq!(rpc.code, Code::Unauthenticated, "{what}: {rpc:?}");
-        rpc.message
+        assert_eq!(
+            err.credential_source(),
+            CredentialSource::ServiceAccountKey,
+            "{what}"
+        );
+        let rpc = err.rpc().expect("the exchange's RPC failure");
+        assert_eq!(rpc.code(), Code::Unauthenticated, "{what}: {rpc:?}");
+        rpc.message().to_owned()
     };
 
     // Signed two hours ago: long expired on the server's clock.

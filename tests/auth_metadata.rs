@@ -172,9 +172,9 @@ async fn gives_up_after_the_configured_attempts() {
         .fetch()
         .await
         .unwrap_err();
-    assert_eq!(err.source, CredentialSource::MetadataService);
-    assert!(err.reason.contains("HTTP 500"), "{err}");
-    assert!(err.reason.contains("after 3 attempt(s)"), "{err}");
+    assert_eq!(err.credential_source(), CredentialSource::MetadataService);
+    assert!(err.reason().contains("HTTP 500"), "{err}");
+    assert!(err.reason().contains("after 3 attempt(s)"), "{err}");
     assert_eq!(server.seen().len(), 3);
 }
 
@@ -185,7 +185,7 @@ async fn does_not_retry_client_errors_or_bad_documents() {
         .fetch()
         .await
         .unwrap_err();
-    assert!(err.reason.contains("service account attached"), "{err}");
+    assert!(err.reason().contains("service account attached"), "{err}");
     assert_eq!(server.seen().len(), 1);
 
     let server = serve(vec![Reply::Status(200, "<html>".into())]).await;
@@ -193,7 +193,7 @@ async fn does_not_retry_client_errors_or_bad_documents() {
         .fetch()
         .await
         .unwrap_err();
-    assert!(err.reason.contains("not a token document"), "{err}");
+    assert!(err.reason().contains("not a token document"), "{err}");
     assert_eq!(server.seen().len(), 1);
 
     let body = r#"{"access_token":"t1.secret-mac","expires_in":3600,"token_type":"MAC"}"#;
@@ -202,7 +202,7 @@ async fn does_not_retry_client_errors_or_bad_documents() {
         .fetch()
         .await
         .unwrap_err();
-    assert!(err.reason.contains("token_type \"MAC\""), "{err}");
+    assert!(err.reason().contains("token_type \"MAC\""), "{err}");
     assert!(!err.to_string().contains("t1.secret-mac"), "{err}");
 }
 
@@ -220,10 +220,10 @@ async fn retries_connection_errors_and_times_out_slow_answers() {
         .await
         .unwrap_err();
     assert!(
-        err.reason.contains("cannot reach the metadata service"),
+        err.reason().contains("cannot reach the metadata service"),
         "{err}"
     );
-    assert!(err.reason.contains("after 2 attempt(s)"), "{err}");
+    assert!(err.reason().contains("after 2 attempt(s)"), "{err}");
 
     let server = serve(vec![Reply::Hang]).await;
     let err = source(&server.addr.to_string(), &clock())
@@ -232,7 +232,7 @@ async fn retries_connection_errors_and_times_out_slow_answers() {
         .fetch()
         .await
         .unwrap_err();
-    assert!(err.reason.contains("did not answer within"), "{err}");
+    assert!(err.reason().contains("did not answer within"), "{err}");
     assert_eq!(server.seen().len(), 2);
 }
 
@@ -255,5 +255,20 @@ async fn credentials_with_an_explicit_address_go_through_the_cache() {
             .seen()
             .iter()
             .all(|s| s.flavor.as_deref() == Some("Google"))
+    );
+}
+
+#[tokio::test]
+async fn a_malformed_answer_keeps_the_json_error_as_source() {
+    let server = serve(vec![Reply::Status(200, "<html>".into())]).await;
+    let err = source(&server.addr.to_string(), &clock())
+        .fetch()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), yc_billing::error::AuthErrorKind::Source);
+    let cause = std::error::Error::source(&err).expect("the JSON error is the source");
+    assert!(
+        cause.downcast_ref::<serde_json::Error>().is_some(),
+        "{cause:?}"
     );
 }

@@ -274,8 +274,8 @@ async fn unavailable_is_retried_and_then_reported_with_request_ids() {
     .unwrap_err();
     assert_eq!(err.code(), Some(tonic::Code::Unavailable));
     let rpc = err.as_rpc().unwrap();
-    assert!(rpc.request_id.is_some(), "{rpc:?}");
-    assert!(rpc.client_request_id.is_some());
+    assert!(rpc.request_id().is_some(), "{rpc:?}");
+    assert!(rpc.client_request_id().is_some());
     emu.shutdown().await;
 }
 
@@ -290,7 +290,8 @@ async fn errors_carry_the_servers_request_id_and_details() {
     assert_eq!(err.code(), Some(tonic::Code::NotFound));
     let rpc = err.as_rpc().unwrap();
     assert_eq!(
-        rpc.request_id, rpc.client_request_id,
+        rpc.request_id(),
+        rpc.client_request_id(),
         "the emulator echoes x-client-request-id"
     );
     assert!(err.to_string().contains("request id"), "{err}");

@@ -500,10 +500,10 @@ async fn failed_operation_carries_id_code_and_message_without_effect() -> TestRe
     let description = op.description().to_owned();
     match op.wait_with(&fast()).await {
         Err(Error::OperationFailed(e)) => {
-            assert_eq!(e.operation_id, id);
-            assert_eq!(e.description, description);
-            assert_eq!(e.code, Code::FailedPrecondition);
-            assert_eq!(e.message, "reseller contract expired");
+            assert_eq!(e.operation_id(), id);
+            assert_eq!(e.description(), description);
+            assert_eq!(e.code(), Code::FailedPrecondition);
+            assert_eq!(e.message(), "reseller contract expired");
         }
         other => panic!("expected OperationFailed, got {other:?}"),
     }
@@ -546,8 +546,8 @@ async fn cancelled_operation_fails_with_cancelled_and_has_no_effect() -> TestRes
     let id = op.id().to_owned();
     match op.wait_with(&fast()).await {
         Err(Error::OperationFailed(e)) => {
-            assert_eq!(e.code, Code::Cancelled);
-            assert_eq!(e.operation_id, id);
+            assert_eq!(e.code(), Code::Cancelled);
+            assert_eq!(e.operation_id(), id);
         }
         other => panic!("expected a CANCELLED OperationFailed, got {other:?}"),
     }
@@ -893,6 +893,112 @@ async fn random_operation_delays_spread_completions_and_stamp_their_due_time() -
     assert!(delays.iter().all(|d| *d <= max), "{delays:?}");
     let distinct: std::collections::HashSet<_> = delays.iter().collect();
     assert!(distinct.len() > 10, "random delays: {delays:?}");
+    emu.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn raw_wait_returns_the_final_operation_whatever_its_outcome() -> TestResult {
+    use yc_billing::RawOperation;
+    use yc_billing::operation::outcome;
+    use yc_billing::proto::yandex::cloud::operation::operation::Result as OpResult;
+
+    let emu = Emulator::builder().complete_after_gets(2).start().await?;
+    let client = client_for(&emu).await?;
+
+    // Success: the done message with its response, after the Gets it took.
+    let op = client.customers().activate(SUSPENDED_CUSTOMER).await?;
+    let id = op.id().to_owned();
+    let before = emu.calls(GET);
+    let done = op.into_untyped().wait_with(&fast()).await?;
+    assert_eq!(done.id, id);
+    assert!(done.done);
+    assert!(matches!(done.result, Some(OpResult::Response(_))));
+    let any = outcome(&done).ok_or("no outcome")??;
+    assert_eq!(
+        yc_billing::proto::unpack::<Customer>(any)?.id,
+        SUSPENDED_CUSTOMER
+    );
+    assert_eq!(emu.calls(GET) - before, 2);
+
+    // Failure: still the done message; the outcome is the operation's error.
+    emu.fail_next_operation(ACTIVATE, Code::Internal, "billing backend down");
+    let op = client.customers().activate(SUSPENDED_CUSTOMER).await?;
+    let id = op.id().to_owned();
+    let done = RawOperation::resume(&client, &id)
+        .await?
+        .wait_with(&fast())
+        .await?;
+    assert_eq!(done.id, id);
+    match outcome(&done) {
+        Some(Err(Error::OperationFailed(e))) => {
+            assert_eq!(e.operation_id(), id);
+            assert_eq!(e.code(), Code::Internal);
+            assert_eq!(e.message(), "billing backend down");
+        }
+        other => panic!("expected OperationFailed, got {other:?}"),
+    }
+
+    // The limits apply as for typed waits, keeping the operation.
+    let op = client.customers().suspend(SUSPENDED_CUSTOMER).await?;
+    match op.into_untyped().wait_with(&fast().with_max_polls(1)).await {
+        Err(Error::OperationTimeout {
+            operation,
+            attempts,
+            ..
+        }) => {
+            assert_eq!(attempts, 1);
+            assert!(!operation.done);
+        }
+        other => panic!("expected OperationTimeout, got {other:?}"),
+    }
+
+    // The raw watch: the initial state and one per Get, the last one done.
+    let op = client.customers().activate(SUSPENDED_CUSTOMER).await?;
+    let states: Vec<_> = op.into_untyped().watch(fast()).try_collect().await?;
+    assert_eq!(
+        states.iter().map(|s| s.polls()).collect::<Vec<_>>(),
+        [0, 1, 2]
+    );
+    assert!(states.last().ok_or("no state")?.is_done());
+    assert!(
+        states
+            .last()
+            .ok_or("no state")?
+            .outcome()
+            .ok_or("none")?
+            .is_ok()
+    );
+    emu.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_handle_carries_the_call_options_of_each_get() -> TestResult {
+    use yc_billing::CallOptions;
+
+    let emu = Emulator::builder()
+        .complete_after_gets(1)
+        .faults(Faults::default().fail_first(GET, 1, Code::Unavailable))
+        .start()
+        .await?;
+    let client = client_for(&emu).await?;
+    let op = client
+        .customers()
+        .activate(SUSPENDED_CUSTOMER)
+        .await?
+        .with_call_options(CallOptions::new().retry(RetryPolicy::disabled()));
+    assert_eq!(
+        op.call_options(),
+        &CallOptions::new().retry(RetryPolicy::disabled())
+    );
+    // Without retries the first UNAVAILABLE Get ends the wait.
+    let err = op.clone().wait_with(&fast()).await.unwrap_err();
+    assert_eq!(err.code(), Some(Code::Unavailable), "{err:?}");
+    assert_eq!(emu.calls(GET), 1);
+    // The client's retry policy (the default options) gets past it.
+    let mut op = op.with_call_options(CallOptions::default());
+    assert!(op.poll().await?);
     emu.shutdown().await;
     Ok(())
 }

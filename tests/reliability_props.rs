@@ -231,7 +231,7 @@ where
                 assert!(is_decoding_error(&e), "{e:?}");
                 let _ = (e.to_string(), format!("{e:?}"), e.code(), e.details());
                 if let Error::OperationFailed(f) = &e {
-                    assert!(e.to_string().contains(&f.operation_id));
+                    assert!(e.to_string().contains(f.operation_id()));
                 }
             }
         }

@@ -479,10 +479,12 @@ fn unavailable(inner: &Inner, st: &State, now: SystemTime) -> AuthError {
         .backoff_until
         .and_then(|t| t.duration_since(now).ok())
         .unwrap_or(Duration::ZERO);
-    e.reason = format!(
+    e.set_reason(format!(
         "{} (no valid token cached; {} failed attempt(s), next attempt in {:?})",
-        e.reason, st.failures, retry_in
-    );
+        e.reason(),
+        st.failures,
+        retry_in
+    ));
     e
 }
 
@@ -840,17 +842,17 @@ mod tests {
         let Err(Error::Auth(e)) = cache.token().await else {
             panic!("expected Error::Auth");
         };
-        assert_eq!(e.source, CredentialSource::Custom);
-        assert_eq!(e.reason, "boom");
+        assert_eq!(e.credential_source(), CredentialSource::Custom);
+        assert_eq!(e.reason(), "boom");
         // Backing off: fail fast, do not ask the source again.
         let Err(Error::Auth(e)) = cache.token().await else {
             panic!("expected Error::Auth");
         };
         assert!(
-            e.reason
+            e.reason()
                 .starts_with("boom (no valid token cached; 1 failed attempt(s), next attempt in"),
             "{}",
-            e.reason
+            e.reason()
         );
         assert_eq!(source.fetches(), 1);
         clock.advance(Duration::from_secs(1));

@@ -244,10 +244,13 @@ impl MetadataTokenSource {
             )));
         }
         let doc: TokenDocument = serde_json::from_slice(&body).map_err(|e| {
-            Failure::Fatal(AuthError::new(
-                kind,
-                format!("the metadata service's answer is not a token document: {e}"),
-            ))
+            Failure::Fatal(
+                AuthError::new(
+                    kind,
+                    format!("the metadata service's answer is not a token document: {e}"),
+                )
+                .with_cause(e),
+            )
         })?;
         if let Some(t) = doc.token_type.as_deref() {
             if !t.eq_ignore_ascii_case("bearer") {

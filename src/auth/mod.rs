@@ -469,7 +469,7 @@ mod tests {
         clock.advance(Duration::from_secs(3600));
         let err = cache.token().await.unwrap_err();
         assert!(
-            matches!(&err, Error::Auth(e) if e.source == CredentialSource::IamToken),
+            matches!(&err, Error::Auth(e) if e.credential_source() == CredentialSource::IamToken),
             "{err:?}"
         );
         assert!(!err.to_string().contains("t1.static"), "{err}");
@@ -481,10 +481,10 @@ mod tests {
         let source = Credentials::oauth_token("y0_secret-oauth").into_source(lazy_iam(&clock));
         assert_eq!(source.kind(), CredentialSource::OAuth);
         let err = source.fetch().await.unwrap_err();
-        assert_eq!(err.source, CredentialSource::OAuth);
-        let rpc = err.rpc.as_ref().expect("rpc error attached");
-        assert_eq!(rpc.method, "/yandex.cloud.iam.v1.IamTokenService/Create");
-        assert_eq!(rpc.code, tonic::Code::Unavailable);
+        assert_eq!(err.credential_source(), CredentialSource::OAuth);
+        let rpc = err.rpc().expect("rpc error attached");
+        assert_eq!(rpc.method(), "/yandex.cloud.iam.v1.IamTokenService/Create");
+        assert_eq!(rpc.code(), tonic::Code::Unavailable);
         assert!(!err.to_string().contains("y0_secret-oauth"), "{err}");
         assert!(!format!("{source:?}").contains("y0_secret-oauth"));
     }
@@ -496,8 +496,8 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
         let source = c.into_source(lazy_iam(&ManualClock::default()));
         let err = source.fetch().await.unwrap_err();
-        assert_eq!(err.source, CredentialSource::ServiceAccountKey);
-        assert!(err.rpc.is_some());
+        assert_eq!(err.credential_source(), CredentialSource::ServiceAccountKey);
+        assert!(err.rpc().is_some());
     }
 
     #[tokio::test]
@@ -516,7 +516,7 @@ mod tests {
             started.elapsed()
         );
         assert!(err.is_no_credentials(), "{err:?}");
-        assert_eq!(err.source, CredentialSource::Environment);
+        assert_eq!(err.credential_source(), CredentialSource::Environment);
         let tried: Vec<(CredentialSource, &str)> = err
             .tried()
             .iter()
@@ -552,7 +552,7 @@ mod tests {
             .into_source(lazy_iam(&ManualClock::default()));
         let err = explicit.fetch().await.unwrap_err();
         assert!(!err.is_no_credentials(), "{err:?}");
-        assert!(err.reason.contains("gave up after 4 attempt(s)"), "{err}");
+        assert!(err.reason().contains("gave up after 4 attempt(s)"), "{err}");
     }
 
     #[tokio::test]

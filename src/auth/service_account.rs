@@ -215,6 +215,7 @@ impl ServiceAccountKey {
                 CredentialSource::ServiceAccountKey,
                 format!("cannot sign the JWT with key {}: {e}", self.id),
             )
+            .with_cause(e)
         })
     }
 }
@@ -652,6 +653,6 @@ mod tests {
         let key = ServiceAccountKey::new("k", "sa", PRIVATE).unwrap();
         let before = SystemTime::UNIX_EPOCH - Duration::from_secs(1);
         let err = key.create_jwt(Region::Ru, before).unwrap_err();
-        assert_eq!(err.source, CredentialSource::ServiceAccountKey);
+        assert_eq!(err.credential_source(), CredentialSource::ServiceAccountKey);
     }
 }

@@ -83,7 +83,7 @@ impl TokenSource for FailingSource {
     }
 
     fn kind(&self) -> CredentialSource {
-        self.error.source
+        self.error.credential_source()
     }
 }
 

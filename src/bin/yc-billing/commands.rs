@@ -4,15 +4,14 @@ use clap::{Args, Subcommand};
 use futures::TryStreamExt;
 use prost::{Message, Name};
 use yc_billing::Client;
-use yc_billing::operation::check_operation;
+use yc_billing::operation::{check_operation, outcome};
 use yc_billing::proto::yandex::cloud::access::{AccessBindingAction, ListAccessBindingsResponse};
 use yc_billing::proto::yandex::cloud::billing::v1::{
     BillableObject, CustomerPerson, ListBillableObjectBindingsResponse,
     ListBillingAccountsResponse, ListCustomersResponse,
 };
-use yc_billing::proto::yandex::cloud::operation::operation::Result as OperationResult;
 use yc_billing::services::{Call, PageRequest};
-use yc_billing::{Operation, OperationError};
+use yc_billing::{Operation, RawOperation};
 
 use crate::connect::GlobalArgs;
 use crate::output::{json, print};
@@ -466,13 +465,12 @@ pub async fn operations(
         }
         OperationsCmd::Wait { id, wait_timeout } => {
             // The types are unknown here: wait on the raw message and print it whole.
-            let op = Operation::<(), ()>::from_raw(client.clone(), api.get(id).await?);
-            let raw = wait_done(op, wait_timeout).await?;
+            let raw = wait_done(RawOperation::resume(client, id).await?, wait_timeout).await?;
             check_operation(&raw)?;
             print(global.format, &json(&raw)?)?;
-            if let Some(OperationResult::Error(status)) = &raw.result {
-                let e = OperationError::from_status(&raw.id, &raw.description, status);
-                return Err(yc_billing::Error::from(e).into());
+            // A failed operation is printed, then exits with its error.
+            if let Some(Err(e)) = outcome(&raw) {
+                return Err(e.into());
             }
             Ok(())
         }

@@ -220,43 +220,43 @@ pub fn describe(e: &Error) -> Vec<String> {
     let mut lines = Vec::new();
     match e {
         Error::Rpc(rpc) => {
-            lines.push(format!("error: {}", rpc.message));
-            lines.push(format!("  code: {}", code_name(rpc.code)));
+            lines.push(format!("error: {}", rpc.message()));
+            lines.push(format!("  code: {}", code_name(rpc.code())));
             for (field, description) in rpc.field_violations() {
                 lines.push(format!("  field {field}: {description}"));
             }
-            match (&rpc.request_id, &rpc.client_request_id) {
+            match (rpc.request_id(), rpc.client_request_id()) {
                 (Some(id), _) => lines.push(format!("  request id: {id}")),
                 (None, Some(id)) => lines.push(format!("  client request id: {id}")),
                 (None, None) => {}
             }
-            lines.push(format!("  method: {}", rpc.method));
+            lines.push(format!("  method: {}", rpc.method()));
         }
         Error::Auth(auth) if auth.is_no_credentials() => no_credentials(auth, &mut lines),
         Error::Auth(auth) => {
             lines.push(format!(
                 "error: authentication failed ({}): {}",
-                auth.source, auth.reason
+                auth.credential_source(),
+                auth.reason()
             ));
-            if let Some(rpc) = &auth.rpc {
-                lines.push(format!("  code: {}", code_name(rpc.code)));
-                if let Some(id) = &rpc.request_id {
+            if let Some(rpc) = auth.rpc() {
+                lines.push(format!("  code: {}", code_name(rpc.code())));
+                if let Some(id) = rpc.request_id() {
                     lines.push(format!("  request id: {id}"));
                 }
-                lines.push(format!("  method: {}", rpc.method));
+                lines.push(format!("  method: {}", rpc.method()));
             }
         }
         Error::OperationFailed(op) => {
-            lines.push(format!("error: {}", op.message));
-            lines.push(format!("  code: {}", code_name(op.code)));
-            if let Some(b) = op.details.bad_request() {
-                for v in &b.field_violations {
-                    lines.push(format!("  field {}: {}", v.field, v.description));
-                }
+            lines.push(format!("error: {}", op.message()));
+            lines.push(format!("  code: {}", code_name(op.code())));
+            for (field, description) in op.field_violations() {
+                lines.push(format!("  field {field}: {description}"));
             }
             lines.push(format!(
                 "  operation: {} ({})",
-                op.operation_id, op.description
+                op.operation_id(),
+                op.description()
             ));
         }
         Error::Transport(t) => {

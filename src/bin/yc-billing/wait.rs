@@ -6,10 +6,11 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use prost::{Message, Name};
+use yc_billing::operation::{OperationState, RawOperationState};
 use yc_billing::proto::yandex::cloud::operation::Operation as ProtoOperation;
-use yc_billing::{Operation, PollingPolicy};
+use yc_billing::{Operation, PollingPolicy, RawOperation};
 
 /// The operation being waited for, named by the Ctrl-C message.
 static CURRENT: Mutex<Option<String>> = Mutex::new(None);
@@ -88,47 +89,61 @@ where
     M: Message + Name + Default + 'static,
     R: Message + Name + Default + 'static,
 {
-    let client = op.client().clone();
-    let raw = wait_done(op, timeout).await?;
-    let done = Operation::<M, R>::from_raw(client, raw.clone());
-    match done.result() {
-        Some(result) => result.map(|r| (raw, r)),
-        None => unreachable!("wait_done returns done operations"),
-    }
+    let (id, label) = label(op.id(), op.description());
+    let states = op.watch(policy(timeout));
+    let done = spin(id, label, states, OperationState::is_done).await?;
+    let response = done
+        .result()
+        .unwrap_or_else(|| unreachable!("spin returns done states"))?;
+    Ok((done.into_untyped().into_raw(), response))
 }
 
 /// Waits until the operation is done (successfully or not) and returns its
 /// final message, with the spinner of [`wait`]. The types are not checked.
-pub async fn wait_done<M, R>(
-    op: Operation<M, R>,
-    timeout: Duration,
-) -> yc_billing::Result<ProtoOperation>
-where
-    M: Message + Name + Default + 'static,
-    R: Message + Name + Default + 'static,
-{
-    let id = op.id().to_owned();
-    // Server-supplied: escaped, and short enough for one terminal line.
-    let label = if op.description().is_empty() {
-        format!("operation {}", crate::sanitize::cut(&id, 40))
+pub async fn wait_done(op: RawOperation, timeout: Duration) -> yc_billing::Result<ProtoOperation> {
+    let (id, label) = label(op.id(), op.description());
+    let states = op.watch(policy(timeout));
+    let done = spin(id, label, states, RawOperationState::is_done).await?;
+    Ok(done.into_raw())
+}
+
+fn policy(timeout: Duration) -> PollingPolicy {
+    PollingPolicy::default().with_time_limit(timeout)
+}
+
+/// The operation's id and its spinner label. Server-supplied: escaped, and
+/// short enough for one terminal line.
+fn label(id: &str, description: &str) -> (String, String) {
+    let label = if description.is_empty() {
+        format!("operation {}", crate::sanitize::cut(id, 40))
     } else {
         format!(
             "{} ({})",
-            crate::sanitize::cut(op.description(), 40),
-            crate::sanitize::cut(&id, 40)
+            crate::sanitize::cut(description, 40),
+            crate::sanitize::cut(id, 40)
         )
     };
+    (id.to_owned(), label)
+}
+
+/// Drives a watch of operation `id` to its first done state, drawing the
+/// spinner meanwhile and naming `id` to the Ctrl-C handler.
+async fn spin<S>(
+    id: String,
+    label: String,
+    states: impl Stream<Item = yc_billing::Result<S>>,
+    is_done: fn(&S) -> bool,
+) -> yc_billing::Result<S> {
     set_current(Some(id));
     let tty = stderr_is_terminal();
     let start = Instant::now();
-    let policy = PollingPolicy::default().with_time_limit(timeout);
-    let mut states = std::pin::pin!(op.watch(policy));
+    let mut states = std::pin::pin!(states);
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     let mut frame = 0;
     let outcome = loop {
         tokio::select! {
             state = states.next() => match state {
-                Some(Ok(state)) if state.is_done() => break Ok(state.raw().clone()),
+                Some(Ok(state)) if is_done(&state) => break Ok(state),
                 Some(Ok(_)) => {}
                 Some(Err(e)) => break Err(e),
                 None => unreachable!("the watch ends only after a done state or an error"),
