@@ -13,9 +13,9 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-use super::clock::{Clock, SystemClock};
 use super::token::{AccessToken, TokenSource};
 use crate::error::{AuthError, CredentialSource, Error, SourceAttempt};
+use crate::time::{Clock, SystemClock};
 
 /// The metadata service's address on Yandex Cloud VMs.
 pub const DEFAULT_METADATA_ADDR: &str = "169.254.169.254";

@@ -7,7 +7,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use tokio::sync::oneshot;
 
 use super::Shared;
 
@@ -42,15 +41,13 @@ async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Respons
 pub(crate) async fn serve(
     listener: tokio::net::TcpListener,
     shared: Arc<Shared>,
-    stop: oneshot::Receiver<()>,
+    stop: impl Future<Output = ()> + Send + 'static,
 ) {
     let app = Router::new()
         .route(TOKEN_PATH, get(token))
         .with_state(shared);
     let result = axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = stop.await;
-        })
+        .with_graceful_shutdown(stop)
         .await;
     if let Err(e) = result {
         tracing::error!(error = %e, "metadata server stopped with an error");
