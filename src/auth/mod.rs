@@ -44,7 +44,8 @@ pub use crate::time::{Clock, ManualClock, SystemClock};
 pub use cache::{RefreshPolicy, TokenCache};
 pub use exchange::IamExchange;
 pub use metadata::{
-    DEFAULT_METADATA_ADDR, METADATA_ADDR_ENV, METADATA_TOKEN_PATH, MetadataTokenSource,
+    DEFAULT_METADATA_ADDR, METADATA_ADDR_ENV, METADATA_FLAVOR, METADATA_FLAVOR_HEADER,
+    METADATA_TOKEN_PATH, MetadataTokenSource,
 };
 pub use service_account::{JWT_LIFETIME, ServiceAccountKey};
 pub use token::{AccessToken, TokenSource};

@@ -17,7 +17,7 @@ use super::seed::Seed;
 use super::shared::Shared;
 use super::state::State;
 use super::validation::Validator;
-use super::{auth, conn, metadata_http, services};
+use super::{conn, metadata_http, services};
 use crate::time::{Clock, SystemClock};
 
 /// Entry point: `Emulator::builder()`.
@@ -282,16 +282,16 @@ impl EmulatorBuilder {
         let endpoint = format!("{}://{api_address}", if tls { "https" } else { "http" });
         // SDKs sign `https://iam.<endpoint>/iam/v1/tokens`; accept it for
         // every name the emulator can be dialled by.
-        let mut jwt_audiences = vec![auth::jwt_audience_for(&api_address)];
+        let mut jwt_audiences = vec![crate::region::jwt_audience_for(&api_address)];
         for other in [format!("localhost:{}", addr.port()), addr.to_string()] {
-            let aud = auth::jwt_audience_for(&other);
+            let aud = crate::region::jwt_audience_for(&other);
             if !jwt_audiences.contains(&aud) {
                 jwt_audiences.push(aud);
             }
         }
 
         let seed = &self.seed;
-        let mut state = State::from_seed(seed);
+        let mut state = State::from_seed(seed, self.clock.clone());
         state.random_delay = self.random_operation_delay.map(|(max, seed)| {
             (
                 max,

@@ -142,7 +142,7 @@ impl EmulatorHandle {
     /// (it may create and revoke its tokens, like the creator of a service
     /// account in the cloud).
     pub fn create_service_account_key(&self, service_account_id: &str) -> ServiceAccountKeyFile {
-        let key = ServiceAccountKeyFile::generate(service_account_id);
+        let key = ServiceAccountKeyFile::generate_at(service_account_id, self.shared.clock.now());
         let mut st = self.shared.lock();
         st.sa_keys.insert(
             key.id.clone(),

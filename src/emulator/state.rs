@@ -2,6 +2,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
@@ -14,6 +15,7 @@ use crate::proto::yandex::cloud::access::{AccessBinding, Subject};
 use crate::proto::yandex::cloud::billing::v1::{
     BillableObjectBinding, BillingAccount, Customer, CustomerPerson,
 };
+use crate::time::Clock;
 
 /// A customer as the emulator stores it (richer than the API's `Customer`).
 #[derive(Clone, Debug, PartialEq)]
@@ -149,8 +151,9 @@ fn sa_role_allows(role: &str, right: SaRight) -> bool {
 /// reseller, each subject's roles by account, each account's served
 /// accounts, billable objects by owner; so `Get` is O(1) and a page of a
 /// `List` costs O(page + log n) (see `visible_accounts`).
-#[derive(Default)]
 pub(crate) struct State {
+    /// The emulator's clock: record and operation timestamps, token expiry.
+    clock: Arc<dyn Clock>,
     accounts: Vec<Account>,
     account_keys: HashMap<String, usize>,
     customers: Vec<CustomerRecord>,
@@ -180,9 +183,41 @@ pub(crate) struct State {
 }
 
 impl State {
-    pub fn from_seed(seed: &Seed) -> Self {
-        let mut st = State::default();
-        let now = SystemTime::now();
+    /// An empty state on `clock`.
+    fn new(clock: Arc<dyn Clock>) -> Self {
+        Self {
+            clock,
+            accounts: Vec::new(),
+            account_keys: HashMap::new(),
+            customers: Vec::new(),
+            customer_keys: HashMap::new(),
+            customers_by_reseller: HashMap::new(),
+            subjects: HashMap::new(),
+            billable_owner: HashMap::new(),
+            examined: AtomicU64::new(0),
+            iam_tokens: HashMap::new(),
+            oauth_tokens: HashMap::new(),
+            sa_keys: HashMap::new(),
+            service_accounts: HashSet::new(),
+            sa_access: HashMap::new(),
+            operations: HashMap::new(),
+            op_seq: 0,
+            idempotency: HashMap::new(),
+            fail_next: HashMap::new(),
+            due: BinaryHeap::new(),
+            random_delay: None,
+        }
+    }
+
+    /// The current time on the emulator's clock.
+    pub fn now(&self) -> SystemTime {
+        self.clock.now()
+    }
+
+    /// The seeded state; every record is created at the clock's now.
+    pub fn from_seed(seed: &Seed, clock: Arc<dyn Clock>) -> Self {
+        let mut st = State::new(clock);
+        let now = st.now();
         for a in &seed.billing_accounts {
             st.insert_account(Account::new(
                 BillingAccount {
