@@ -9,7 +9,7 @@ use std::time::SystemTime;
 use tonic::Status;
 
 use super::operations::OpRecord;
-use super::seed::{CustomerStatus, Seed, SeedPerson};
+use super::seed::{CustomerStatus, Seed};
 use crate::emulator::text::echo;
 use crate::proto::yandex::cloud::access::{AccessBinding, Subject};
 use crate::proto::yandex::cloud::billing::v1::{
@@ -43,19 +43,6 @@ impl CustomerRecord {
             id: self.id.clone(),
             billing_account_id: self.billing_account_id.clone(),
         }
-    }
-}
-
-pub(crate) fn person_to_proto(p: &SeedPerson) -> CustomerPerson {
-    CustomerPerson {
-        name: p.name.clone(),
-        longname: p.longname.clone(),
-        phone: p.phone.clone(),
-        email: p.email.clone(),
-        post_code: p.post_code.clone(),
-        post_address: p.post_address.clone(),
-        legal_address: p.legal_address.clone(),
-        tin: p.tin.clone(),
     }
 }
 
@@ -256,7 +243,7 @@ impl State {
                 billing_account_id: c.billing_account_id.clone(),
                 name: c.name.clone(),
                 invitation_email: c.invitation_email.clone(),
-                person: person_to_proto(&c.person),
+                person: c.person.clone(),
                 status: c.status,
             });
         }
