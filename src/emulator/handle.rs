@@ -162,7 +162,7 @@ impl EmulatorHandle {
     }
 
     /// Gives `subject_id` a role on a service account (immediately), e.g.
-    /// [`TOKEN_CREATOR_ROLE`] to let it call `CreateForServiceAccount`, or
+    /// [`TOKEN_CREATOR_ROLE`](super::TOKEN_CREATOR_ROLE) to let it call `CreateForServiceAccount`, or
     /// `admin` to let it also revoke the service account's tokens.
     pub fn add_service_account_binding(
         &self,
