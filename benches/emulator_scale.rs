@@ -30,7 +30,7 @@ use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::Channel;
 use yc_billing::emulator::{
     CustomerStatus, DEFAULT_RESELLER_ID, Emulator, EmulatorHandle, NO_RIGHTS_IAM_TOKEN, Seed,
-    SeedCustomer, SeedPerson,
+    SeedCustomer,
 };
 use yc_billing::proto::yandex::cloud::billing::v1::billing_account_service_client::BillingAccountServiceClient;
 use yc_billing::proto::yandex::cloud::billing::v1::{
@@ -51,7 +51,7 @@ fn seed(customers: usize) -> Seed {
         name: format!("bench customer {i}"),
         status: CustomerStatus::Active,
         invitation_email: None,
-        person: SeedPerson::default(),
+        person: Default::default(),
     }));
     seed
 }

@@ -19,6 +19,7 @@ mod quote;
 pub mod region;
 pub mod retry;
 pub mod services;
+pub mod time;
 pub mod transport;
 
 pub use auth::{AccessToken, Credentials, IamExchange, ServiceAccountKey, TokenCache, TokenSource};

@@ -41,7 +41,15 @@ impl Service {
 }
 
 impl Region {
-    fn domain(self) -> &'static str {
+    /// Every region, in declaration order.
+    ///
+    /// ```
+    /// use yc_billing::region::Region;
+    /// assert!(Region::ALL.contains(&Region::Kz));
+    /// ```
+    pub const ALL: [Region; 2] = [Region::Ru, Region::Kz];
+
+    const fn domain(self) -> &'static str {
         match self {
             Region::Ru => "api.cloud.yandex.net",
             Region::Kz => "api.yandexcloud.kz",
@@ -68,12 +76,26 @@ impl Region {
     /// use yc_billing::region::Region;
     /// assert_eq!(Region::Ru.jwt_audience(), "https://iam.api.cloud.yandex.net/iam/v1/tokens");
     /// ```
-    pub fn jwt_audience(self) -> &'static str {
+    pub const fn jwt_audience(self) -> &'static str {
         match self {
             Region::Ru => "https://iam.api.cloud.yandex.net/iam/v1/tokens",
             Region::Kz => "https://iam.api.yandexcloud.kz/iam/v1/tokens",
         }
     }
+}
+
+/// The `aud` claim SDKs derive from the API address they are pointed at
+/// (the official Python SDK signs `https://iam.{endpoint}/iam/v1/tokens`);
+/// for a region's API domain it is that region's
+/// [`jwt_audience`](Region::jwt_audience).
+///
+/// ```
+/// use yc_billing::region::{Region, jwt_audience_for};
+/// assert_eq!(jwt_audience_for("api.cloud.yandex.net"), Region::Ru.jwt_audience());
+/// assert_eq!(jwt_audience_for("127.0.0.1:9"), "https://iam.127.0.0.1:9/iam/v1/tokens");
+/// ```
+pub fn jwt_audience_for(host_port: &str) -> String {
+    format!("https://iam.{host_port}/iam/v1/tokens")
 }
 
 impl fmt::Display for Region {
@@ -96,6 +118,18 @@ impl FromStr for Region {
                 "region",
                 format!("unknown region {s:?}: expected `ru` or `kz`"),
             )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_region_signs_the_audience_of_its_api_domain() {
+        for region in Region::ALL {
+            assert_eq!(region.jwt_audience(), jwt_audience_for(region.domain()));
         }
     }
 }

@@ -5,14 +5,17 @@
 //! expiries, foreign keys) is tested in `tests/client_core.rs`.
 #![cfg(feature = "emulator")]
 
+mod emulator_support;
+
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use emulator_support::build;
 use tonic::Code;
 use yc_billing::auth::{Clock, Credentials, IamExchange, ManualClock, ServiceAccountKey};
 use yc_billing::emulator::{Emulator, EmulatorHandle, NO_RIGHTS_SUBJECT_ID};
 use yc_billing::region::Region;
-use yc_billing::{Client, CredentialSource, Error, RetryPolicy};
+use yc_billing::{CredentialSource, Error, RetryPolicy};
 
 const TTL: Duration = Duration::from_secs(3600);
 
@@ -36,18 +39,6 @@ fn exchange(emu: &EmulatorHandle, region: Region, clock: &ManualClock) -> IamExc
     IamExchange::new(channel, region).with_clock(Arc::new(clock.clone()))
 }
 
-/// A client that authenticates with `iam_token` as is.
-async fn client_with(emu: &EmulatorHandle, iam_token: &str, clock: &ManualClock) -> Client {
-    Client::builder()
-        .endpoint(emu.endpoint())
-        .iam_token(iam_token)
-        .clock(Arc::new(clock.clone()))
-        .retry_policy(RetryPolicy::disabled())
-        .build()
-        .await
-        .expect("client builds")
-}
-
 #[tokio::test]
 async fn oauth_token_is_exchanged_for_a_token_of_its_subject() {
     let (emu, clock) = emulator().await;
@@ -62,7 +53,13 @@ async fn oauth_token_is_exchanged_for_a_token_of_its_subject() {
     assert_eq!(token.expires_at(), clock.now() + TTL);
     assert_eq!(emu.iam_exchanges(), 1);
     // The token is the owner's: it reads the reseller account.
-    let owner = client_with(&emu, token.secret(), &clock).await;
+    let owner = build(
+        emu.client_builder()
+            .iam_token(token.secret())
+            .clock(Arc::new(clock.clone()))
+            .retry_policy(RetryPolicy::disabled()),
+    )
+    .await;
     assert_eq!(
         owner.billing_accounts().get(&reseller).await.unwrap().id,
         reseller
@@ -71,7 +68,13 @@ async fn oauth_token_is_exchanged_for_a_token_of_its_subject() {
     // Another OAuth token stands for another subject, here one without rights.
     emu.add_oauth_token("y0_nobody-oauth", NO_RIGHTS_SUBJECT_ID);
     let token = iam.exchange_oauth("y0_nobody-oauth").await.unwrap();
-    let nobody = client_with(&emu, token.secret(), &clock).await;
+    let nobody = build(
+        emu.client_builder()
+            .iam_token(token.secret())
+            .clock(Arc::new(clock.clone()))
+            .retry_policy(RetryPolicy::disabled()),
+    )
+    .await;
     let err = nobody.billing_accounts().get(&reseller).await.unwrap_err();
     assert_eq!(err.code(), Some(Code::PermissionDenied), "{err:?}");
 
@@ -129,7 +132,13 @@ async fn service_account_jwt_is_exchanged_in_every_region() {
         let token = iam.exchange_jwt(&jwt).await.unwrap();
         assert_eq!(token.expires_at(), clock.now() + TTL);
         // The token is the service account's, editor of the reseller account.
-        let client = client_with(&emu, token.secret(), &clock).await;
+        let client = build(
+            emu.client_builder()
+                .iam_token(token.secret())
+                .clock(Arc::new(clock.clone()))
+                .retry_policy(RetryPolicy::disabled()),
+        )
+        .await;
         assert_eq!(
             client.billing_accounts().get(&reseller).await.unwrap().id,
             reseller

@@ -4,9 +4,12 @@
 //! secret redaction.
 #![cfg(feature = "emulator")]
 
+mod emulator_support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
+use emulator_support::{build, client_with};
 use yc_billing::auth::{Credentials, ManualClock, ServiceAccountKey};
 use yc_billing::emulator::{Emulator, EmulatorHandle, Faults};
 use yc_billing::proto::yandex::cloud::billing::v1::{
@@ -76,23 +79,13 @@ async fn shared_clock_oauth() -> (ManualClock, EmulatorHandle, Client) {
         .await
         .unwrap();
     let oauth = emu.credentials().oauth_token.clone();
-    let client = Client::builder()
-        .endpoint(emu.endpoint())
-        .credentials(Credentials::oauth_token(oauth))
-        .clock(Arc::new(clock.clone()))
-        .build()
-        .await
-        .unwrap();
+    let client = build(
+        emu.client_builder()
+            .credentials(Credentials::oauth_token(oauth))
+            .clock(Arc::new(clock.clone())),
+    )
+    .await;
     (clock, emu, client)
-}
-
-async fn client_with(emu: &EmulatorHandle, credentials: Credentials) -> Client {
-    Client::builder()
-        .endpoint(emu.endpoint())
-        .credentials(credentials)
-        .build()
-        .await
-        .expect("client builds")
 }
 
 #[tokio::test]
@@ -495,4 +488,59 @@ async fn secrets_stay_out_of_debug_and_errors() {
     assert!(matches!(err, Error::Auth(_)), "{err:?}");
     assert!(!format!("{err} {err:?}").contains("oauth-secret-456"));
     emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_emulators_client_builder_reaches_it_over_plaintext_and_tls() {
+    let plain = emulator().await;
+    let client = build(plain.client_builder()).await;
+    let reseller = plain.credentials().reseller_id.clone();
+    let account = get_account(&client, &reseller, &CallOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(account.id, reseller);
+    plain.shutdown().await;
+
+    // A self-signed certificate: the builder trusts what the emulator serves.
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let tls = Emulator::builder()
+        .tls(cert.pem().into_bytes(), key.serialize_pem().into_bytes())
+        .start()
+        .await
+        .unwrap();
+    assert!(tls.endpoint().starts_with("https://"), "{}", tls.endpoint());
+    let client = build(tls.client_builder()).await;
+    let reseller = tls.credentials().reseller_id.clone();
+    let account = get_account(&client, &reseller, &CallOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(account.id, reseller);
+    tls.shutdown().await;
+}
+
+#[tokio::test]
+async fn shutdown_stops_the_grpc_and_the_metadata_servers() {
+    let emu = emulator().await;
+    let grpc = emu.addr();
+    let metadata = emu
+        .metadata_addr()
+        .expect("the metadata server runs by default");
+    for addr in [grpc, metadata] {
+        tokio::net::TcpStream::connect(addr)
+            .await
+            .expect("serving before shutdown");
+    }
+    tokio::time::timeout(Duration::from_secs(10), emu.shutdown())
+        .await
+        .expect("shutdown finishes");
+    for addr in [grpc, metadata] {
+        assert!(
+            tokio::net::TcpStream::connect(addr).await.is_err(),
+            "{addr} still accepts after shutdown"
+        );
+    }
 }

@@ -10,7 +10,7 @@ use prost_types::Any;
 use tonic::Code;
 use yc_billing::emulator::{
     CustomerStatus, DEFAULT_OAUTH_TOKEN, DEFAULT_RESELLER_ID, DEFAULT_SUBJECT_ID, Emulator,
-    EmulatorHandle, NO_RIGHTS_IAM_TOKEN, Seed, SeedCustomer, SeedPerson,
+    EmulatorHandle, NO_RIGHTS_IAM_TOKEN, Seed, SeedCustomer,
 };
 use yc_billing::proto::yandex::cloud::access::{
     AccessBinding, AccessBindingAction, AccessBindingDelta, ListAccessBindingsRequest, Subject,
@@ -403,7 +403,7 @@ async fn paging_across_pages_and_tampered_tokens() {
             name: format!("c{n}"),
             status: CustomerStatus::Active,
             invitation_email: None,
-            person: SeedPerson::default(),
+            person: CustomerPerson::default(),
         });
     }
     let total = seed.customers.len();

@@ -14,7 +14,6 @@ use tonic::Code;
 use yc_billing::emulator::{
     CustomerStatus, DEFAULT_RESELLER_ID, DEFAULT_SERVICE_ACCOUNT_ID, DEFAULT_SUBJECT_ID, Emulator,
     EmulatorHandle, NO_RIGHTS_IAM_TOKEN, Seed, SeedAccessBinding, SeedBillingAccount, SeedCustomer,
-    SeedPerson,
 };
 use yc_billing::proto::yandex::cloud::access::{
     AccessBinding, AccessBindingAction, AccessBindingDelta, Subject, UpdateAccessBindingsRequest,
@@ -37,7 +36,7 @@ fn seed_with_customers(n: usize) -> Seed {
         name: format!("scale customer {i}"),
         status: CustomerStatus::Active,
         invitation_email: None,
-        person: SeedPerson::default(),
+        person: CustomerPerson::default(),
     }));
     seed
 }
@@ -283,7 +282,7 @@ async fn account_list_agrees_with_get_across_chains_cycles_and_changes() {
         name: "chain customer".into(),
         status: CustomerStatus::Active,
         invitation_email: None,
-        person: SeedPerson::default(),
+        person: CustomerPerson::default(),
     });
     seed.access_bindings.extend([
         binding("dn2scalechain0000002", "billing.accounts.viewer", USER),

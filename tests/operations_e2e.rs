@@ -9,8 +9,11 @@
 //! `tests/operations_fake_server.rs`.
 #![cfg(feature = "emulator")]
 
+mod emulator_support;
+
 use std::time::{Duration, Instant};
 
+use emulator_support::{client_for, client_with_token};
 use futures::{StreamExt, TryStreamExt};
 use tonic::Code;
 use yc_billing::emulator::{
@@ -19,7 +22,7 @@ use yc_billing::emulator::{
 use yc_billing::proto::yandex::cloud::billing::v1::{
     BillableObject, BillableObjectBinding, Customer, CustomerMetadata, CustomerPerson,
 };
-use yc_billing::{Client, Error, Operation, PollingPolicy, RetryPolicy};
+use yc_billing::{Error, Operation, PollingPolicy, RetryPolicy};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -29,19 +32,6 @@ const ACTIVATE: &str = "yandex.cloud.billing.v1.CustomerService/Activate";
 /// Seeded customers of the default reseller (active, suspended, invited).
 const ACTIVE_CUSTOMER: &str = "emucustomer000000001";
 const SUSPENDED_CUSTOMER: &str = "emucustomer000000002";
-
-async fn client_with_token(emu: &EmulatorHandle, token: &str) -> yc_billing::Result<Client> {
-    Client::builder()
-        .endpoint(emu.endpoint())
-        .iam_token(token)
-        .retry_policy(RetryPolicy::standard().with_initial_backoff(Duration::from_millis(5)))
-        .build()
-        .await
-}
-
-async fn client_for(emu: &EmulatorHandle) -> yc_billing::Result<Client> {
-    client_with_token(emu, &emu.credentials().iam_token).await
-}
 
 fn person(name: &str) -> CustomerPerson {
     CustomerPerson {

@@ -12,12 +12,15 @@
 //! Each case prints one `soak:` line with its figures (see RELIABILITY.md).
 #![cfg(feature = "emulator")]
 
+mod emulator_support;
+
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use emulator_support::build;
 use futures::StreamExt;
 use yc_billing::auth::Credentials;
 use yc_billing::emulator::{CustomerStatus, Emulator, EmulatorHandle, Faults};
@@ -52,14 +55,13 @@ fn patient_retries() -> RetryPolicy {
 }
 
 async fn client(emu: &EmulatorHandle, credentials: Credentials, retry: RetryPolicy) -> Client {
-    Client::builder()
-        .endpoint(emu.endpoint())
-        .credentials(credentials)
-        .retry_policy(retry)
-        .request_timeout(Duration::from_secs(60))
-        .build()
-        .await
-        .expect("client builds")
+    build(
+        emu.client_builder()
+            .credentials(credentials)
+            .retry_policy(retry)
+            .request_timeout(Duration::from_secs(60)),
+    )
+    .await
 }
 
 /// Waits until every operation of the emulator has had time to complete.

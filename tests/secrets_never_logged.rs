@@ -11,17 +11,20 @@
 //! all of it.
 #![cfg(feature = "emulator")]
 
+mod emulator_support;
+
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use emulator_support::{build, quick_retries};
 use yc_billing::auth::{Credentials, ServiceAccountKey};
 use yc_billing::emulator::{
     DEFAULT_IAM_TOKEN, DEFAULT_OAUTH_TOKEN, DEFAULT_SUBJECT_ID, Emulator, EmulatorHandle,
     NO_RIGHTS_IAM_TOKEN, ServiceAccountKeyFile,
 };
 use yc_billing::proto::yandex::cloud::billing::v1::CustomerPerson;
-use yc_billing::{Client, Error, PollingPolicy, RetryPolicy};
+use yc_billing::{Client, Error, PollingPolicy};
 
 /// The capture buffer behind the subscriber.
 #[derive(Clone, Default)]
@@ -72,14 +75,13 @@ fn person() -> CustomerPerson {
 }
 
 async fn client(emu: &EmulatorHandle, credentials: Credentials) -> Client {
-    Client::builder()
-        .endpoint(emu.endpoint())
-        .credentials(credentials)
-        .retry_policy(RetryPolicy::standard().with_initial_backoff(Duration::from_millis(5)))
-        .request_timeout(Duration::from_secs(10))
-        .build()
-        .await
-        .unwrap()
+    build(
+        emu.client_builder()
+            .credentials(credentials)
+            .retry_policy(quick_retries())
+            .request_timeout(Duration::from_secs(10)),
+    )
+    .await
 }
 
 /// Runs calls that succeed and calls that fail with `client`; records every error.

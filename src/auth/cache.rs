@@ -8,9 +8,9 @@ use std::time::{Duration, SystemTime};
 use futures::future::{BoxFuture, FutureExt, Shared};
 use http::HeaderValue;
 
-use super::clock::Clock;
 use super::token::{AccessToken, TokenSource};
 use crate::error::{AuthError, CredentialSource, Error};
+use crate::time::Clock;
 
 /// When [`TokenCache`] refreshes its token and how it backs off after failures.
 ///

@@ -6,7 +6,6 @@ use std::time::{Duration, SystemTime};
 
 use tonic::transport::Channel;
 
-use super::clock::{Clock, SystemClock};
 use super::token::AccessToken;
 use crate::error::{AuthError, CredentialSource, RpcError};
 use crate::proto::yandex::cloud::iam::v1::{
@@ -14,6 +13,7 @@ use crate::proto::yandex::cloud::iam::v1::{
     iam_token_service_client::IamTokenServiceClient,
 };
 use crate::region::Region;
+use crate::time::{Clock, SystemClock};
 
 /// The path of `IamTokenService.Create`, the one IAM method sent without
 /// an `authorization` header.

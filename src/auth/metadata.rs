@@ -13,9 +13,9 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-use super::clock::{Clock, SystemClock};
 use super::token::{AccessToken, TokenSource};
 use crate::error::{AuthError, CredentialSource, Error, SourceAttempt};
+use crate::time::{Clock, SystemClock};
 
 /// The metadata service's address on Yandex Cloud VMs.
 pub const DEFAULT_METADATA_ADDR: &str = "169.254.169.254";
@@ -23,6 +23,11 @@ pub const DEFAULT_METADATA_ADDR: &str = "169.254.169.254";
 pub const METADATA_ADDR_ENV: &str = "YC_METADATA_ADDR";
 /// The path of the token document.
 pub const METADATA_TOKEN_PATH: &str = "/computeMetadata/v1/instance/service-accounts/default/token";
+/// The header every request to the metadata service carries (the service
+/// refuses requests without it, as a guard against forwarded requests).
+pub const METADATA_FLAVOR_HEADER: &str = "metadata-flavor";
+/// The value of [`METADATA_FLAVOR_HEADER`].
+pub const METADATA_FLAVOR: &str = "Google";
 
 const MAX_BODY: usize = 64 * 1024;
 
@@ -186,7 +191,7 @@ impl MetadataTokenSource {
         let kind = CredentialSource::MetadataService;
         let uri = format!("http://{}{}", self.authority, METADATA_TOKEN_PATH);
         let request = http::Request::get(uri)
-            .header("Metadata-Flavor", "Google")
+            .header(METADATA_FLAVOR_HEADER, METADATA_FLAVOR)
             .header(http::header::ACCEPT, "application/json")
             .body(Empty::<Bytes>::new())
             .map_err(|e| {

@@ -26,7 +26,6 @@
 //! output, errors or logs.
 
 mod cache;
-mod clock;
 mod exchange;
 mod metadata;
 mod service_account;
@@ -39,11 +38,14 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The clock is a parameter of the credentials API (`with_clock`); its home is [`crate::time`].
+#[doc(no_inline)]
+pub use crate::time::{Clock, ManualClock, SystemClock};
 pub use cache::{RefreshPolicy, TokenCache};
-pub use clock::{Clock, ManualClock, SystemClock};
 pub use exchange::IamExchange;
 pub use metadata::{
-    DEFAULT_METADATA_ADDR, METADATA_ADDR_ENV, METADATA_TOKEN_PATH, MetadataTokenSource,
+    DEFAULT_METADATA_ADDR, METADATA_ADDR_ENV, METADATA_FLAVOR, METADATA_FLAVOR_HEADER,
+    METADATA_TOKEN_PATH, MetadataTokenSource,
 };
 pub use service_account::{JWT_LIFETIME, ServiceAccountKey};
 pub use token::{AccessToken, TokenSource};

@@ -6,10 +6,10 @@ use std::time::SystemTime;
 
 use futures::future::{BoxFuture, FutureExt};
 
-use super::clock::Clock;
 use super::exchange::IamExchange;
 use super::token::{AccessToken, TokenSource};
 use crate::error::{AuthError, CredentialSource};
+use crate::time::Clock;
 
 /// A static IAM token: never refreshed, assumed valid for
 /// [`STATIC_IAM_TOKEN_LIFETIME`](super::STATIC_IAM_TOKEN_LIFETIME) from `created_at`.

@@ -1,20 +1,27 @@
 //! Tokens, service-account keys and JWT verification.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use tonic::Status;
 
 use super::text::echo;
+use crate::region::Region;
 
-/// Audiences a service-account JWT may name. The emulator also accepts
-/// `https://iam.<its own host:port>/iam/v1/tokens`, which is what SDKs
-/// derive from the API endpoint they are pointed at (the official Python SDK
-/// signs `https://iam.{endpoint}/iam/v1/tokens`).
-pub const JWT_AUDIENCES: [&str; 2] = [
-    "https://iam.api.cloud.yandex.net/iam/v1/tokens",
-    "https://iam.api.yandexcloud.kz/iam/v1/tokens",
-];
+/// Audiences a service-account JWT may name: every region's
+/// [`Region::jwt_audience`]. The emulator also accepts
+/// [`jwt_audience_for`](crate::region::jwt_audience_for) of its own
+/// `host:port`, which is what SDKs derive from the API endpoint they are
+/// pointed at.
+pub const JWT_AUDIENCES: [&str; Region::ALL.len()] = {
+    let mut audiences = [""; Region::ALL.len()];
+    let mut i = 0;
+    while i < audiences.len() {
+        audiences[i] = Region::ALL[i].jwt_audience();
+        i += 1;
+    }
+    audiences
+};
 
 /// Longest accepted lifetime (`exp - iat`) of a service-account JWT.
 pub const MAX_JWT_LIFETIME_SECS: i64 = 3600;
@@ -58,8 +65,14 @@ impl std::fmt::Debug for ServiceAccountKeyFile {
 }
 
 impl ServiceAccountKeyFile {
-    /// Generates a fresh RSA-2048 key for `service_account_id`.
+    /// Generates a fresh RSA-2048 key for `service_account_id`, created now.
     pub fn generate(service_account_id: &str) -> Self {
+        Self::generate_at(service_account_id, SystemTime::now())
+    }
+
+    /// [`generate`](Self::generate) with the creation time given (the
+    /// emulator's clock).
+    pub(crate) fn generate_at(service_account_id: &str, created_at: SystemTime) -> Self {
         use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
         let key =
             rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).expect("RSA key generation");
@@ -73,7 +86,7 @@ impl ServiceAccountKeyFile {
             private_key: format!("{PRIVATE_KEY_PREFIX}{id}\n{}", private.as_str()),
             id,
             service_account_id: service_account_id.to_string(),
-            created_at: rfc3339(SystemTime::now()),
+            created_at: rfc3339(created_at),
             key_algorithm: "RSA_2048".into(),
             public_key: public,
         }
@@ -98,29 +111,10 @@ impl ServiceAccountKeyFile {
     }
 }
 
-/// Formats a time as RFC 3339 UTC (seconds precision).
+/// Formats a time as RFC 3339 UTC, seconds precision (as key files have it).
 pub(crate) fn rfc3339(t: SystemTime) -> String {
-    let secs = t
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO)
-        .as_secs() as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil-from-days (H. Hinnant).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    let seconds = prost_types::Timestamp::from(t).seconds;
+    prost_types::Timestamp { seconds, nanos: 0 }.to_string()
 }
 
 #[derive(Deserialize)]
@@ -129,11 +123,6 @@ struct Claims {
     exp: i64,
     #[serde(default)]
     nbf: Option<i64>,
-}
-
-/// The audience an SDK pointed at `host_port` signs into its JWTs.
-pub(crate) fn jwt_audience_for(host_port: &str) -> String {
-    format!("https://iam.{host_port}/iam/v1/tokens")
 }
 
 /// Verifies a service-account JWT. `lookup` maps a key id to
@@ -253,7 +242,7 @@ mod tests {
     #[test]
     fn rfc3339_epoch_and_leap() {
         assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
-        let t = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
+        let t = UNIX_EPOCH + std::time::Duration::from_millis(951_782_400_500); // 2000-02-29
         assert_eq!(rfc3339(t), "2000-02-29T00:00:00Z");
     }
 }

@@ -124,20 +124,3 @@ impl FaultRuntime {
         d
     }
 }
-
-/// Parses a gRPC code from its name (`UNAVAILABLE`, `Unavailable`,
-/// `unavailable`) or number (`14`).
-pub fn parse_code(s: &str) -> Option<tonic::Code> {
-    if let Ok(n) = s.parse::<i32>() {
-        let code = tonic::Code::from_i32(n);
-        return (code as i32 == n).then_some(code);
-    }
-    let norm: String = s
-        .chars()
-        .filter(|c| *c != '_')
-        .collect::<String>()
-        .to_ascii_lowercase();
-    (0..=16)
-        .map(tonic::Code::from_i32)
-        .find(|c| format!("{c:?}").to_ascii_lowercase() == norm)
-}

@@ -23,6 +23,9 @@ use super::auth::bearer_of;
 use super::conn::ConnInfo;
 use super::services::MAX_REQUEST_BYTES;
 use super::text::{EveryInterval, echo};
+use crate::transport::{
+    X_CLIENT_REQUEST_ID, X_OPERATION_POLL_INTERVAL, X_REQUEST_ID, X_SERVER_TRACE_ID,
+};
 
 /// Calls per served method. The key set is fixed when the emulator starts
 /// (every method of the served services in the descriptor pool), so no
@@ -154,7 +157,7 @@ impl Service<Request<Body>> for EmuService {
             let method = req.uri().path().trim_start_matches('/').to_string();
             let request_id = req
                 .headers()
-                .get("x-client-request-id")
+                .get(X_CLIENT_REQUEST_ID)
                 .and_then(|v| v.to_str().ok())
                 .filter(|v| !v.is_empty())
                 .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_string);
@@ -207,12 +210,12 @@ impl Service<Request<Body>> for EmuService {
                 }
             };
             let headers = response.headers_mut();
-            headers.insert("x-request-id", header(&request_id));
-            headers.insert("x-server-trace-id", header(&trace_id));
+            headers.insert(X_REQUEST_ID, header(&request_id));
+            headers.insert(X_SERVER_TRACE_ID, header(&trace_id));
             if let Some(hint) = shared.poll_hint {
                 if returns_operation(&method) {
                     headers.insert(
-                        "x-operation-poll-interval",
+                        X_OPERATION_POLL_INTERVAL,
                         // Seconds, fractional when the hint is below a second ("0.3").
                         header(&hint.as_secs_f64().to_string()),
                     );

@@ -7,25 +7,24 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use tokio::sync::oneshot;
 
 use super::Shared;
-
-/// Path of the token endpoint.
-pub const TOKEN_PATH: &str = "/computeMetadata/v1/instance/service-accounts/default/token";
+use crate::auth::{METADATA_FLAVOR, METADATA_FLAVOR_HEADER, METADATA_TOKEN_PATH};
 
 async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    let flavor = headers.get("metadata-flavor").and_then(|v| v.to_str().ok());
-    if flavor != Some("Google") {
+    let flavor = headers
+        .get(METADATA_FLAVOR_HEADER)
+        .and_then(|v| v.to_str().ok());
+    if flavor != Some(METADATA_FLAVOR) {
         return (
             StatusCode::FORBIDDEN,
-            "Missing required header: Metadata-Flavor: Google\n",
+            format!("Missing required header: Metadata-Flavor: {METADATA_FLAVOR}\n"),
         )
             .into_response();
     }
     let ttl = shared.iam_token_ttl;
     let (token, _) = shared.issue_iam_token(&shared.default_subject, ttl);
-    tracing::info!(path = TOKEN_PATH, "metadata token issued");
+    tracing::info!(path = METADATA_TOKEN_PATH, "metadata token issued");
     let body = serde_json::json!({
         "access_token": token,
         "expires_in": ttl.as_secs(),
@@ -42,15 +41,13 @@ async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Respons
 pub(crate) async fn serve(
     listener: tokio::net::TcpListener,
     shared: Arc<Shared>,
-    stop: oneshot::Receiver<()>,
+    stop: impl Future<Output = ()> + Send + 'static,
 ) {
     let app = Router::new()
-        .route(TOKEN_PATH, get(token))
+        .route(METADATA_TOKEN_PATH, get(token))
         .with_state(shared);
     let result = axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = stop.await;
-        })
+        .with_graceful_shutdown(stop)
         .await;
     if let Err(e) = result {
         tracing::error!(error = %e, "metadata server stopped with an error");

@@ -35,6 +35,33 @@ pub(crate) enum Effect {
     },
 }
 
+/// Everything a mutating call needs to start an operation.
+pub(crate) struct Mutation {
+    /// The operation's description.
+    pub description: String,
+    /// The encoded metadata message.
+    pub metadata: Vec<u8>,
+    /// What completion does.
+    pub effect: Effect,
+}
+
+/// An operation to start: the input of [`State::start_operation`].
+pub(crate) struct NewOperation<'a> {
+    /// The method (`package.Service/Method`): which `fail_next` queue applies
+    /// and the scope of the idempotency key.
+    pub method: &'a str,
+    /// Metadata and response type names, from the method table.
+    pub types: (String, String),
+    /// The calling subject.
+    pub created_by: &'a str,
+    /// The caller's idempotency key and request bytes, when it sent a key.
+    pub idempotency: Option<(&'a str, Vec<u8>)>,
+    /// Description, metadata and effect.
+    pub mutation: Mutation,
+    /// `OperationService.Get` calls to answer NOT_FOUND first (fault injection).
+    pub not_found_gets: u32,
+}
+
 pub(crate) struct OpRecord {
     pub op: Operation,
     pub seq: u64,
@@ -94,6 +121,9 @@ impl State {
         }
         // Delay-based completion: the queue is ordered by due time, so
         // settling costs O(log n) per completed operation, not O(n) per call.
+        // Due times are monotonic real time, not the injected clock:
+        // `operation_delay` is a real delay, so operations complete while a
+        // test's `ManualClock` stands still (timestamps do use the clock).
         let extra = if self.random_delay.is_some() {
             Duration::ZERO
         } else {
@@ -128,6 +158,7 @@ impl State {
     }
 
     fn complete(&mut self, id: &str) {
+        let now = self.now();
         let Some(rec) = self.operations.get_mut(id) else {
             return;
         };
@@ -139,8 +170,8 @@ impl State {
         let finished_at = match (rec.delay, rec.op.created_at) {
             (Some(delay), Some(created)) => SystemTime::try_from(created)
                 .map(|c| c + delay)
-                .unwrap_or_else(|_| SystemTime::now()),
-            _ => SystemTime::now(),
+                .unwrap_or(now),
+            _ => now,
         };
         let result = match (fail, effect) {
             (Some((code, msg)), _) => Err(rpc_status(code, &msg)),
@@ -166,7 +197,7 @@ impl State {
                     BillingAccount {
                         id: c.billing_account_id.clone(),
                         name: c.name.clone(),
-                        created_at: Some(SystemTime::now().into()),
+                        created_at: Some(self.now().into()),
                         country_code: "RU".into(),
                         currency,
                         active: c.status == CustomerStatus::Active,
@@ -199,7 +230,7 @@ impl State {
                 // A billable object is paid for by one account at a time:
                 // binding it moves it from whichever account had it.
                 let binding = BillableObjectBinding {
-                    effective_time: Some(SystemTime::now().into()),
+                    effective_time: Some(self.now().into()),
                     billable_object: Some(object),
                 };
                 if !self.bind_billable(&account_id, binding.clone()) {
@@ -262,19 +293,21 @@ impl State {
     }
 
     /// Creates a pending operation.
-    #[allow(clippy::too_many_arguments)]
-    pub fn start_operation(
-        &mut self,
-        idempotency: Option<(&str, Vec<u8>)>,
-        method: &str,
-        types: (String, String),
-        created_by: &str,
-        description: String,
-        metadata: Vec<u8>,
-        effect: Effect,
-        not_found_gets: u32,
-    ) -> Operation {
-        let now = SystemTime::now();
+    pub fn start_operation(&mut self, new: NewOperation<'_>) -> Operation {
+        let NewOperation {
+            method,
+            types,
+            created_by,
+            idempotency,
+            mutation:
+                Mutation {
+                    description,
+                    metadata,
+                    effect,
+                },
+            not_found_gets,
+        } = new;
+        let now = self.now();
         let id = new_id("emuop");
         let fail = self.fail_next.get_mut(method).and_then(|q| q.pop_front());
         let op = Operation {
@@ -335,6 +368,7 @@ impl State {
 
     /// OperationService.Cancel.
     pub fn cancel_operation(&mut self, id: &str) -> Result<Operation, Status> {
+        let now = self.now();
         let rec = self
             .operations
             .get_mut(id)
@@ -347,7 +381,7 @@ impl State {
         }
         rec.effect = None;
         rec.op.done = true;
-        rec.op.modified_at = Some(SystemTime::now().into());
+        rec.op.modified_at = Some(now.into());
         rec.op.result = Some(operation::Result::Error(rpc_status(
             Code::Cancelled,
             "operation was cancelled",

@@ -5,6 +5,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::EmulatorError;
+use crate::proto::yandex::cloud::billing::v1::CustomerPerson;
 
 /// The documented default OAuth token of the default subject.
 pub const DEFAULT_OAUTH_TOKEN: &str = "y0_emulator-oauth-token-default";
@@ -69,28 +70,6 @@ impl Default for SeedBillingAccount {
     }
 }
 
-/// Person data of a customer.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct SeedPerson {
-    /// Short name.
-    pub name: String,
-    /// Full legal name.
-    pub longname: String,
-    /// Phone.
-    pub phone: String,
-    /// E-mail.
-    pub email: String,
-    /// Post code.
-    pub post_code: String,
-    /// Postal address.
-    pub post_address: String,
-    /// Legal address.
-    pub legal_address: String,
-    /// Tax id.
-    pub tin: String,
-}
-
 /// A customer in the seed; its billing account is created automatically.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SeedCustomer {
@@ -107,9 +86,11 @@ pub struct SeedCustomer {
     /// Invitation e-mail, for invited customers.
     #[serde(default)]
     pub invitation_email: Option<String>,
-    /// Person data.
-    #[serde(default)]
-    pub person: SeedPerson,
+    /// Person data: the API's `CustomerPerson`, in JSON by its proto3
+    /// mapping read through the descriptors (field names in snake_case, as
+    /// written, or camelCase; unknown fields ignored).
+    #[serde(default, with = "person_json")]
+    pub person: CustomerPerson,
 }
 
 /// An access binding in the seed.
@@ -213,7 +194,7 @@ pub struct Seed {
 
 impl Default for Seed {
     fn default() -> Self {
-        let person = |name: &str, email: &str| SeedPerson {
+        let person = |name: &str, email: &str| CustomerPerson {
             name: name.into(),
             longname: format!("{name} LLC"),
             phone: "+70000000000".into(),
@@ -305,5 +286,106 @@ impl Seed {
     /// Serialises the seed as JSON.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("seed serialises")
+    }
+}
+
+/// `CustomerPerson` in seed JSON through the embedded descriptors
+/// (`prost-reflect`'s proto3 JSON mapping), so the seed has no copy of the
+/// message's fields.
+mod person_json {
+    use std::sync::OnceLock;
+
+    use prost_reflect::{
+        DescriptorPool, DeserializeOptions, DynamicMessage, MessageDescriptor, SerializeOptions,
+    };
+    use serde::{Deserializer, Serializer};
+
+    use crate::proto::yandex::cloud::billing::v1::CustomerPerson;
+
+    fn descriptor() -> &'static MessageDescriptor {
+        static DESCRIPTOR: OnceLock<MessageDescriptor> = OnceLock::new();
+        DESCRIPTOR.get_or_init(|| {
+            DescriptorPool::decode(crate::proto::FILE_DESCRIPTOR_SET)
+                .expect("the descriptor set embedded at build time is valid")
+                .get_message_by_name("yandex.cloud.billing.v1.CustomerPerson")
+                .expect("CustomerPerson is in the schema")
+        })
+    }
+
+    pub fn serialize<S: Serializer>(person: &CustomerPerson, s: S) -> Result<S::Ok, S::Error> {
+        let mut message = DynamicMessage::new(descriptor().clone());
+        message
+            .transcode_from(person)
+            .map_err(serde::ser::Error::custom)?;
+        // Every field, by its proto name: the shape seed files have always had.
+        let options = SerializeOptions::new()
+            .use_proto_field_name(true)
+            .skip_default_fields(false);
+        message.serialize_with_options(s, &options)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<CustomerPerson, D::Error> {
+        let options = DeserializeOptions::new().deny_unknown_fields(false);
+        DynamicMessage::deserialize_with_options(descriptor().clone(), d, &options)?
+            .transcode_to()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn person_fields_load_in_snake_case_and_camel_case() {
+        for key in ["post_code", "postCode"] {
+            let json = format!(
+                r#"{{"customers": [{{"id": "c1", "reseller_id": "r", "billing_account_id": "a",
+                    "name": "C", "status": "ACTIVE",
+                    "person": {{"name": "P", "{key}": "101000", "legal_address": "Moscow",
+                                "unknown": 1}}}}]}}"#
+            );
+            let seed = Seed::from_json(&json).expect("seed loads");
+            let person = &seed.customers[0].person;
+            assert_eq!(person.post_code, "101000", "{key}");
+            assert_eq!(person.legal_address, "Moscow");
+            assert_eq!(person.name, "P");
+        }
+    }
+
+    #[test]
+    fn a_person_field_of_the_wrong_type_is_a_seed_error() {
+        let json = r#"{"customers": [{"id": "c1", "reseller_id": "r", "billing_account_id": "a",
+            "name": "C", "status": "ACTIVE", "person": {"tin": 7}}]}"#;
+        let err = Seed::from_json(json).expect_err("a number is not a string");
+        assert!(matches!(err, EmulatorError::Seed(_)), "{err}");
+    }
+
+    #[test]
+    fn a_missing_person_is_empty_and_the_seed_round_trips() {
+        let json = r#"{"customers": [{"id": "c1", "reseller_id": "r", "billing_account_id": "a",
+            "name": "C", "status": "ACTIVE"}]}"#;
+        let seed = Seed::from_json(json).unwrap();
+        assert_eq!(seed.customers[0].person, CustomerPerson::default());
+        let default = Seed::default();
+        assert_eq!(Seed::from_json(&default.to_json()).unwrap(), default);
+    }
+
+    #[test]
+    fn the_default_seed_writes_every_person_field_by_its_proto_name() {
+        let json: serde_json::Value = serde_json::from_str(&Seed::default().to_json()).unwrap();
+        assert_eq!(
+            json["customers"][0]["person"],
+            serde_json::json!({
+                "name": "Customer 1",
+                "longname": "Customer 1 LLC",
+                "phone": "+70000000000",
+                "email": "customer1@example.com",
+                "post_code": "101000",
+                "post_address": "Moscow",
+                "legal_address": "Moscow",
+                "tin": "7700000000",
+            })
+        );
     }
 }

@@ -2,18 +2,20 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use tonic::Status;
 
 use super::operations::OpRecord;
-use super::seed::{CustomerStatus, Seed, SeedPerson};
+use super::seed::{CustomerStatus, Seed};
 use crate::emulator::text::echo;
 use crate::proto::yandex::cloud::access::{AccessBinding, Subject};
 use crate::proto::yandex::cloud::billing::v1::{
     BillableObjectBinding, BillingAccount, Customer, CustomerPerson,
 };
+use crate::time::Clock;
 
 /// A customer as the emulator stores it (richer than the API's `Customer`).
 #[derive(Clone, Debug, PartialEq)]
@@ -41,19 +43,6 @@ impl CustomerRecord {
             id: self.id.clone(),
             billing_account_id: self.billing_account_id.clone(),
         }
-    }
-}
-
-pub(crate) fn person_to_proto(p: &SeedPerson) -> CustomerPerson {
-    CustomerPerson {
-        name: p.name.clone(),
-        longname: p.longname.clone(),
-        phone: p.phone.clone(),
-        email: p.email.clone(),
-        post_code: p.post_code.clone(),
-        post_address: p.post_address.clone(),
-        legal_address: p.legal_address.clone(),
-        tin: p.tin.clone(),
     }
 }
 
@@ -149,8 +138,9 @@ fn sa_role_allows(role: &str, right: SaRight) -> bool {
 /// reseller, each subject's roles by account, each account's served
 /// accounts, billable objects by owner; so `Get` is O(1) and a page of a
 /// `List` costs O(page + log n) (see `visible_accounts`).
-#[derive(Default)]
 pub(crate) struct State {
+    /// The emulator's clock: record and operation timestamps, token expiry.
+    clock: Arc<dyn Clock>,
     accounts: Vec<Account>,
     account_keys: HashMap<String, usize>,
     customers: Vec<CustomerRecord>,
@@ -180,9 +170,41 @@ pub(crate) struct State {
 }
 
 impl State {
-    pub fn from_seed(seed: &Seed) -> Self {
-        let mut st = State::default();
-        let now = SystemTime::now();
+    /// An empty state on `clock`.
+    fn new(clock: Arc<dyn Clock>) -> Self {
+        Self {
+            clock,
+            accounts: Vec::new(),
+            account_keys: HashMap::new(),
+            customers: Vec::new(),
+            customer_keys: HashMap::new(),
+            customers_by_reseller: HashMap::new(),
+            subjects: HashMap::new(),
+            billable_owner: HashMap::new(),
+            examined: AtomicU64::new(0),
+            iam_tokens: HashMap::new(),
+            oauth_tokens: HashMap::new(),
+            sa_keys: HashMap::new(),
+            service_accounts: HashSet::new(),
+            sa_access: HashMap::new(),
+            operations: HashMap::new(),
+            op_seq: 0,
+            idempotency: HashMap::new(),
+            fail_next: HashMap::new(),
+            due: BinaryHeap::new(),
+            random_delay: None,
+        }
+    }
+
+    /// The current time on the emulator's clock.
+    pub fn now(&self) -> SystemTime {
+        self.clock.now()
+    }
+
+    /// The seeded state; every record is created at the clock's now.
+    pub fn from_seed(seed: &Seed, clock: Arc<dyn Clock>) -> Self {
+        let mut st = State::new(clock);
+        let now = st.now();
         for a in &seed.billing_accounts {
             st.insert_account(Account::new(
                 BillingAccount {
@@ -221,7 +243,7 @@ impl State {
                 billing_account_id: c.billing_account_id.clone(),
                 name: c.name.clone(),
                 invitation_email: c.invitation_email.clone(),
-                person: person_to_proto(&c.person),
+                person: c.person.clone(),
                 status: c.status,
             });
         }

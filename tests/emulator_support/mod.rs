@@ -6,6 +6,7 @@ use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 use tonic::{Request, Status};
+use yc_billing::auth::Credentials;
 use yc_billing::emulator::EmulatorHandle;
 use yc_billing::proto::yandex::cloud::billing::v1::billing_account_service_client::BillingAccountServiceClient;
 use yc_billing::proto::yandex::cloud::billing::v1::customer_service_client::CustomerServiceClient;
@@ -14,6 +15,36 @@ use yc_billing::proto::yandex::cloud::iam::v1::iam_token_service_client::IamToke
 use yc_billing::proto::yandex::cloud::operation::GetOperationRequest;
 use yc_billing::proto::yandex::cloud::operation::Operation;
 use yc_billing::proto::yandex::cloud::operation::operation_service_client::OperationServiceClient;
+use yc_billing::{Client, ClientBuilder, RetryPolicy};
+
+/// The standard retries with a 5 ms first backoff, so retried tests stay quick.
+pub fn quick_retries() -> RetryPolicy {
+    RetryPolicy::standard().with_initial_backoff(std::time::Duration::from_millis(5))
+}
+
+/// Builds a client the test has configured (from `emu.client_builder()`).
+pub async fn build(builder: ClientBuilder) -> Client {
+    builder.build().await.expect("client builds")
+}
+
+/// A client of the emulator with `credentials` and default settings.
+pub async fn client_with(emu: &EmulatorHandle, credentials: Credentials) -> Client {
+    build(emu.client_builder().credentials(credentials)).await
+}
+
+/// A client of the emulator with the IAM token `token` and [`quick_retries`].
+pub async fn client_with_token(emu: &EmulatorHandle, token: &str) -> yc_billing::Result<Client> {
+    emu.client_builder()
+        .iam_token(token)
+        .retry_policy(quick_retries())
+        .build()
+        .await
+}
+
+/// A client of the emulator as its default subject, with [`quick_retries`].
+pub async fn client_for(emu: &EmulatorHandle) -> yc_billing::Result<Client> {
+    client_with_token(emu, &emu.credentials().iam_token).await
+}
 
 /// Adds a fixed `authorization` header (or a raw header value) and extra headers.
 #[derive(Clone, Default)]

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use yc_billing::emulator::{Emulator, Faults, Seed, parse_code};
+use yc_billing::emulator::{Emulator, Faults, Seed};
 
 /// Options of `yc-billing emulator`.
 #[derive(Debug, Args)]
@@ -241,4 +241,21 @@ impl Signals {
     async fn wait(self) {
         self.0.await;
     }
+}
+
+/// Parses a gRPC code from its name (`UNAVAILABLE`, `Unavailable`,
+/// `unavailable`) or number (`14`).
+fn parse_code(s: &str) -> Option<tonic::Code> {
+    if let Ok(n) = s.parse::<i32>() {
+        let code = tonic::Code::from_i32(n);
+        return (code as i32 == n).then_some(code);
+    }
+    let norm: String = s
+        .chars()
+        .filter(|c| *c != '_')
+        .collect::<String>()
+        .to_ascii_lowercase();
+    (0..=16)
+        .map(tonic::Code::from_i32)
+        .find(|c| format!("{c:?}").to_ascii_lowercase() == norm)
 }

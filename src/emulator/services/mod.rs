@@ -17,7 +17,8 @@ use tower::layer::util::{Identity, Stack};
 
 use super::Shared;
 use super::layer::{CallCtx, EmuLayer};
-use super::operations::Effect;
+pub(crate) use super::operations::Mutation;
+use super::operations::NewOperation;
 use super::text::{MAX_DESCRIPTION_CHARS, truncate};
 use crate::proto::yandex::cloud::billing::v1::{
     billing_account_service_server::BillingAccountServiceServer,
@@ -77,17 +78,10 @@ pub(crate) fn subject<T>(req: &Request<T>) -> Result<String, Status> {
 
 fn idempotency_key<T>(req: &Request<T>) -> Option<String> {
     req.metadata()
-        .get("idempotency-key")
+        .get(crate::transport::IDEMPOTENCY_KEY)
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty())
         .map(str::to_string)
-}
-
-/// Everything a mutating call needs to start an operation.
-pub(crate) struct Mutation {
-    pub description: String,
-    pub metadata: Vec<u8>,
-    pub effect: Effect,
 }
 
 impl Svc {
@@ -117,16 +111,17 @@ impl Svc {
         if let Some(op) = st.idempotent_replay(&subject, key.as_deref(), method, &bytes)? {
             return Ok(Response::new(op));
         }
-        let op = st.start_operation(
-            key.as_deref().map(|k| (k, bytes)),
+        let op = st.start_operation(NewOperation {
             method,
             types,
-            &subject,
-            truncate(&m.description, MAX_DESCRIPTION_CHARS).into_owned(),
-            m.metadata,
-            m.effect,
+            created_by: &subject,
+            idempotency: key.as_deref().map(|k| (k, bytes)),
+            mutation: Mutation {
+                description: truncate(&m.description, MAX_DESCRIPTION_CHARS).into_owned(),
+                ..m
+            },
             not_found_gets,
-        );
+        });
         Ok(Response::new(op))
     }
 }

@@ -1,4 +1,6 @@
-//! An injectable wall clock, so that token lifetimes can be tested without waiting.
+//! An injectable wall clock shared by the client (token lifetimes, JWT times)
+//! and the emulator (token expiry, record and operation timestamps), so that
+//! tests cross expiries without waiting.
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -24,7 +26,7 @@ impl Clock for SystemClock {
 ///
 /// ```
 /// use std::time::{Duration, SystemTime};
-/// use yc_billing::auth::{Clock, ManualClock};
+/// use yc_billing::time::{Clock, ManualClock};
 ///
 /// let clock = ManualClock::new(SystemTime::UNIX_EPOCH);
 /// let shared = clock.clone();

@@ -1,0 +1,416 @@
+//! [`Emulator::builder`] and [`EmulatorBuilder::start`]: settings, binding,
+//! the gRPC and metadata servers.
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::faults::{FaultRuntime, Faults};
+use super::handle::{EmulatorHandle, SeededCredentials};
+use super::layer::CallCounters;
+use super::operations::Completion;
+use super::paging::PageTokens;
+use super::seed::Seed;
+use super::shared::Shared;
+use super::state::State;
+use super::validation::Validator;
+use super::{conn, metadata_http, services};
+use crate::time::{Clock, SystemClock};
+
+/// Entry point: `Emulator::builder()`.
+#[derive(Debug)]
+pub struct Emulator;
+
+impl Emulator {
+    /// A builder with the defaults (loopback port 0, default seed, 50 ms
+    /// operation delay, 12 h IAM token TTL, metadata server on).
+    pub fn builder() -> EmulatorBuilder {
+        EmulatorBuilder::default()
+    }
+}
+
+/// Errors starting the emulator.
+#[derive(Debug, thiserror::Error)]
+pub enum EmulatorError {
+    /// Could not bind or serve.
+    #[error("cannot bind {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Bad TLS certificate or key.
+    #[error("TLS configuration: {0}")]
+    Tls(String),
+    /// Bad seed.
+    #[error("seed: {0}")]
+    Seed(String),
+}
+
+/// Streams a client may have open at once on one connection to the emulator.
+pub const MAX_CONCURRENT_STREAMS: u32 = 1000;
+
+/// Default of [`EmulatorBuilder::handshake_timeout`].
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default interval of [`EmulatorBuilder::http2_keepalive`].
+pub const DEFAULT_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
+/// Default timeout of [`EmulatorBuilder::http2_keepalive`].
+pub const DEFAULT_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest request message the emulator decodes (4 MiB, gRPC's usual
+/// default); a larger one answers RESOURCE_EXHAUSTED.
+pub const MAX_REQUEST_BYTES: usize = services::MAX_REQUEST_BYTES;
+
+/// Configures and starts an emulator.
+#[derive(Clone)]
+pub struct EmulatorBuilder {
+    listen: SocketAddr,
+    seed: Seed,
+    operation_delay: Duration,
+    complete_after_gets: Option<u32>,
+    random_operation_delay: Option<(Duration, u64)>,
+    iam_token_ttl: Duration,
+    poll_interval_hint: Option<Duration>,
+    tls: Option<(Vec<u8>, Vec<u8>)>,
+    faults: Faults,
+    metadata_server: bool,
+    metadata_listen: SocketAddr,
+    clock: Arc<dyn Clock>,
+    handshake_timeout: Duration,
+    keepalive: (Duration, Duration),
+    strict_person_fields: bool,
+}
+
+impl std::fmt::Debug for EmulatorBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmulatorBuilder")
+            .field("listen", &self.listen)
+            .field("operation_delay", &self.operation_delay)
+            .field("complete_after_gets", &self.complete_after_gets)
+            .field("random_operation_delay", &self.random_operation_delay)
+            .field("iam_token_ttl", &self.iam_token_ttl)
+            .field("tls", &self.tls.is_some())
+            .field("faults", &self.faults)
+            .field("metadata_server", &self.metadata_server)
+            .field("handshake_timeout", &self.handshake_timeout)
+            .field("keepalive", &self.keepalive)
+            .field("strict_person_fields", &self.strict_person_fields)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for EmulatorBuilder {
+    fn default() -> Self {
+        let loopback: SocketAddr = "127.0.0.1:0".parse().expect("literal address");
+        Self {
+            listen: loopback,
+            seed: Seed::default(),
+            operation_delay: Duration::from_millis(50),
+            complete_after_gets: None,
+            random_operation_delay: None,
+            iam_token_ttl: Duration::from_secs(12 * 3600),
+            clock: Arc::new(SystemClock),
+            poll_interval_hint: None,
+            tls: None,
+            faults: Faults::default(),
+            metadata_server: true,
+            metadata_listen: loopback,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            keepalive: (DEFAULT_KEEPALIVE_INTERVAL, DEFAULT_KEEPALIVE_TIMEOUT),
+            strict_person_fields: false,
+        }
+    }
+}
+
+impl EmulatorBuilder {
+    /// gRPC listen address (default `127.0.0.1:0`).
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = addr;
+        self
+    }
+
+    /// Initial state.
+    pub fn seed(mut self, seed: Seed) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Operations complete this long after creation (default 50 ms).
+    pub fn operation_delay(mut self, delay: Duration) -> Self {
+        self.operation_delay = delay;
+        self
+    }
+
+    /// Operations complete on their N-th `OperationService.Get` instead of
+    /// after a delay (N = 0 completes them on the first look).
+    pub fn complete_after_gets(mut self, gets: u32) -> Self {
+        self.complete_after_gets = Some(gets);
+        self
+    }
+
+    /// Each operation completes after its own delay, drawn uniformly from
+    /// `[0, max]` by a random source seeded with `seed` (the same order of
+    /// calls gives the same delays), instead of after
+    /// [`operation_delay`](Self::operation_delay). The `modified_at` of such
+    /// an operation once done is the time it was due, `created_at` plus its
+    /// delay. [`complete_after_gets`](Self::complete_after_gets) takes
+    /// precedence.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use yc_billing::emulator::Emulator;
+    /// // Operations finish at random times over 10 s.
+    /// let emu = Emulator::builder()
+    ///     .random_operation_delay(Duration::from_secs(10), 42)
+    ///     .start()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn random_operation_delay(mut self, max: Duration, seed: u64) -> Self {
+        self.random_operation_delay = Some((max, seed));
+        self
+    }
+
+    /// Lifetime of issued IAM tokens (default 12 h).
+    pub fn iam_token_ttl(mut self, ttl: Duration) -> Self {
+        self.iam_token_ttl = ttl;
+        self
+    }
+
+    /// The clock that issues and expires IAM tokens and checks JWT times
+    /// (default: the system clock). Share a
+    /// [`ManualClock`](crate::time::ManualClock) with the client to cross
+    /// token expiries in tests without sleeping.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Sends `x-operation-poll-interval: <secs>` on operation responses.
+    pub fn poll_interval_hint(mut self, hint: Duration) -> Self {
+        self.poll_interval_hint = Some(hint);
+        self
+    }
+
+    /// Serves TLS with this PEM certificate chain and PEM private key.
+    pub fn tls(mut self, cert_pem: impl Into<Vec<u8>>, key_pem: impl Into<Vec<u8>>) -> Self {
+        self.tls = Some((cert_pem.into(), key_pem.into()));
+        self
+    }
+
+    /// Fault injection.
+    pub fn faults(mut self, faults: Faults) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    /// Whether to start the VM metadata HTTP endpoint (default true).
+    pub fn metadata_server(mut self, on: bool) -> Self {
+        self.metadata_server = on;
+        self
+    }
+
+    /// Listen address of the metadata endpoint (default `127.0.0.1:0`).
+    pub fn metadata_listen(mut self, addr: SocketAddr) -> Self {
+        self.metadata_listen = addr;
+        self
+    }
+
+    /// A connection must finish its handshake within this time or is closed
+    /// (default 10 s, [`DEFAULT_HANDSHAKE_TIMEOUT`]): in plaintext the HTTP/2
+    /// preface and first frame header, over TLS the TLS handshake and then
+    /// the first call. Zero is taken as 1 ms.
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// HTTP/2 keepalive: after `interval` without a frame from the client the
+    /// emulator sends a PING and closes the connection when it is not
+    /// acknowledged within `timeout` (defaults 30 s and 10 s). Zero values
+    /// are taken as 1 ms.
+    pub fn http2_keepalive(mut self, interval: Duration, timeout: Duration) -> Self {
+        let min = Duration::from_millis(1);
+        self.keepalive = (interval.max(min), timeout.max(min));
+        self
+    }
+
+    /// Enforces the rules the API reference documents for `CustomerPerson`
+    /// (off by default: the protos carry no such rule and the real API's
+    /// behaviour is unverified). `Invite` and `CreateResellerServed` then
+    /// answer INVALID_ARGUMENT naming `person.phone` ("must be a valid
+    /// telephone number or a valid phoneword": 3 to 32 characters of ASCII
+    /// digits, letters, spaces and `+ - ( ) .`, at least one digit and three
+    /// digits or letters, `+` only first, balanced parentheses) or
+    /// `person.email` ("must be a valid email address", the check of
+    /// `invitation_email`). Empty fields pass.
+    ///
+    /// ```
+    /// let builder = yc_billing::emulator::Emulator::builder().strict_person_fields(true);
+    /// assert!(format!("{builder:?}").contains("strict_person_fields: true"));
+    /// ```
+    pub fn strict_person_fields(mut self, on: bool) -> Self {
+        self.strict_person_fields = on;
+        self
+    }
+
+    /// Binds, starts serving and returns the handle.
+    pub async fn start(self) -> Result<EmulatorHandle, EmulatorError> {
+        let listener = tokio::net::TcpListener::bind(self.listen)
+            .await
+            .map_err(|source| EmulatorError::Bind {
+                addr: self.listen,
+                source,
+            })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| EmulatorError::Bind {
+                addr: self.listen,
+                source,
+            })?;
+        let tls = self.tls.is_some();
+        let host = if tls {
+            "localhost".to_string()
+        } else {
+            addr.ip().to_string()
+        };
+        let api_address = format!("{host}:{}", addr.port());
+        let endpoint = format!("{}://{api_address}", if tls { "https" } else { "http" });
+        // SDKs sign `https://iam.<endpoint>/iam/v1/tokens`; accept it for
+        // every name the emulator can be dialled by.
+        let mut jwt_audiences = vec![crate::region::jwt_audience_for(&api_address)];
+        for other in [format!("localhost:{}", addr.port()), addr.to_string()] {
+            let aud = crate::region::jwt_audience_for(&other);
+            if !jwt_audiences.contains(&aud) {
+                jwt_audiences.push(aud);
+            }
+        }
+
+        let seed = &self.seed;
+        let mut state = State::from_seed(seed, self.clock.clone());
+        state.random_delay = self.random_operation_delay.map(|(max, seed)| {
+            (
+                max,
+                <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed),
+            )
+        });
+        let iam_token = seed
+            .iam_tokens
+            .iter()
+            .find(|t| t.subject_id == seed.default_subject_id)
+            .map(|t| t.token.clone())
+            .unwrap_or_default();
+        let oauth_token = seed
+            .oauth_tokens
+            .iter()
+            .find(|t| t.subject_id == seed.default_subject_id)
+            .map(|t| t.token.clone())
+            .unwrap_or_default();
+        let credentials = SeededCredentials {
+            iam_token,
+            oauth_token,
+            subject_id: seed.default_subject_id.clone(),
+            reseller_id: seed.default_reseller_id.clone(),
+            service_account_id: seed.service_accounts.first().cloned().unwrap_or_default(),
+        };
+        let validator = Validator::new();
+        let shared = Arc::new(Shared {
+            state: Mutex::new(state),
+            faults: Mutex::new(FaultRuntime::new(self.faults.clone())),
+            calls: CallCounters::new(validator.methods_of(services::SERVED_SERVICES)),
+            iam_exchanges: AtomicU64::new(0),
+            completion: Completion {
+                delay: self.operation_delay,
+                after_gets: self.complete_after_gets,
+            },
+            iam_token_ttl: self.iam_token_ttl,
+            clock: self.clock.clone(),
+            poll_hint: self.poll_interval_hint,
+            validator,
+            strict_person_fields: self.strict_person_fields,
+            pages: PageTokens::new(),
+            api_address,
+            jwt_audiences,
+            default_subject: seed.default_subject_id.clone(),
+            reseller_id: seed.default_reseller_id.clone(),
+        });
+
+        // Like production gRPC servers, bound the streams per connection so a
+        // client bursting thousands of calls queues them on its side; h2
+        // otherwise buffers every request's DATA frame and, past its budget of
+        // small frames, closes the connection with ENHANCE_YOUR_CALM.
+        // Keepalive pings drop established connections whose peer is gone.
+        let mut server = tonic::transport::Server::builder()
+            .max_concurrent_streams(Some(MAX_CONCURRENT_STREAMS))
+            .initial_connection_window_size(Some(4 * 1024 * 1024))
+            .initial_stream_window_size(Some(1024 * 1024))
+            .http2_keepalive_interval(Some(self.keepalive.0))
+            .http2_keepalive_timeout(Some(self.keepalive.1));
+        if let Some((cert, key)) = &self.tls {
+            let identity = tonic::transport::Identity::from_pem(cert, key);
+            server = server
+                .tls_config(
+                    tonic::transport::ServerTlsConfig::new()
+                        .identity(identity)
+                        .timeout(self.handshake_timeout),
+                )
+                .map_err(|e| EmulatorError::Tls(e.to_string()))?;
+        }
+        let (stop, stopped) = watch::channel(false);
+        let router = services::router(server, shared.clone());
+        // Nagle's algorithm on the accepted sockets holds small responses
+        // back until the client's delayed ACK (~40 ms per sequential call).
+        // TCP keepalive too, for peers that vanish without a FIN. Accept
+        // errors (EMFILE) back off instead of spinning; see `conn`.
+        let incoming = conn::Accept::new(
+            tonic::transport::server::TcpIncoming::from(listener)
+                .with_nodelay(Some(true))
+                .with_keepalive(Some(Duration::from_secs(60))),
+            self.handshake_timeout,
+            tls,
+        );
+        let signal = super::handle::stopped(stopped.clone());
+        let mut servers = vec![tokio::spawn(async move {
+            if let Err(e) = router.serve_with_incoming_shutdown(incoming, signal).await {
+                tracing::error!(error = %e, "emulator server stopped with an error");
+            }
+        })];
+
+        let mut metadata_addr = None;
+        if self.metadata_server {
+            let listener = tokio::net::TcpListener::bind(self.metadata_listen)
+                .await
+                .map_err(|source| EmulatorError::Bind {
+                    addr: self.metadata_listen,
+                    source,
+                })?;
+            let maddr = listener
+                .local_addr()
+                .map_err(|source| EmulatorError::Bind {
+                    addr: self.metadata_listen,
+                    source,
+                })?;
+            servers.push(tokio::spawn(metadata_http::serve(
+                listener,
+                shared.clone(),
+                super::handle::stopped(stopped),
+            )));
+            metadata_addr = Some(maddr);
+        }
+        tracing::info!(%addr, tls, "emulator listening");
+        Ok(EmulatorHandle {
+            addr,
+            endpoint,
+            metadata_addr,
+            credentials,
+            tls_roots: self.tls.map(|(cert, _)| cert),
+            shared,
+            stop,
+            servers,
+        })
+    }
+}
