@@ -71,7 +71,7 @@ pub use seed::{
     CustomerStatus, DEFAULT_IAM_TOKEN, DEFAULT_OAUTH_TOKEN, DEFAULT_RESELLER_ID,
     DEFAULT_SERVICE_ACCOUNT_ID, DEFAULT_SUBJECT_ID, NO_RIGHTS_IAM_TOKEN, NO_RIGHTS_SUBJECT_ID,
     Seed, SeedAccessBinding, SeedBillingAccount, SeedCustomer, SeedServiceAccountBinding,
-    SeedToken, TOKEN_CREATOR_ROLE,
+    SeedToken, TOKEN_CREATOR_ROLE, example_person,
 };
 pub use state::CustomerRecord;
 pub use text::{ECHO_CHARS, MAX_DESCRIPTION_CHARS, MAX_TEXT_CHARS};

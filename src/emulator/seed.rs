@@ -192,18 +192,29 @@ pub struct Seed {
     pub default_reseller_id: String,
 }
 
+/// A complete, valid person like those of the default seed's customers:
+/// `name`, `"{name} LLC"`, a phone, `email`, a Moscow address and a TIN.
+///
+/// ```
+/// let p = yc_billing::emulator::example_person("Acme", "billing@acme.example");
+/// assert_eq!(p.longname, "Acme LLC");
+/// ```
+pub fn example_person(name: &str, email: &str) -> CustomerPerson {
+    CustomerPerson {
+        name: name.into(),
+        longname: format!("{name} LLC"),
+        phone: "+70000000000".into(),
+        email: email.into(),
+        post_code: "101000".into(),
+        post_address: "Moscow".into(),
+        legal_address: "Moscow".into(),
+        tin: "7700000000".into(),
+    }
+}
+
 impl Default for Seed {
     fn default() -> Self {
-        let person = |name: &str, email: &str| CustomerPerson {
-            name: name.into(),
-            longname: format!("{name} LLC"),
-            phone: "+70000000000".into(),
-            email: email.into(),
-            post_code: "101000".into(),
-            post_address: "Moscow".into(),
-            legal_address: "Moscow".into(),
-            tin: "7700000000".into(),
-        };
+        let person = example_person;
         let customer = |n: u32, status, email: Option<&str>| SeedCustomer {
             id: format!("emucustomer00000000{n}"),
             reseller_id: DEFAULT_RESELLER_ID.into(),

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use clap::{ArgMatches, Args};
 use futures::TryStreamExt;
 use yc_billing::Client;
-use yc_billing::emulator::{Emulator, EmulatorHandle};
-use yc_billing::proto::yandex::cloud::billing::v1::{BillableObject, CustomerPerson};
+use yc_billing::emulator::{Emulator, EmulatorHandle, example_person as person};
+use yc_billing::proto::yandex::cloud::billing::v1::BillableObject;
 
 use crate::commands::{Delta, parse_delta};
 use crate::connect::{GlobalArgs, parse_duration};
@@ -69,19 +69,6 @@ impl Steps {
             start.elapsed().as_millis()
         );
         Ok(value)
-    }
-}
-
-fn person(name: &str, email: &str) -> CustomerPerson {
-    CustomerPerson {
-        name: name.into(),
-        longname: format!("{name} LLC"),
-        phone: "+70000000000".into(),
-        email: email.into(),
-        post_code: "101000".into(),
-        post_address: "Moscow".into(),
-        legal_address: "Moscow".into(),
-        tin: "7700000000".into(),
     }
 }
 

@@ -4,6 +4,7 @@ use tonic::{Request, Response, Status};
 
 use super::{Svc, subject};
 use crate::emulator::operations::operation_not_found;
+use crate::emulator::state::State;
 use crate::proto::yandex::cloud::operation::operation_service_server::OperationService;
 use crate::proto::yandex::cloud::operation::{
     CancelOperationRequest, GetOperationRequest, Operation,
@@ -11,11 +12,10 @@ use crate::proto::yandex::cloud::operation::{
 
 /// Only the subject that started an operation may see or cancel it; to
 /// anyone else it answers exactly like a missing one (no existence oracle).
-fn check_owner(created_by: &str, subject: &str, id: &str) -> Result<(), Status> {
-    if created_by == subject {
-        Ok(())
-    } else {
-        Err(operation_not_found(id))
+fn check_owner(st: &State, subject: &str, id: &str) -> Result<(), Status> {
+    match st.operations.get(id) {
+        Some(rec) if rec.op.created_by != subject => Err(operation_not_found(id)),
+        _ => Ok(()),
     }
 }
 
@@ -26,9 +26,7 @@ impl OperationService for Svc {
         let r = req.get_ref();
         self.0.validator.validate(r)?;
         let mut st = self.0.lock();
-        if let Some(rec) = st.operations.get(&r.operation_id) {
-            check_owner(&rec.op.created_by, &subject, &r.operation_id)?;
-        }
+        check_owner(&st, &subject, &r.operation_id)?;
         let op = st.get_operation(&r.operation_id, self.0.completion)?;
         Ok(Response::new(op))
     }
@@ -41,9 +39,7 @@ impl OperationService for Svc {
         let r = req.get_ref();
         self.0.validator.validate(r)?;
         let mut st = self.0.lock();
-        if let Some(rec) = st.operations.get(&r.operation_id) {
-            check_owner(&rec.op.created_by, &subject, &r.operation_id)?;
-        }
+        check_owner(&st, &subject, &r.operation_id)?;
         let op = st.cancel_operation(&r.operation_id)?;
         Ok(Response::new(op))
     }
