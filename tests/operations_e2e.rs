@@ -34,7 +34,7 @@ async fn client_with_token(emu: &EmulatorHandle, token: &str) -> yc_billing::Res
     Client::builder()
         .endpoint(emu.endpoint())
         .iam_token(token)
-        .retry_policy(RetryPolicy::standard().with_initial_backoff(Duration::from_millis(5)))
+        .retry_policy(RetryPolicy::standard().initial_backoff(Duration::from_millis(5)))
         .build()
         .await
 }

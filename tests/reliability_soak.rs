@@ -46,9 +46,9 @@ fn short(full: usize) -> usize {
 /// Many attempts, tiny backoff: enough to ride out 40 % failed attempts.
 fn patient_retries() -> RetryPolicy {
     RetryPolicy::standard()
-        .with_max_attempts(30)
-        .with_initial_backoff(Duration::from_millis(1))
-        .with_max_backoff(Duration::from_millis(20))
+        .max_attempts(30)
+        .initial_backoff(Duration::from_millis(1))
+        .max_backoff(Duration::from_millis(20))
 }
 
 async fn client(emu: &EmulatorHandle, credentials: Credentials, retry: RetryPolicy) -> Client {
@@ -605,8 +605,8 @@ async fn restart_under_waiting_client(downtime: Duration) -> (String, Error, Err
         .iam_token(creds.iam_token.clone())
         .retry_policy(
             RetryPolicy::standard()
-                .with_max_attempts(5)
-                .with_initial_backoff(Duration::from_millis(50)),
+                .max_attempts(5)
+                .initial_backoff(Duration::from_millis(50)),
         )
         .request_timeout(Duration::from_secs(5))
         .connect_timeout(Duration::from_secs(1))

@@ -75,7 +75,7 @@ async fn client(emu: &EmulatorHandle, credentials: Credentials) -> Client {
     Client::builder()
         .endpoint(emu.endpoint())
         .credentials(credentials)
-        .retry_policy(RetryPolicy::standard().with_initial_backoff(Duration::from_millis(5)))
+        .retry_policy(RetryPolicy::standard().initial_backoff(Duration::from_millis(5)))
         .request_timeout(Duration::from_secs(10))
         .build()
         .await
