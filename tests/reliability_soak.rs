@@ -22,6 +22,7 @@ use futures::StreamExt;
 use yc_billing::auth::Credentials;
 use yc_billing::emulator::{CustomerStatus, Emulator, EmulatorHandle, Faults};
 use yc_billing::proto::yandex::cloud::billing::v1::{BillableObject, Customer, CustomerMetadata};
+use yc_billing::retry::RetryBudget;
 use yc_billing::{Client, Error, Operation, PollingPolicy, RetryPolicy};
 
 const INVITE: &str = "yandex.cloud.billing.v1.CustomerService/Invite";
@@ -51,11 +52,15 @@ fn patient_retries() -> RetryPolicy {
         .max_backoff(Duration::from_millis(20))
 }
 
+/// A client whose retries are bounded by `retry` alone: the soak injects
+/// failure rates (up to 40 %) far above what the default retry budget
+/// lets a client retry in full, on purpose (see `tests/retry_budget.rs`).
 async fn client(emu: &EmulatorHandle, credentials: Credentials, retry: RetryPolicy) -> Client {
     Client::builder()
         .endpoint(emu.endpoint())
         .credentials(credentials)
         .retry_policy(retry)
+        .retry_budget(RetryBudget::unlimited())
         .request_timeout(Duration::from_secs(60))
         .build()
         .await
