@@ -642,14 +642,45 @@ impl Client {
         self.inner.max_pages
     }
 
-    /// Runs one unary call with the client's deadline, retry policy, request
-    /// ids and idempotency key, mapping failures to [`Error`].
+    /// Runs one unary call with the client's deadline, retry policy, retry
+    /// budget, request ids and idempotency key, mapping failures to [`Error`].
+    ///
+    /// Public and stable on purpose: it is the extension point for RPCs that
+    /// have no wrapper in [`services`](crate::services) yet, called with a
+    /// raw generated stub on one of the client's transports, and every
+    /// wrapper goes through it too.
     ///
     /// `method` is the gRPC path (`/package.Service/Method`); `call` sends one
     /// attempt on a stub of the caller's choice. A per-call timeout beyond
     /// [`MAX_TIMEOUT`] is [`Error::Config`] and sends nothing. The request message is cloned
     /// for each attempt; the `idempotency-key` and `x-client-trace-id` stay
     /// the same on every attempt, `x-client-request-id` is fresh each time.
+    ///
+    /// ```no_run
+    /// # async fn f(client: yc_billing::Client) -> yc_billing::Result<()> {
+    /// use yc_billing::CallOptions;
+    /// use yc_billing::proto::yandex::cloud::billing::v1::{
+    ///     GetBillingAccountRequest, billing_account_service_client::BillingAccountServiceClient,
+    /// };
+    ///
+    /// let stub = BillingAccountServiceClient::new(client.billing_transport());
+    /// let request = GetBillingAccountRequest { id: "dn2...".into() };
+    /// // The gRPC path, as the wrapper knows it.
+    /// let method = client.billing_accounts().get("").method();
+    /// let account = client
+    ///     .execute(
+    ///         method,
+    ///         request,
+    ///         &CallOptions::new(),
+    ///         |r| {
+    ///             let mut stub = stub.clone();
+    ///             async move { stub.get(r).await }
+    ///         },
+    ///     )
+    ///     .await?
+    ///     .into_inner();
+    /// # let _ = account; Ok(()) }
+    /// ```
     pub async fn execute<Req, Resp, F, Fut>(
         &self,
         method: &'static str,

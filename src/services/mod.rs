@@ -134,9 +134,15 @@ impl<Req, Out> Call<Req, Out> {
     }
 
     /// Sets the retry policy of this call.
-    pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.options = self.options.retry(policy);
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.options = self.options.retry_policy(policy);
         self
+    }
+
+    /// Old name of [`retry_policy`](Self::retry_policy).
+    #[deprecated(since = "0.2.0", note = "use `retry_policy`")]
+    pub fn retry(self, policy: RetryPolicy) -> Self {
+        self.retry_policy(policy)
     }
 
     /// The gRPC path of the call.
