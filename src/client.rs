@@ -276,7 +276,7 @@ impl ClientBuilder {
     }
 
     /// Authenticates with these credentials; tokens are cached and refreshed
-    /// early by a [`TokenCache`](crate::auth::TokenCache).
+    /// early by a [`TokenCache`].
     pub fn credentials(mut self, credentials: Credentials) -> Self {
         self.auth = Auth::Credentials(credentials);
         self

@@ -241,7 +241,7 @@ fn check(
 /// Cloning is cheap; clones share the token. [`token`](Self::token):
 ///
 /// * returns the cached token while it is fresh;
-/// * starts a refresh ahead of expiry, as [`RefreshPolicy`] says, and keeps
+/// * starts a refresh ahead of expiry (see below) and keeps
 ///   serving the still-valid token meanwhile: callers holding a valid token
 ///   never wait for the exchange;
 /// * runs at most one exchange at a time, however many callers ask

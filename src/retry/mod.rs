@@ -10,7 +10,7 @@
 //! `NOT_FOUND`, …) are never retried. Mutating calls are safe to retry
 //! because the client sends the same `idempotency-key` on every attempt.
 //!
-//! The same loop ([`run`](self::run)) runs the retries of calls, of IAM
+//! The same loop runs the retries of calls, of IAM
 //! token exchanges, of endpoint discovery and of the metadata service; the
 //! token cache paces its refreshes with the same [`Backoff`].
 
