@@ -54,12 +54,6 @@ impl CallOptions {
         self
     }
 
-    /// Old name of [`retry_policy`](Self::retry_policy).
-    #[deprecated(since = "0.2.0", note = "use `retry_policy`, as on `ClientBuilder`")]
-    pub fn retry(self, policy: RetryPolicy) -> Self {
-        self.retry_policy(policy)
-    }
-
     /// The idempotency key set on these options, if any.
     pub fn idempotency_key_value(&self) -> Option<&str> {
         self.idempotency_key.as_deref()

@@ -565,6 +565,16 @@ mod tests {
         (clock, source, cache)
     }
 
+    /// A cache over a source whose fetches each wait for a permit of `gate`
+    /// (`permits` to start with).
+    fn gated_setup(permits: usize) -> (ManualClock, Arc<Semaphore>, Arc<TestSource>, TokenCache) {
+        let clock = ManualClock::new(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+        let gate = Arc::new(Semaphore::new(permits));
+        let source = TestSource::gated(&clock, vec![], &gate);
+        let cache = TokenCache::new(source.clone(), Arc::new(clock.clone()));
+        (clock, gate, source, cache)
+    }
+
     async fn secret(cache: &TokenCache) -> String {
         cache.token().await.expect("token").secret().to_owned()
     }
@@ -580,52 +590,38 @@ mod tests {
         assert_eq!(source.fetches(), 1);
     }
 
-    #[tokio::test]
-    async fn refreshes_early_at_ten_percent_of_a_one_hour_life() {
-        // life 1 h: threshold max(5 min, 6 min) = 6 min before expiry.
-        let (clock, source, cache) = setup(vec![]);
+    /// A token living `life` is not refreshed `quiet` after it was fetched,
+    /// and is refreshed `due` later, the still-valid token served meanwhile.
+    async fn refreshes_between(life: Duration, quiet: Duration, due: Duration, why: &str) {
+        let (clock, source, cache) = setup(vec![Step::Ok(life)]);
         assert_eq!(secret(&cache).await, "tok-1");
-        clock.advance(53 * MIN);
+        clock.advance(quiet);
         assert_eq!(secret(&cache).await, "tok-1");
         cache.settle().await;
-        assert_eq!(source.fetches(), 1, "7 min left: no refresh yet");
-        clock.advance(2 * MIN);
-        // 5 min left: refresh starts, the still-valid token is served meanwhile.
+        assert_eq!(source.fetches(), 1, "{why}: no refresh yet");
+        clock.advance(due);
+        // Refresh starts, the still-valid token is served meanwhile.
         assert_eq!(secret(&cache).await, "tok-1");
         cache.settle().await;
         assert_eq!(source.fetches(), 2);
         assert_eq!(secret(&cache).await, "tok-2");
+    }
+
+    #[tokio::test]
+    async fn refreshes_early_at_ten_percent_of_a_one_hour_life() {
+        // life 1 h: threshold max(5 min, 6 min) = 6 min before expiry.
+        refreshes_between(HOUR, 53 * MIN, 2 * MIN, "7 min left").await;
     }
 
     #[tokio::test]
     async fn refreshes_early_at_five_minutes_for_short_lives() {
         // life 20 min: 10 % is 2 min, so the 5 min floor applies.
-        let (clock, source, cache) = setup(vec![Step::Ok(20 * MIN)]);
-        assert_eq!(secret(&cache).await, "tok-1");
-        clock.advance(14 * MIN);
-        assert_eq!(secret(&cache).await, "tok-1");
-        cache.settle().await;
-        assert_eq!(source.fetches(), 1);
-        clock.advance(2 * MIN);
-        assert_eq!(secret(&cache).await, "tok-1");
-        cache.settle().await;
-        assert_eq!(source.fetches(), 2);
-        assert_eq!(secret(&cache).await, "tok-2");
+        refreshes_between(20 * MIN, 14 * MIN, 2 * MIN, "6 min left").await;
     }
 
     #[tokio::test]
     async fn refreshes_hourly_even_when_the_token_lives_longer() {
-        let (clock, source, cache) = setup(vec![Step::Ok(12 * HOUR)]);
-        assert_eq!(secret(&cache).await, "tok-1");
-        clock.advance(59 * MIN);
-        assert_eq!(secret(&cache).await, "tok-1");
-        cache.settle().await;
-        assert_eq!(source.fetches(), 1);
-        clock.advance(2 * MIN);
-        assert_eq!(secret(&cache).await, "tok-1");
-        cache.settle().await;
-        assert_eq!(source.fetches(), 2);
-        assert_eq!(secret(&cache).await, "tok-2");
+        refreshes_between(12 * HOUR, 59 * MIN, 2 * MIN, "59 min old").await;
     }
 
     #[tokio::test]
@@ -669,10 +665,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn single_flight_1000_concurrent_callers_one_fetch() {
-        let clock = ManualClock::new(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000));
-        let gate = Arc::new(Semaphore::new(0));
-        let source = TestSource::gated(&clock, vec![], &gate);
-        let cache = TokenCache::new(source.clone(), Arc::new(clock.clone()));
+        let (_clock, gate, source, cache) = gated_setup(0);
         let started = Arc::new(AtomicUsize::new(0));
         let tasks: Vec<_> = (0..1000)
             .map(|_| {
@@ -698,10 +691,7 @@ mod tests {
 
     #[tokio::test]
     async fn single_flight_joined_futures_one_fetch() {
-        let clock = ManualClock::new(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000));
-        let gate = Arc::new(Semaphore::new(0));
-        let source = TestSource::gated(&clock, vec![], &gate);
-        let cache = TokenCache::new(source.clone(), Arc::new(clock.clone()));
+        let (_clock, gate, source, cache) = gated_setup(0);
         let all = futures::future::join_all((0..1000).map(|_| cache.token()));
         let release = async {
             tokio::task::yield_now().await;
@@ -718,10 +708,7 @@ mod tests {
 
     #[tokio::test]
     async fn callers_with_a_valid_token_do_not_wait_for_the_refresh() {
-        let clock = ManualClock::new(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000));
-        let gate = Arc::new(Semaphore::new(1));
-        let source = TestSource::gated(&clock, vec![], &gate);
-        let cache = TokenCache::new(source.clone(), Arc::new(clock.clone()));
+        let (clock, gate, source, cache) = gated_setup(1);
         assert_eq!(secret(&cache).await, "tok-1");
         clock.advance(56 * MIN);
         for _ in 0..100 {
@@ -741,10 +728,7 @@ mod tests {
 
     #[tokio::test]
     async fn never_serves_an_expired_token() {
-        let clock = ManualClock::new(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000));
-        let gate = Arc::new(Semaphore::new(1));
-        let source = TestSource::gated(&clock, vec![], &gate);
-        let cache = TokenCache::new(source.clone(), Arc::new(clock.clone()));
+        let (clock, gate, source, cache) = gated_setup(1);
         assert_eq!(secret(&cache).await, "tok-1");
         // Inside the expiry margin (30 s) counts as expired.
         clock.advance(HOUR - Duration::from_secs(20));
@@ -911,10 +895,7 @@ mod tests {
 
     #[tokio::test]
     async fn dropping_the_cache_aborts_the_refresh_task() {
-        let clock = ManualClock::new(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000));
-        let gate = Arc::new(Semaphore::new(1));
-        let source = TestSource::gated(&clock, vec![], &gate);
-        let cache = TokenCache::new(source.clone(), Arc::new(clock.clone()));
+        let (clock, _gate, source, cache) = gated_setup(1);
         assert_eq!(secret(&cache).await, "tok-1");
         clock.advance(56 * MIN);
         assert_eq!(secret(&cache).await, "tok-1");

@@ -102,18 +102,6 @@ impl IamExchange {
         Arc::clone(&self.budget)
     }
 
-    /// Old name of [`clock`](Self::clock).
-    #[deprecated(since = "0.2.0", note = "use `clock`")]
-    pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
-        self.clock(clock)
-    }
-
-    /// Old name of [`timeout`](Self::timeout).
-    #[deprecated(since = "0.2.0", note = "use `timeout`")]
-    pub fn with_timeout(self, timeout: Duration) -> Self {
-        self.timeout(timeout)
-    }
-
     /// The region, which fixes the JWT audience.
     pub fn region(&self) -> Region {
         self.region

@@ -193,31 +193,6 @@ impl MetadataTokenSource {
         self
     }
 
-    /// Old name of [`clock`](Self::clock).
-    #[deprecated(since = "0.2.0", note = "use `clock`")]
-    pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
-        self.clock(clock)
-    }
-
-    /// Old name of [`max_attempts`](Self::max_attempts).
-    #[deprecated(since = "0.2.0", note = "use `max_attempts`")]
-    pub fn with_attempts(self, attempts: u32) -> Self {
-        self.max_attempts(attempts)
-    }
-
-    /// Sets the first delay of the backoff.
-    #[deprecated(since = "0.2.0", note = "use `backoff`")]
-    pub fn with_initial_backoff(mut self, delay: Duration) -> Self {
-        self.backoff = self.backoff.initial(delay);
-        self
-    }
-
-    /// Old name of [`timeout`](Self::timeout).
-    #[deprecated(since = "0.2.0", note = "use `timeout`")]
-    pub fn with_timeout(self, timeout: Duration) -> Self {
-        self.timeout(timeout)
-    }
-
     async fn attempt(&self) -> Result<AccessToken, Failure> {
         let kind = CredentialSource::MetadataService;
         let uri = format!("http://{}{}", self.authority, METADATA_TOKEN_PATH);

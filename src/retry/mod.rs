@@ -197,24 +197,6 @@ impl RetryPolicy {
     pub fn backoff_delay(&self, attempt: u32, code: Code) -> Duration {
         self.backoff_for(code).delay(attempt)
     }
-
-    /// Old name of [`max_attempts`](Self::max_attempts).
-    #[deprecated(since = "0.2.0", note = "use `max_attempts`")]
-    pub fn with_max_attempts(self, attempts: u32) -> Self {
-        self.max_attempts(attempts)
-    }
-
-    /// Old name of [`initial_backoff`](Self::initial_backoff).
-    #[deprecated(since = "0.2.0", note = "use `initial_backoff`")]
-    pub fn with_initial_backoff(self, backoff: Duration) -> Self {
-        self.initial_backoff(backoff)
-    }
-
-    /// Old name of [`max_backoff`](Self::max_backoff).
-    #[deprecated(since = "0.2.0", note = "use `max_backoff`")]
-    pub fn with_max_backoff(self, backoff: Duration) -> Self {
-        self.max_backoff(backoff)
-    }
 }
 
 #[cfg(test)]
@@ -242,30 +224,17 @@ mod tests {
 
     #[test]
     fn backoff_grows_is_capped_and_jittered() {
+        let ms = Duration::from_millis;
         let p = RetryPolicy::standard()
-            .initial_backoff(Duration::from_millis(100))
-            .max_backoff(Duration::from_millis(350));
-        assert_eq!(
-            p.backoff_cap(1, Code::Unavailable),
-            Duration::from_millis(100)
-        );
-        assert_eq!(
-            p.backoff_cap(2, Code::Unavailable),
-            Duration::from_millis(200)
-        );
-        assert_eq!(
-            p.backoff_cap(3, Code::Unavailable),
-            Duration::from_millis(350)
-        );
-        assert_eq!(
-            p.backoff_cap(60, Code::Unavailable),
-            Duration::from_millis(350)
-        );
-        assert!(p.backoff_cap(1, Code::ResourceExhausted) >= Duration::from_millis(350));
+            .initial_backoff(ms(100))
+            .max_backoff(ms(350));
+        let caps = [1, 2, 3, 60].map(|n| p.backoff_cap(n, Code::Unavailable));
+        assert_eq!(caps, [ms(100), ms(200), ms(350), ms(350)]);
+        assert!(p.backoff_cap(1, Code::ResourceExhausted) >= ms(350));
         let samples: Vec<_> = (0..200)
             .map(|_| p.backoff_delay(3, Code::Unavailable))
             .collect();
-        assert!(samples.iter().all(|d| *d <= Duration::from_millis(350)));
+        assert!(samples.iter().all(|d| *d <= ms(350)));
         let distinct: std::collections::HashSet<_> = samples.iter().collect();
         assert!(distinct.len() > 100, "full jitter must spread the delays");
     }

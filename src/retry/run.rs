@@ -217,6 +217,13 @@ pub(crate) mod tests {
         }
     }
 
+    fn budgeted<'a>(timer: &'a FakeTimer, bucket: &'a Bucket, max_attempts: u32) -> Schedule<'a> {
+        Schedule {
+            budget: Some(bucket),
+            ..schedule(timer, max_attempts)
+        }
+    }
+
     #[test]
     fn backs_off_exponentially_between_attempts() {
         let timer = FakeTimer::new();
@@ -260,11 +267,7 @@ pub(crate) mod tests {
     fn immediate_retries_do_not_sleep_or_pay() {
         let timer = FakeTimer::new();
         let bucket = RetryBudget::standard().capacity(0).bucket();
-        let schedule = Schedule {
-            budget: Some(&bucket),
-            ..schedule(&timer, 2)
-        };
-        let (outcome, made) = run_failing(schedule, 1, Verdict::RetryNow);
+        let (outcome, made) = run_failing(budgeted(&timer, &bucket, 2), 1, Verdict::RetryNow);
         assert_eq!(outcome.unwrap(), 2);
         assert_eq!(made, 2);
         assert!(timer.slept().is_empty());
@@ -274,10 +277,7 @@ pub(crate) mod tests {
     fn the_budget_stops_retries_and_successes_refill_it() {
         let timer = FakeTimer::new();
         let bucket = RetryBudget::standard().capacity(10).bucket();
-        let with_budget = || Schedule {
-            budget: Some(&bucket),
-            ..schedule(&timer, 10)
-        };
+        let with_budget = || budgeted(&timer, &bucket, 10);
         // 10 tokens pay for two retries: three attempts, then the budget stops it.
         let (outcome, made) = run_failing(with_budget(), 100, retry());
         assert_eq!(outcome.unwrap_err().stopped, Stopped::Budget);
@@ -298,15 +298,11 @@ pub(crate) mod tests {
     fn transport_failures_cost_more() {
         let timer = FakeTimer::new();
         let bucket = RetryBudget::standard().capacity(10).bucket();
-        let schedule = Schedule {
-            budget: Some(&bucket),
-            ..schedule(&timer, 10)
-        };
         let verdict = Verdict::Retry {
             backoff: fixed(MS),
             cost: Cost::Transport,
         };
-        let (_, made) = run_failing(schedule, 100, verdict);
+        let (_, made) = run_failing(budgeted(&timer, &bucket, 10), 100, verdict);
         assert_eq!(made, 2, "one retry of 10 tokens");
     }
 }

@@ -139,12 +139,6 @@ impl<Req, Out> Call<Req, Out> {
         self
     }
 
-    /// Old name of [`retry_policy`](Self::retry_policy).
-    #[deprecated(since = "0.2.0", note = "use `retry_policy`")]
-    pub fn retry(self, policy: RetryPolicy) -> Self {
-        self.retry_policy(policy)
-    }
-
     /// The gRPC path of the call.
     pub fn method(&self) -> &'static str {
         self.method
