@@ -1,4 +1,7 @@
 //! Per-call options: timeout, idempotency key, retry policy.
+//!
+//! Setters across the crate are named after the setting, without a `with_`
+//! prefix (`timeout(d)`, `retry_policy(p)`, `max_attempts(n)`).
 
 use std::time::Duration;
 
@@ -13,7 +16,7 @@ use crate::retry::RetryPolicy;
 /// let opts = CallOptions::new()
 ///     .timeout(Duration::from_secs(5))
 ///     .idempotency_key("invite-acme-2026-11")
-///     .retry(RetryPolicy::disabled());
+///     .retry_policy(RetryPolicy::disabled());
 /// assert_eq!(opts.idempotency_key_value(), Some("invite-acme-2026-11"));
 /// ```
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -44,8 +47,9 @@ impl CallOptions {
         self
     }
 
-    /// The retry policy of this call.
-    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+    /// The retry policy of this call (the client's otherwise; see
+    /// [`ClientBuilder::retry_policy`](crate::ClientBuilder::retry_policy)).
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
         self.retry = Some(policy);
         self
     }

@@ -13,17 +13,17 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use tower::ServiceBuilder;
 use tracing::Instrument;
 
-use crate::auth::{Clock, Credentials, IamExchange, RefreshPolicy, SystemClock};
+use crate::auth::{Clock, Credentials, IamExchange, SystemClock, TokenCache};
 use crate::call::CallOptions;
 use crate::error::{RpcError, TransportError, TransportErrorKind};
 use crate::proto::yandex::cloud::endpoint::{
     ListApiEndpointsRequest, api_endpoint_service_client::ApiEndpointServiceClient,
 };
 use crate::region::{Region, Service};
-use crate::retry::RetryPolicy;
+use crate::retry::{Bucket, RetryBudget, RetryPolicy, Schedule, Stopped, TokioTimer, Verdict};
 use crate::transport::{
-    AuthLayer, AuthorizationSource, HeadersLayer, HeadersService, IDEMPOTENCY_KEY, Transport,
-    X_CLIENT_REQUEST_ID, X_CLIENT_TRACE_ID, is_mutating,
+    AuthLayer, HeadersLayer, HeadersService, IDEMPOTENCY_KEY, Transport, X_CLIENT_REQUEST_ID,
+    X_CLIENT_TRACE_ID, is_mutating,
 };
 use crate::{Error, Result};
 
@@ -79,7 +79,6 @@ enum Roots {
 
 enum Auth {
     None,
-    Source(Arc<dyn AuthorizationSource>),
     Credentials(Credentials),
 }
 
@@ -108,10 +107,10 @@ pub struct ClientBuilder {
     connect_timeout: Duration,
     request_timeout: Duration,
     retry: RetryPolicy,
+    budget: RetryBudget,
     auth: Auth,
     user_agent: Option<String>,
     clock: Arc<dyn Clock>,
-    refresh: Option<RefreshPolicy>,
     max_pages: u32,
     errors: Vec<Error>,
 }
@@ -126,6 +125,7 @@ impl fmt::Debug for ClientBuilder {
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
             .field("retry", &self.retry)
+            .field("budget", &self.budget)
             .finish_non_exhaustive()
     }
 }
@@ -144,10 +144,10 @@ impl Default for ClientBuilder {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             retry: RetryPolicy::standard(),
+            budget: RetryBudget::standard(),
             auth: Auth::None,
             user_agent: None,
             clock: Arc::new(SystemClock),
-            refresh: None,
             max_pages: crate::pagination::DEFAULT_MAX_PAGES,
             errors: Vec::new(),
         }
@@ -267,8 +267,16 @@ impl ClientBuilder {
         self
     }
 
+    /// The retry budget shared by all calls, IAM exchanges, metadata
+    /// requests and discovery of the client (default
+    /// [`RetryBudget::standard`]; [`RetryBudget::unlimited`] turns it off).
+    pub fn retry_budget(mut self, budget: RetryBudget) -> Self {
+        self.budget = budget;
+        self
+    }
+
     /// Authenticates with these credentials; tokens are cached and refreshed
-    /// early by a [`TokenCache`](crate::auth::TokenCache).
+    /// early by a [`TokenCache`].
     pub fn credentials(mut self, credentials: Credentials) -> Self {
         self.auth = Auth::Credentials(credentials);
         self
@@ -284,19 +292,6 @@ impl ClientBuilder {
     /// [`ManualClock`](crate::auth::ManualClock) to cross expiries without sleeping.
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
-        self
-    }
-
-    /// When the token cache refreshes.
-    pub fn refresh_policy(mut self, policy: RefreshPolicy) -> Self {
-        self.refresh = Some(policy);
-        self
-    }
-
-    /// Authenticates with a custom source of `authorization` header values
-    /// (no caching is added).
-    pub fn authorization_source(mut self, source: impl AuthorizationSource) -> Self {
-        self.auth = Auth::Source(Arc::new(source));
         self
     }
 
@@ -384,6 +379,7 @@ impl ClientBuilder {
             return Err(Error::config("max_pages", "must be at least 1"));
         }
         let user_agent = self.user_agent_value();
+        let budget = Arc::new(self.budget.bucket());
         let mut addresses: HashMap<Service, String> = HashMap::new();
         for s in [Service::Billing, Service::Operation, Service::Iam] {
             addresses.insert(s, self.region.endpoint(s));
@@ -396,22 +392,49 @@ impl ClientBuilder {
                 .unwrap_or_else(|| self.region.endpoint(Service::Discovery));
             let uri = self.uri_for("discovery_endpoint", &discovery)?;
             let channel = self.channel(&uri, &user_agent)?;
-            let mut stub = ApiEndpointServiceClient::new(HeadersLayer::new().layer_on(channel));
-            let mut request = tonic::Request::new(ListApiEndpointsRequest::default());
-            request.set_timeout(self.request_timeout);
-            let found = tokio::time::timeout(self.request_timeout, stub.list(request))
+            let stub = ApiEndpointServiceClient::new(HeadersLayer::new().layer_on(channel));
+            let deadline = Instant::now() + self.request_timeout;
+            let schedule = Schedule {
+                max_attempts: self.retry.attempts(),
+                deadline: Some(deadline),
+                budget: Some(&budget),
+                timer: &TokioTimer,
+            };
+            let attempt = |_| {
+                let mut stub = stub.clone();
+                let remaining = deadline.saturating_duration_since(Instant::now());
+                let mut request = tonic::Request::new(ListApiEndpointsRequest::default());
+                request.set_timeout(remaining);
+                async move {
+                    tokio::time::timeout(remaining, stub.list(request))
+                        .await
+                        .map_err(|_| None)?
+                        .map_err(Some)
+                }
+            };
+            let retry = &self.retry;
+            let classify = |failure: &Option<tonic::Status>, _| match failure {
+                // No answer within the deadline: nothing left to retry in.
+                None => Verdict::Stop,
+                Some(status) => {
+                    let cost = match crate::transport::diagnose::classify(status) {
+                        Some(_) => crate::retry::Cost::Transport,
+                        None => crate::retry::Cost::Rpc,
+                    };
+                    retry.verdict_for_code(status.code(), cost)
+                }
+            };
+            let found = crate::retry::run::run(schedule, attempt, classify)
                 .await
-                .map_err(|_| {
-                    Error::config(
+                .map_err(|failure| match failure.error {
+                    None => Error::config(
                         "discovery_endpoint",
                         format!("{discovery}: no answer within {:?}", self.request_timeout),
-                    )
-                })?
-                .map_err(|s| {
-                    Error::from(RpcError::from_status(
+                    ),
+                    Some(status) => Error::from(RpcError::from_status(
                         crate::proto::paths::endpoint::api_endpoint_service::LIST,
-                        &s,
-                    ))
+                        &status,
+                    )),
                 })?
                 .into_inner();
             for s in [Service::Billing, Service::Operation, Service::Iam] {
@@ -466,21 +489,21 @@ impl ClientBuilder {
             by_service.insert(*s, channel);
         }
 
-        let source: Arc<dyn AuthorizationSource> = match self.auth {
-            Auth::Source(s) => s,
-            Auth::None => Arc::new(NoCredentials),
+        let cache = match self.auth {
+            Auth::None => None,
             Auth::Credentials(credentials) => {
                 let exchange = IamExchange::new(by_service[&Service::Iam].clone(), self.region)
-                    .with_clock(self.clock.clone())
-                    .with_timeout(self.request_timeout);
-                let mut cache = credentials.into_cache(exchange);
-                if let Some(policy) = self.refresh {
-                    cache = cache.with_policy(policy);
-                }
-                Arc::new(cache)
+                    .clock(self.clock.clone())
+                    .timeout(self.request_timeout)
+                    .retry_policy(self.retry.clone())
+                    .shared_budget(Arc::clone(&budget));
+                Some(credentials.into_cache(exchange))
             }
         };
-        let auth = AuthLayer::from_arc(source.clone());
+        let auth = match &cache {
+            Some(cache) => AuthLayer::new(cache.clone()),
+            None => AuthLayer::without_credentials(),
+        };
         let stack = |c: &Channel| -> Transport {
             ServiceBuilder::new()
                 .layer(auth.clone())
@@ -494,8 +517,9 @@ impl ClientBuilder {
                 iam: stack(&by_service[&Service::Iam]),
                 endpoints: uris.iter().map(|(s, u)| (*s, u.to_string())).collect(),
                 targets: uris.iter().map(|(s, u)| (*s, Target::of(u))).collect(),
-                auth: source,
+                auth: cache,
                 retry: self.retry,
+                budget,
                 timeout: self.request_timeout,
                 max_pages: self.max_pages,
             }),
@@ -513,19 +537,6 @@ fn is_loopback(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     host.eq_ignore_ascii_case("localhost")
         || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
-
-/// The source used when no credentials were configured: fails with a clear error.
-struct NoCredentials;
-
-impl AuthorizationSource for NoCredentials {
-    fn authorization(&self) -> futures::future::BoxFuture<'_, Result<http::HeaderValue>> {
-        Box::pin(async {
-            Err(Error::Auth(crate::error::AuthError::no_credentials(
-                Vec::new(),
-            )))
-        })
-    }
 }
 
 /// Where a service's calls go, as error messages name it.
@@ -565,8 +576,10 @@ struct Inner {
     iam: Transport,
     endpoints: HashMap<Service, String>,
     targets: HashMap<Service, Target>,
-    auth: Arc<dyn AuthorizationSource>,
+    /// The token cache of the client's credentials (`None` without credentials).
+    auth: Option<TokenCache>,
     retry: RetryPolicy,
+    budget: Arc<Bucket>,
     timeout: Duration,
     max_pages: u32,
 }
@@ -629,14 +642,45 @@ impl Client {
         self.inner.max_pages
     }
 
-    /// Runs one unary call with the client's deadline, retry policy, request
-    /// ids and idempotency key, mapping failures to [`Error`].
+    /// Runs one unary call with the client's deadline, retry policy, retry
+    /// budget, request ids and idempotency key, mapping failures to [`Error`].
+    ///
+    /// Public and stable on purpose: it is the extension point for RPCs that
+    /// have no wrapper in [`services`](crate::services) yet, called with a
+    /// raw generated stub on one of the client's transports, and every
+    /// wrapper goes through it too.
     ///
     /// `method` is the gRPC path (`/package.Service/Method`); `call` sends one
     /// attempt on a stub of the caller's choice. A per-call timeout beyond
     /// [`MAX_TIMEOUT`] is [`Error::Config`] and sends nothing. The request message is cloned
     /// for each attempt; the `idempotency-key` and `x-client-trace-id` stay
     /// the same on every attempt, `x-client-request-id` is fresh each time.
+    ///
+    /// ```no_run
+    /// # async fn f(client: yc_billing::Client) -> yc_billing::Result<()> {
+    /// use yc_billing::CallOptions;
+    /// use yc_billing::proto::yandex::cloud::billing::v1::{
+    ///     GetBillingAccountRequest, billing_account_service_client::BillingAccountServiceClient,
+    /// };
+    ///
+    /// let stub = BillingAccountServiceClient::new(client.billing_transport());
+    /// let request = GetBillingAccountRequest { id: "dn2...".into() };
+    /// // The gRPC path, as the wrapper knows it.
+    /// let method = client.billing_accounts().get("").method();
+    /// let account = client
+    ///     .execute(
+    ///         method,
+    ///         request,
+    ///         &CallOptions::new(),
+    ///         |r| {
+    ///             let mut stub = stub.clone();
+    ///             async move { stub.get(r).await }
+    ///         },
+    ///     )
+    ///     .await?
+    ///     .into_inner();
+    /// # let _ = account; Ok(()) }
+    /// ```
     pub async fn execute<Req, Resp, F, Fut>(
         &self,
         method: &'static str,
@@ -675,9 +719,13 @@ impl Client {
             None
         };
         let mut reauthenticated = false;
-        let mut attempt: u32 = 0;
-        loop {
-            attempt += 1;
+        let schedule = Schedule {
+            max_attempts: policy.attempts(),
+            deadline: Some(deadline),
+            budget: Some(&self.inner.budget),
+            timer: &TokioTimer,
+        };
+        let attempt = |attempt: u32| {
             let request_id = crate::transport::random_uuid();
             let remaining = deadline.saturating_duration_since(Instant::now());
             // Sized for every header of the request (ours, tonic's, the
@@ -711,56 +759,58 @@ impl Client {
                 request_id = %request_id,
                 trace_id = %trace_id,
             );
-            let outcome = tokio::time::timeout(remaining, call(req))
-                .instrument(span.clone())
-                .await;
-            let status = match outcome {
-                Ok(Ok(response)) => return Ok(response),
-                // A server enforcing the `grpc-timeout` we sent may answer
-                // first, and tonic servers answer CANCELLED "Timeout expired":
-                // that is our deadline, not a cancellation.
-                Ok(Err(status))
-                    if status.code() == tonic::Code::Cancelled
-                        && deadline.saturating_duration_since(Instant::now())
-                            <= DEADLINE_TOLERANCE =>
-                {
-                    deadline_exceeded(timeout)
-                }
-                Ok(Err(status)) => status,
-                Err(_) => deadline_exceeded(timeout),
-            };
-            let error = self.map_failure(method, &status, request_id);
-            let code = status.code();
-            span.in_scope(|| {
-                tracing::debug!(code = ?code, message = status.message(), "attempt failed");
-            });
-            if matches!(error, Error::Auth(_) | Error::Config { .. }) {
-                return Err(error);
+            let sent = tokio::time::timeout(remaining, call(req)).instrument(span.clone());
+            async move {
+                let status = match sent.await {
+                    Ok(Ok(response)) => return Ok(response),
+                    // A server enforcing the `grpc-timeout` we sent may answer
+                    // first, and tonic servers answer CANCELLED "Timeout expired":
+                    // that is our deadline, not a cancellation.
+                    Ok(Err(status))
+                        if status.code() == tonic::Code::Cancelled
+                            && deadline.saturating_duration_since(Instant::now())
+                                <= DEADLINE_TOLERANCE =>
+                    {
+                        deadline_exceeded(timeout)
+                    }
+                    Ok(Err(status)) => status,
+                    Err(_) => deadline_exceeded(timeout),
+                };
+                span.in_scope(|| {
+                    tracing::debug!(code = ?status.code(), message = status.message(), "attempt failed");
+                });
+                Err((self.map_failure(method, &status, request_id), status.code()))
             }
-            if let Error::Transport(t) = &error {
-                if !t.kind().is_transient() {
-                    return Err(error);
-                }
-            }
+        };
+        let classify = |(error, code): &(Error, tonic::Code), _attempt: u32| {
             // A rejected token may have been revoked or expired early: fetch a new one once.
-            let retry_auth = code == tonic::Code::Unauthenticated && !reauthenticated;
-            if retry_auth {
-                reauthenticated = true;
-                self.inner.auth.invalidate();
+            if *code == tonic::Code::Unauthenticated
+                && matches!(error, Error::Rpc(_))
+                && !std::mem::replace(&mut reauthenticated, true)
+            {
+                if let Some(cache) = &self.inner.auth {
+                    cache.invalidate();
+                }
+                return Verdict::RetryNow;
             }
-            if !(retry_auth || policy.is_retryable(code)) || attempt >= policy.max_attempts() {
-                return Err(self.diagnose(error).await);
+            match policy.verdict(error) {
+                Some((backoff, cost)) => Verdict::Retry { backoff, cost },
+                None => Verdict::Stop,
             }
-            let backoff = if retry_auth {
-                Duration::ZERO
-            } else {
-                policy.backoff(attempt, code)
-            };
-            if Instant::now() + backoff >= deadline {
-                return Err(self.diagnose(error).await);
+        };
+        match crate::retry::run::run(schedule, attempt, classify).await {
+            Ok(response) => Ok(response),
+            Err(failure) => {
+                if failure.stopped == Stopped::Budget {
+                    tracing::debug!(
+                        method,
+                        attempts = failure.attempts,
+                        "retry budget spent: not retrying"
+                    );
+                }
+                let (error, _) = failure.error;
+                Err(self.diagnose(error).await)
             }
-            tracing::debug!(method, attempt, ?backoff, code = ?code, "retrying");
-            tokio::time::sleep(backoff).await;
         }
     }
 }

@@ -190,16 +190,13 @@ impl Error {
         }
     }
 
-    /// Whether retrying the same call may succeed (transient server or network state).
+    /// Whether retrying the same call may succeed (transient server or
+    /// network state): what [`RetryPolicy::standard`](crate::RetryPolicy::standard)
+    /// retries, decided by the one classifier,
+    /// [`RetryPolicy::retries`](crate::RetryPolicy::retries).
     pub fn is_retryable(&self) -> bool {
-        match self {
-            Error::Rpc(e) => matches!(
-                e.code(),
-                tonic::Code::Unavailable | tonic::Code::ResourceExhausted
-            ),
-            Error::Transport(e) => e.kind.is_transient(),
-            _ => false,
-        }
+        const STANDARD: crate::RetryPolicy = crate::RetryPolicy::standard();
+        STANDARD.retries(self)
     }
 
     /// The decoded `google.rpc` error details of an RPC or operation failure.

@@ -31,7 +31,7 @@ pub use error::{
 };
 pub use operation::{Operation, OperationState, PollingPolicy, RawOperation};
 pub use pagination::Page;
-pub use retry::RetryPolicy;
+pub use retry::{RetryBudget, RetryPolicy};
 
 /// The README's Rust snippets, compiled as doctests.
 #[cfg(all(doctest, feature = "emulator"))]

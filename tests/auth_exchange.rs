@@ -36,7 +36,7 @@ fn exchange(emu: &EmulatorHandle, region: Region, clock: &ManualClock) -> IamExc
     let channel = tonic::transport::Endpoint::from_shared(emu.endpoint())
         .expect("endpoint")
         .connect_lazy();
-    IamExchange::new(channel, region).with_clock(Arc::new(clock.clone()))
+    IamExchange::new(channel, region).clock(Arc::new(clock.clone()))
 }
 
 #[tokio::test]

@@ -16,6 +16,7 @@ use yc_billing::auth::{
     TokenSource,
 };
 use yc_billing::region::Region;
+use yc_billing::retry::Backoff;
 
 /// What the server saw of one request.
 #[derive(Debug, Clone)]
@@ -126,9 +127,12 @@ fn clock() -> ManualClock {
 fn source(addr: &str, clock: &ManualClock) -> MetadataTokenSource {
     MetadataTokenSource::new(addr)
         .unwrap()
-        .with_clock(Arc::new(clock.clone()))
-        .with_initial_backoff(Duration::from_millis(10))
-        .with_timeout(Duration::from_millis(500))
+        .clock(Arc::new(clock.clone()))
+        .backoff(Backoff::new(
+            Duration::from_millis(10),
+            Duration::from_secs(1),
+        ))
+        .timeout(Duration::from_millis(500))
 }
 
 #[tokio::test]
@@ -168,7 +172,7 @@ async fn retries_after_server_errors() {
 async fn gives_up_after_the_configured_attempts() {
     let server = serve(vec![Reply::Status(500, "oops".into())]).await;
     let err = source(&server.addr.to_string(), &clock())
-        .with_attempts(3)
+        .max_attempts(3)
         .fetch()
         .await
         .unwrap_err();
@@ -215,7 +219,7 @@ async fn retries_connection_errors_and_times_out_slow_answers() {
         .local_addr()
         .unwrap();
     let err = source(&addr.to_string(), &clock())
-        .with_attempts(2)
+        .max_attempts(2)
         .fetch()
         .await
         .unwrap_err();
@@ -227,8 +231,8 @@ async fn retries_connection_errors_and_times_out_slow_answers() {
 
     let server = serve(vec![Reply::Hang]).await;
     let err = source(&server.addr.to_string(), &clock())
-        .with_attempts(2)
-        .with_timeout(Duration::from_millis(100))
+        .max_attempts(2)
+        .timeout(Duration::from_millis(100))
         .fetch()
         .await
         .unwrap_err();
@@ -241,7 +245,7 @@ async fn credentials_with_an_explicit_address_go_through_the_cache() {
     let server = serve(vec![Reply::Status(502, "".into()), ok()]).await;
     let clock = clock();
     let channel = tonic::transport::Endpoint::from_static("http://127.0.0.1:1").connect_lazy();
-    let iam = IamExchange::new(channel, Region::Ru).with_clock(Arc::new(clock.clone()));
+    let iam = IamExchange::new(channel, Region::Ru).clock(Arc::new(clock.clone()));
     // The same `host:port` form as `YC_METADATA_ADDR`; a URL form is tolerated.
     let credentials =
         Credentials::metadata_service_at(&format!("http://{}/", server.addr)).unwrap();

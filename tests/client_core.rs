@@ -251,17 +251,21 @@ async fn unavailable_is_retried_and_then_reported_with_request_ids() {
         .unwrap();
     let creds = emu.credentials().clone();
     let client = client_with(&emu, Credentials::iam_token(creds.iam_token.clone())).await;
-    let fast = RetryPolicy::standard().with_initial_backoff(Duration::from_millis(5));
-    get_account(&client, &creds.reseller_id, &CallOptions::new().retry(fast))
-        .await
-        .unwrap();
+    let fast = RetryPolicy::standard().initial_backoff(Duration::from_millis(5));
+    get_account(
+        &client,
+        &creds.reseller_id,
+        &CallOptions::new().retry_policy(fast),
+    )
+    .await
+    .unwrap();
     assert_eq!(emu.calls(&GET[1..]), 3);
 
     emu.set_faults(Faults::default().fail_first(&GET[1..], 1, tonic::Code::Unavailable));
     let err = get_account(
         &client,
         &creds.reseller_id,
-        &CallOptions::new().retry(RetryPolicy::disabled()),
+        &CallOptions::new().retry_policy(RetryPolicy::disabled()),
     )
     .await
     .unwrap_err();
@@ -310,16 +314,16 @@ async fn lost_responses_on_invite_are_retried_with_the_same_key() {
     let client = client_with(&emu, Credentials::iam_token(creds.iam_token.clone())).await;
     let before = emu.customers().len();
     let policy = RetryPolicy::standard()
-        .with_max_attempts(12)
-        .with_initial_backoff(Duration::from_millis(1))
-        .with_max_backoff(Duration::from_millis(10));
+        .max_attempts(12)
+        .initial_backoff(Duration::from_millis(1))
+        .max_backoff(Duration::from_millis(10));
     let mut ids = std::collections::HashSet::new();
     for n in 0..30 {
         let op = invite(
             &client,
             &creds.reseller_id,
             n,
-            &CallOptions::new().retry(policy.clone()),
+            &CallOptions::new().retry_policy(policy.clone()),
         )
         .await
         .unwrap();

@@ -977,10 +977,10 @@ async fn the_handle_carries_the_call_options_of_each_get() -> TestResult {
         .customers()
         .activate(SUSPENDED_CUSTOMER)
         .await?
-        .with_call_options(CallOptions::new().retry(RetryPolicy::disabled()));
+        .with_call_options(CallOptions::new().retry_policy(RetryPolicy::disabled()));
     assert_eq!(
         op.call_options(),
-        &CallOptions::new().retry(RetryPolicy::disabled())
+        &CallOptions::new().retry_policy(RetryPolicy::disabled())
     );
     // Without retries the first UNAVAILABLE Get ends the wait.
     let err = op.clone().wait_with(&fast()).await.unwrap_err();

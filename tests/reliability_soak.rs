@@ -25,6 +25,7 @@ use futures::StreamExt;
 use yc_billing::auth::Credentials;
 use yc_billing::emulator::{CustomerStatus, Emulator, EmulatorHandle, Faults};
 use yc_billing::proto::yandex::cloud::billing::v1::{BillableObject, Customer, CustomerMetadata};
+use yc_billing::retry::RetryBudget;
 use yc_billing::{Client, Error, Operation, PollingPolicy, RetryPolicy};
 
 const INVITE: &str = "yandex.cloud.billing.v1.CustomerService/Invite";
@@ -49,16 +50,20 @@ fn short(full: usize) -> usize {
 /// Many attempts, tiny backoff: enough to ride out 40 % failed attempts.
 fn patient_retries() -> RetryPolicy {
     RetryPolicy::standard()
-        .with_max_attempts(30)
-        .with_initial_backoff(Duration::from_millis(1))
-        .with_max_backoff(Duration::from_millis(20))
+        .max_attempts(30)
+        .initial_backoff(Duration::from_millis(1))
+        .max_backoff(Duration::from_millis(20))
 }
 
+/// A client whose retries are bounded by `retry` alone: the soak injects
+/// failure rates (up to 40 %) far above what the default retry budget
+/// lets a client retry in full, on purpose (see `tests/retry_budget.rs`).
 async fn client(emu: &EmulatorHandle, credentials: Credentials, retry: RetryPolicy) -> Client {
     build(
         emu.client_builder()
             .credentials(credentials)
             .retry_policy(retry)
+            .retry_budget(RetryBudget::unlimited())
             .request_timeout(Duration::from_secs(60)),
     )
     .await
@@ -607,8 +612,8 @@ async fn restart_under_waiting_client(downtime: Duration) -> (String, Error, Err
         .iam_token(creds.iam_token.clone())
         .retry_policy(
             RetryPolicy::standard()
-                .with_max_attempts(5)
-                .with_initial_backoff(Duration::from_millis(50)),
+                .max_attempts(5)
+                .initial_backoff(Duration::from_millis(50)),
         )
         .request_timeout(Duration::from_secs(5))
         .connect_timeout(Duration::from_secs(1))

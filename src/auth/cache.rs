@@ -10,9 +10,12 @@ use http::HeaderValue;
 
 use super::token::{AccessToken, TokenSource};
 use crate::error::{AuthError, CredentialSource, Error};
+use crate::retry::{Backoff, Jitter};
 use crate::time::Clock;
 
-/// When [`TokenCache`] refreshes its token and how it backs off after failures.
+/// When [`TokenCache`] refreshes its token and how it backs off after
+/// failures. Fixed: no user has needed other values; the tests prove the
+/// behaviour they give.
 ///
 /// A token fetched at `fetched_at` that expires at `expires_at` (its *life* is
 /// the difference) is refreshed ahead of time when either
@@ -30,36 +33,25 @@ use crate::time::Clock;
 /// source of short-lived tokens (a 2 s test token, a metadata service token
 /// handed out near its end) would make every call fail.
 ///
-/// After `n` failed refreshes in a row, the next attempt is made no sooner than
-/// `min(initial_backoff × 2^(n-1), max_backoff)` after the failure.
-///
-/// ```
-/// use std::time::Duration;
-/// use yc_billing::auth::RefreshPolicy;
-///
-/// let mut policy = RefreshPolicy::default();
-/// assert_eq!(policy.min_remaining, Duration::from_secs(300));
-/// policy.max_backoff = Duration::from_secs(10);
-/// ```
+/// After `n` failed refreshes in a row, the next attempt is made no sooner
+/// than `backoff.delay(n)` after the failure: 1 s doubling to 60 s, no jitter
+/// (the delay paces one cache, not a crowd of callers).
 #[derive(Debug, Clone, Copy, PartialEq)]
-#[non_exhaustive]
-pub struct RefreshPolicy {
-    /// Refresh when less than this remains (default 5 min).
-    pub min_remaining: Duration,
+pub(crate) struct RefreshPolicy {
+    /// Refresh when less than this remains (5 min).
+    min_remaining: Duration,
     /// Refresh when less than this fraction of the token's life remains, if
-    /// that is more than `min_remaining` (default 0.1; clamped to `0.0..=1.0`).
-    pub remaining_fraction: f64,
-    /// Refresh a token older than this even if it is still valid (default 1 h).
-    pub max_age: Duration,
+    /// that is more than `min_remaining` (0.1).
+    remaining_fraction: f64,
+    /// Refresh a token older than this even if it is still valid (1 h).
+    max_age: Duration,
     /// Do not refresh a still-usable token sooner than this after the last
-    /// successful fetch (default 10 s).
-    pub min_refresh_interval: Duration,
-    /// A token with this much or less left is treated as expired (default 30 s).
-    pub expiry_margin: Duration,
-    /// Delay before the first retry after a failed refresh (default 1 s).
-    pub initial_backoff: Duration,
-    /// Upper bound of the retry delay (default 60 s).
-    pub max_backoff: Duration,
+    /// successful fetch (10 s).
+    min_refresh_interval: Duration,
+    /// A token with this much or less left is treated as expired (30 s).
+    expiry_margin: Duration,
+    /// The delay before the next refresh after failures.
+    backoff: Backoff,
 }
 
 impl Default for RefreshPolicy {
@@ -70,8 +62,8 @@ impl Default for RefreshPolicy {
             max_age: Duration::from_secs(60 * 60),
             min_refresh_interval: Duration::from_secs(10),
             expiry_margin: Duration::from_secs(30),
-            initial_backoff: Duration::from_secs(1),
-            max_backoff: Duration::from_secs(60),
+            backoff: Backoff::new(Duration::from_secs(1), Duration::from_secs(60))
+                .jitter(Jitter::None),
         }
     }
 }
@@ -110,19 +102,10 @@ impl RefreshPolicy {
             return true;
         }
         let remaining = expires_at.duration_since(now).unwrap_or(Duration::ZERO);
-        let fraction = if self.remaining_fraction.is_finite() {
-            self.remaining_fraction.clamp(0.0, 1.0)
-        } else {
-            0.0
-        };
-        remaining <= self.min_remaining.max(life.mul_f64(fraction))
-    }
-
-    fn backoff(&self, failures: u32) -> Duration {
-        let exponent = failures.saturating_sub(1).min(30);
-        self.initial_backoff
-            .saturating_mul(1u32 << exponent)
-            .min(self.max_backoff)
+        remaining
+            <= self
+                .min_remaining
+                .max(life.mul_f64(self.remaining_fraction))
     }
 }
 
@@ -189,7 +172,7 @@ impl Inner {
             }
             Err(e) => {
                 st.failures = st.failures.saturating_add(1);
-                let delay = st.policy.backoff(st.failures);
+                let delay = st.policy.backoff.delay(st.failures);
                 st.backoff_until = now.checked_add(delay);
                 st.last_error = Some(e.clone());
                 if e.is_no_credentials() {
@@ -258,20 +241,25 @@ fn check(
 /// Cloning is cheap; clones share the token. [`token`](Self::token):
 ///
 /// * returns the cached token while it is fresh;
-/// * starts a refresh ahead of expiry, as [`RefreshPolicy`] says, and keeps
+/// * starts a refresh ahead of expiry (see below) and keeps
 ///   serving the still-valid token meanwhile: callers holding a valid token
 ///   never wait for the exchange;
 /// * runs at most one exchange at a time, however many callers ask
 ///   (single-flight); callers without a valid token all wait on that one;
 /// * never hands out a token that is expired (or about to, see
-///   [`RefreshPolicy::expiry_margin`]);
+///   the expiry margin below);
 /// * after a failed refresh keeps the old token while it is valid and retries
 ///   with exponential backoff; while backing off without a valid token it
 ///   fails fast with [`Error::Auth`] carrying the last failure.
 ///
 /// Refreshes run on a Tokio task that holds only a weak reference to the
-/// cache and is aborted when the last clone is dropped. Outside a Tokio
-/// runtime the caller that starts a refresh drives it itself.
+/// cache and is aborted when the last clone is dropped; a fetch outside a
+/// Tokio runtime fails with [`Error::Auth`].
+///
+/// The refresh timing is fixed: a token is refreshed when 10 % of its life
+/// or 5 minutes remain, or once it is an hour old, and a token with 30 s or
+/// less left is never served; after failed refreshes the next one waits 1 s,
+/// doubling to 60 s.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -296,7 +284,7 @@ pub struct TokenCache {
 }
 
 impl TokenCache {
-    /// A cache over `source`, reading time from `clock`, with the default [`RefreshPolicy`].
+    /// A cache over `source`, reading time from `clock`.
     pub fn new(source: Arc<dyn TokenSource>, clock: Arc<dyn Clock>) -> Self {
         TokenCache {
             inner: Arc::new(Inner {
@@ -313,17 +301,6 @@ impl TokenCache {
                 }),
             }),
         }
-    }
-
-    /// Replaces the refresh policy (of this cache and all its clones).
-    pub fn with_policy(self, policy: RefreshPolicy) -> Self {
-        self.inner.lock().policy = policy;
-        self
-    }
-
-    /// The policy in force.
-    pub fn policy(&self) -> RefreshPolicy {
-        self.inner.lock().policy
     }
 
     /// The kind of the underlying source.
@@ -349,13 +326,10 @@ impl TokenCache {
                 _ => true,
             };
             let may_start = st.refresh.is_none() && st.backoff_until.is_none_or(|t| now >= t);
-            let mut drive = false;
             if wanted && may_start {
-                drive = !self.start_refresh(&mut st);
+                self.start_refresh(&mut st);
             }
             match (usable, &st.refresh) {
-                // Without a runtime, whoever starts the refresh has to poll it.
-                (Some(token), Some(r)) if drive => (Some(token), r.future.clone()),
                 (Some(token), _) => return Ok(token),
                 (None, Some(r)) => (None, r.future.clone()),
                 (None, None) => return Err(Error::Auth(unavailable(&self.inner, &st, now))),
@@ -372,8 +346,8 @@ impl TokenCache {
     /// valid token: the same token as [`token`](Self::token) gives, but
     /// while the cached token is fresh the value built when it was fetched is
     /// handed out, with no formatting or allocation per call.
-    pub async fn authorization_value(&self) -> Result<HeaderValue, Error> {
-        if let Some(header) = self.fresh_authorization_value() {
+    pub(crate) async fn header(&self) -> Result<HeaderValue, Error> {
+        if let Some(header) = self.ready_header() {
             return Ok(header);
         }
         let token = self.token().await?;
@@ -387,9 +361,10 @@ impl TokenCache {
 
     /// The cached `authorization` header value when [`token`](Self::token)
     /// would return the cached token without starting a refresh; `None`
-    /// when a fetch or refresh is due (call
-    /// [`authorization_value`](Self::authorization_value) then).
-    pub fn fresh_authorization_value(&self) -> Option<HeaderValue> {
+    /// when a fetch or refresh is due (call [`header`](Self::header) then).
+    /// The hot path of [`AuthLayer`](crate::transport::AuthLayer): one lock,
+    /// one clone of a shared value, no allocation.
+    pub(crate) fn ready_header(&self) -> Option<HeaderValue> {
         let st = self.inner.lock();
         let now = self.inner.clock.now();
         let cached = st.current.as_ref()?;
@@ -410,8 +385,9 @@ impl TokenCache {
         tracing::debug!(source = %self.inner.source.kind(), "IAM token invalidated");
     }
 
-    /// Starts a refresh; returns whether it runs on its own task.
-    fn start_refresh(&self, st: &mut State) -> bool {
+    /// Starts a refresh on its own Tokio task; outside a runtime, records a
+    /// failed refresh instead.
+    fn start_refresh(&self, st: &mut State) {
         let id = st.next_id;
         st.next_id += 1;
         let source = Arc::clone(&self.inner.source);
@@ -430,33 +406,28 @@ impl TokenCache {
                 None => result,
             }
         };
-        match tokio::runtime::Handle::try_current() {
-            Ok(handle) => {
-                let task = handle.spawn(work);
-                let abort = task.abort_handle();
-                let future = async move {
-                    task.await.unwrap_or_else(|_| {
-                        Err(AuthError::new(kind, "the token refresh was cancelled"))
-                    })
-                }
-                .boxed()
-                .shared();
-                st.refresh = Some(InFlight {
-                    id,
-                    future,
-                    abort: Some(abort),
-                });
-                true
-            }
-            Err(_) => {
-                st.refresh = Some(InFlight {
-                    id,
-                    future: work.boxed().shared(),
-                    abort: None,
-                });
-                false
-            }
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            let error = AuthError::new(kind, "fetching a token needs a Tokio runtime");
+            let now = self.inner.clock.now();
+            // Recorded as a failed refresh, without re-locking the state held here.
+            st.failures = st.failures.saturating_add(1);
+            st.backoff_until = now.checked_add(st.policy.backoff.delay(st.failures));
+            st.last_error = Some(error);
+            return;
+        };
+        let task = handle.spawn(work);
+        let abort = task.abort_handle();
+        let future = async move {
+            task.await
+                .unwrap_or_else(|_| Err(AuthError::new(kind, "the token refresh was cancelled")))
         }
+        .boxed()
+        .shared();
+        st.refresh = Some(InFlight {
+            id,
+            future,
+            abort: Some(abort),
+        });
     }
 
     /// Waits for the refresh in flight, if any (tests only).
@@ -596,6 +567,16 @@ mod tests {
         (clock, source, cache)
     }
 
+    /// A cache over a source whose fetches each wait for a permit of `gate`
+    /// (`permits` to start with).
+    fn gated_setup(permits: usize) -> (ManualClock, Arc<Semaphore>, Arc<TestSource>, TokenCache) {
+        let clock = ManualClock::new(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+        let gate = Arc::new(Semaphore::new(permits));
+        let source = TestSource::gated(&clock, vec![], &gate);
+        let cache = TokenCache::new(source.clone(), Arc::new(clock.clone()));
+        (clock, gate, source, cache)
+    }
+
     async fn secret(cache: &TokenCache) -> String {
         cache.token().await.expect("token").secret().to_owned()
     }
@@ -611,52 +592,38 @@ mod tests {
         assert_eq!(source.fetches(), 1);
     }
 
-    #[tokio::test]
-    async fn refreshes_early_at_ten_percent_of_a_one_hour_life() {
-        // life 1 h: threshold max(5 min, 6 min) = 6 min before expiry.
-        let (clock, source, cache) = setup(vec![]);
+    /// A token living `life` is not refreshed `quiet` after it was fetched,
+    /// and is refreshed `due` later, the still-valid token served meanwhile.
+    async fn refreshes_between(life: Duration, quiet: Duration, due: Duration, why: &str) {
+        let (clock, source, cache) = setup(vec![Step::Ok(life)]);
         assert_eq!(secret(&cache).await, "tok-1");
-        clock.advance(53 * MIN);
+        clock.advance(quiet);
         assert_eq!(secret(&cache).await, "tok-1");
         cache.settle().await;
-        assert_eq!(source.fetches(), 1, "7 min left: no refresh yet");
-        clock.advance(2 * MIN);
-        // 5 min left: refresh starts, the still-valid token is served meanwhile.
+        assert_eq!(source.fetches(), 1, "{why}: no refresh yet");
+        clock.advance(due);
+        // Refresh starts, the still-valid token is served meanwhile.
         assert_eq!(secret(&cache).await, "tok-1");
         cache.settle().await;
         assert_eq!(source.fetches(), 2);
         assert_eq!(secret(&cache).await, "tok-2");
+    }
+
+    #[tokio::test]
+    async fn refreshes_early_at_ten_percent_of_a_one_hour_life() {
+        // life 1 h: threshold max(5 min, 6 min) = 6 min before expiry.
+        refreshes_between(HOUR, 53 * MIN, 2 * MIN, "7 min left").await;
     }
 
     #[tokio::test]
     async fn refreshes_early_at_five_minutes_for_short_lives() {
         // life 20 min: 10 % is 2 min, so the 5 min floor applies.
-        let (clock, source, cache) = setup(vec![Step::Ok(20 * MIN)]);
-        assert_eq!(secret(&cache).await, "tok-1");
-        clock.advance(14 * MIN);
-        assert_eq!(secret(&cache).await, "tok-1");
-        cache.settle().await;
-        assert_eq!(source.fetches(), 1);
-        clock.advance(2 * MIN);
-        assert_eq!(secret(&cache).await, "tok-1");
-        cache.settle().await;
-        assert_eq!(source.fetches(), 2);
-        assert_eq!(secret(&cache).await, "tok-2");
+        refreshes_between(20 * MIN, 14 * MIN, 2 * MIN, "6 min left").await;
     }
 
     #[tokio::test]
     async fn refreshes_hourly_even_when_the_token_lives_longer() {
-        let (clock, source, cache) = setup(vec![Step::Ok(12 * HOUR)]);
-        assert_eq!(secret(&cache).await, "tok-1");
-        clock.advance(59 * MIN);
-        assert_eq!(secret(&cache).await, "tok-1");
-        cache.settle().await;
-        assert_eq!(source.fetches(), 1);
-        clock.advance(2 * MIN);
-        assert_eq!(secret(&cache).await, "tok-1");
-        cache.settle().await;
-        assert_eq!(source.fetches(), 2);
-        assert_eq!(secret(&cache).await, "tok-2");
+        refreshes_between(12 * HOUR, 59 * MIN, 2 * MIN, "59 min old").await;
     }
 
     #[tokio::test]
@@ -700,10 +667,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn single_flight_1000_concurrent_callers_one_fetch() {
-        let clock = ManualClock::new(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000));
-        let gate = Arc::new(Semaphore::new(0));
-        let source = TestSource::gated(&clock, vec![], &gate);
-        let cache = TokenCache::new(source.clone(), Arc::new(clock.clone()));
+        let (_clock, gate, source, cache) = gated_setup(0);
         let started = Arc::new(AtomicUsize::new(0));
         let tasks: Vec<_> = (0..1000)
             .map(|_| {
@@ -729,10 +693,7 @@ mod tests {
 
     #[tokio::test]
     async fn single_flight_joined_futures_one_fetch() {
-        let clock = ManualClock::new(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000));
-        let gate = Arc::new(Semaphore::new(0));
-        let source = TestSource::gated(&clock, vec![], &gate);
-        let cache = TokenCache::new(source.clone(), Arc::new(clock.clone()));
+        let (_clock, gate, source, cache) = gated_setup(0);
         let all = futures::future::join_all((0..1000).map(|_| cache.token()));
         let release = async {
             tokio::task::yield_now().await;
@@ -749,10 +710,7 @@ mod tests {
 
     #[tokio::test]
     async fn callers_with_a_valid_token_do_not_wait_for_the_refresh() {
-        let clock = ManualClock::new(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000));
-        let gate = Arc::new(Semaphore::new(1));
-        let source = TestSource::gated(&clock, vec![], &gate);
-        let cache = TokenCache::new(source.clone(), Arc::new(clock.clone()));
+        let (clock, gate, source, cache) = gated_setup(1);
         assert_eq!(secret(&cache).await, "tok-1");
         clock.advance(56 * MIN);
         for _ in 0..100 {
@@ -772,10 +730,7 @@ mod tests {
 
     #[tokio::test]
     async fn never_serves_an_expired_token() {
-        let clock = ManualClock::new(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000));
-        let gate = Arc::new(Semaphore::new(1));
-        let source = TestSource::gated(&clock, vec![], &gate);
-        let cache = TokenCache::new(source.clone(), Arc::new(clock.clone()));
+        let (clock, gate, source, cache) = gated_setup(1);
         assert_eq!(secret(&cache).await, "tok-1");
         // Inside the expiry margin (30 s) counts as expired.
         clock.advance(HOUR - Duration::from_secs(20));
@@ -831,9 +786,9 @@ mod tests {
     #[test]
     fn backoff_doubles_up_to_the_cap() {
         let p = RefreshPolicy::default();
-        let secs: Vec<u64> = (1..=9).map(|n| p.backoff(n).as_secs()).collect();
+        let secs: Vec<u64> = (1..=9).map(|n| p.backoff.delay(n).as_secs()).collect();
         assert_eq!(secs, [1, 2, 4, 8, 16, 32, 60, 60, 60]);
-        assert_eq!(p.backoff(u32::MAX), Duration::from_secs(60));
+        assert_eq!(p.backoff.delay(u32::MAX), Duration::from_secs(60));
     }
 
     #[tokio::test]
@@ -942,10 +897,7 @@ mod tests {
 
     #[tokio::test]
     async fn dropping_the_cache_aborts_the_refresh_task() {
-        let clock = ManualClock::new(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000));
-        let gate = Arc::new(Semaphore::new(1));
-        let source = TestSource::gated(&clock, vec![], &gate);
-        let cache = TokenCache::new(source.clone(), Arc::new(clock.clone()));
+        let (clock, _gate, source, cache) = gated_setup(1);
         assert_eq!(secret(&cache).await, "tok-1");
         clock.advance(56 * MIN);
         assert_eq!(secret(&cache).await, "tok-1");
@@ -964,21 +916,17 @@ mod tests {
     }
 
     #[test]
-    fn works_without_a_tokio_runtime() {
-        let (clock, source, cache) = setup(vec![]);
-        let token = futures::executor::block_on(cache.token()).unwrap();
-        assert_eq!(token.secret(), "tok-1");
-        clock.advance(56 * MIN);
-        // The caller that starts the refresh drives it.
-        let token = futures::executor::block_on(cache.token()).unwrap();
-        assert_eq!(token.secret(), "tok-2");
-        assert_eq!(source.fetches(), 2);
+    fn outside_a_runtime_a_fetch_fails_instead_of_hanging() {
+        let (_clock, source, cache) = setup(vec![]);
+        let err = futures::executor::block_on(cache.token()).unwrap_err();
+        assert!(err.to_string().contains("Tokio runtime"), "{err}");
+        assert_eq!(source.fetches(), 0);
     }
 
-    #[test]
-    fn debug_shows_no_secret() {
+    #[tokio::test]
+    async fn debug_shows_no_secret() {
         let (_clock, _source, cache) = setup(vec![]);
-        futures::executor::block_on(cache.token()).unwrap();
+        cache.token().await.unwrap();
         let shown = format!("{cache:?}");
         assert!(!shown.contains("tok-1"), "{shown}");
         assert!(shown.contains("token_expires_at"), "{shown}");

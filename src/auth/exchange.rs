@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use tokio::time::Instant;
 use tonic::transport::Channel;
 
 use super::token::AccessToken;
@@ -13,6 +14,7 @@ use crate::proto::yandex::cloud::iam::v1::{
     iam_token_service_client::IamTokenServiceClient,
 };
 use crate::region::Region;
+use crate::retry::{Bucket, Cost, RetryBudget, RetryPolicy, Schedule, TokioTimer};
 use crate::time::{Clock, SystemClock};
 
 /// The path of `IamTokenService.Create`, the one IAM method sent without
@@ -26,6 +28,12 @@ pub(crate) const CREATE_METHOD: &str = crate::proto::paths::iam::v1::iam_token_s
 /// ([`Region::endpoint`]`(Service::Iam)`) and must not add an `authorization`
 /// header. The user agent, TLS and connect timeouts are the channel's
 /// (`tonic::transport::Endpoint`) business.
+///
+/// Each exchange retries `UNAVAILABLE` and `RESOURCE_EXHAUSTED` (and
+/// connection failures) by its [`RetryPolicy`] (default
+/// [`RetryPolicy::standard`]), all attempts within the
+/// [`timeout`](Self::timeout); the exchanges of a [`Client`](crate::Client)
+/// draw on the client's [`RetryBudget`].
 ///
 /// ```
 /// use yc_billing::auth::IamExchange;
@@ -43,6 +51,8 @@ pub struct IamExchange {
     region: Region,
     clock: Arc<dyn Clock>,
     timeout: Duration,
+    retry: RetryPolicy,
+    budget: Arc<Bucket>,
 }
 
 impl IamExchange {
@@ -56,20 +66,40 @@ impl IamExchange {
             region,
             clock: Arc::new(SystemClock),
             timeout: Self::DEFAULT_TIMEOUT,
+            retry: RetryPolicy::standard(),
+            budget: Arc::new(RetryBudget::standard().bucket()),
         }
     }
 
     /// Uses `clock` for JWT timestamps and for the start of a static token's assumed life.
-    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
     }
 
-    /// Sets the deadline of each exchange call (default [`Self::DEFAULT_TIMEOUT`];
-    /// more than [`MAX_TIMEOUT`](crate::client::MAX_TIMEOUT) fails each exchange).
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+    /// Sets the deadline of each exchange, retries included (default
+    /// [`Self::DEFAULT_TIMEOUT`]; more than
+    /// [`MAX_TIMEOUT`](crate::client::MAX_TIMEOUT) fails each exchange).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
+    }
+
+    /// Sets the retry policy of each exchange (default [`RetryPolicy::standard`]).
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Draws retries from `budget` (the client's) instead of a budget of its own.
+    pub(crate) fn shared_budget(mut self, budget: Arc<Bucket>) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    /// The retry budget in use, for the sources built on this exchange.
+    pub(crate) fn budget(&self) -> Arc<Bucket> {
+        Arc::clone(&self.budget)
     }
 
     /// The region, which fixes the JWT audience.
@@ -78,7 +108,7 @@ impl IamExchange {
     }
 
     /// The clock in use.
-    pub fn clock(&self) -> Arc<dyn Clock> {
+    pub(crate) fn shared_clock(&self) -> Arc<dyn Clock> {
         Arc::clone(&self.clock)
     }
 
@@ -113,18 +143,37 @@ impl IamExchange {
         if let Err(e) = crate::client::check_max_timeout("IamExchange timeout", self.timeout) {
             return Err(AuthError::new(kind, e.to_string()));
         }
-        let mut request = tonic::Request::new(CreateIamTokenRequest {
-            identity: Some(identity),
-        });
-        request.set_timeout(self.timeout);
-        let mut client = self.client.clone();
-        let response = client.create(request).await.map_err(|status| {
-            AuthError::new(
-                kind,
-                format!("exchanging the {what} for an IAM token failed"),
-            )
-            .with_rpc(RpcError::from_status(CREATE_METHOD, &status))
-        })?;
+        let deadline = Instant::now() + self.timeout;
+        let schedule = Schedule {
+            max_attempts: self.retry.attempts(),
+            deadline: Some(deadline),
+            budget: Some(&self.budget),
+            timer: &TokioTimer,
+        };
+        let attempt = |_| {
+            let mut request = tonic::Request::new(CreateIamTokenRequest {
+                identity: Some(identity.clone()),
+            });
+            request.set_timeout(deadline.saturating_duration_since(Instant::now()));
+            let mut client = self.client.clone();
+            async move { client.create(request).await }
+        };
+        let classify = |status: &tonic::Status, _| {
+            let cost = match crate::transport::diagnose::classify(status) {
+                Some(_) => Cost::Transport,
+                None => Cost::Rpc,
+            };
+            self.retry.verdict_for_code(status.code(), cost)
+        };
+        let response = crate::retry::run::run(schedule, attempt, classify)
+            .await
+            .map_err(|failure| {
+                AuthError::new(
+                    kind,
+                    format!("exchanging the {what} for an IAM token failed"),
+                )
+                .with_rpc(RpcError::from_status(CREATE_METHOD, &failure.error))
+            })?;
         let response = response.into_inner();
         if response.iam_token.is_empty() {
             return Err(AuthError::new(
@@ -156,6 +205,7 @@ impl fmt::Debug for IamExchange {
             .field("region", &self.region)
             .field("clock", &self.clock)
             .field("timeout", &self.timeout)
+            .field("retry", &self.retry)
             .finish_non_exhaustive()
     }
 }

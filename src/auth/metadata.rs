@@ -15,6 +15,7 @@ use hyper_util::rt::TokioExecutor;
 
 use super::token::{AccessToken, TokenSource};
 use crate::error::{AuthError, CredentialSource, Error, SourceAttempt};
+use crate::retry::{Backoff, Bucket, Cost, Schedule, Stopped, TokioTimer, Verdict};
 use crate::time::{Clock, SystemClock};
 
 /// The metadata service's address on Yandex Cloud VMs.
@@ -35,17 +36,19 @@ const MAX_BODY: usize = 64 * 1024;
 ///
 /// Each fetch sends `GET http://{addr}/computeMetadata/v1/instance/service-accounts/default/token`
 /// with `Metadata-Flavor: Google` and reads `{access_token, expires_in, token_type}`.
-/// Connection errors, timeouts, HTTP 429 and 5xx are retried with exponential
-/// backoff (by default 4 attempts, 100 ms first delay, 2 s per attempt); other
-/// answers fail at once.
+/// Connection errors, timeouts, HTTP 429 and 5xx are retried by the crate's
+/// retry loop (by default 4 attempts, backoff from 100 ms doubling to at
+/// most 2 s with full jitter, 2 s per attempt); other answers fail at once.
+/// Built from [`Credentials`](super::Credentials) for a client, its
+/// retries draw on the client's [`RetryBudget`](crate::retry::RetryBudget).
 ///
 /// ```
 /// use std::time::Duration;
 /// use yc_billing::auth::MetadataTokenSource;
 ///
 /// let source = MetadataTokenSource::new("127.0.0.1:8080")?
-///     .with_attempts(2)
-///     .with_timeout(Duration::from_millis(500));
+///     .max_attempts(2)
+///     .timeout(Duration::from_millis(500));
 /// assert_eq!(source.address(), "127.0.0.1:8080");
 /// assert!(MetadataTokenSource::new("host/with/path").is_err());
 /// # Ok::<(), yc_billing::Error>(())
@@ -55,10 +58,11 @@ pub struct MetadataTokenSource {
     authority: http::uri::Authority,
     clock: Arc<dyn Clock>,
     attempts: u32,
-    initial_backoff: Duration,
+    backoff: Backoff,
     timeout: Duration,
     client: Client<HttpConnector, Empty<Bytes>>,
     env_chain: Option<Arc<EnvChain>>,
+    budget: Option<Arc<Bucket>>,
 }
 
 /// The metadata service as the end of the environment chain.
@@ -140,10 +144,11 @@ impl MetadataTokenSource {
             authority,
             clock: Arc::new(SystemClock),
             attempts: 4,
-            initial_backoff: Duration::from_millis(100),
+            backoff: Backoff::new(Duration::from_millis(100), Duration::from_secs(2)),
             timeout,
             client: Client::builder(TokioExecutor::new()).build(connector),
             env_chain: None,
+            budget: None,
         }
     }
 
@@ -163,26 +168,32 @@ impl MetadataTokenSource {
         self.authority.as_str()
     }
 
+    /// Draws retries from `budget` (a client's).
+    pub(crate) fn shared_budget(mut self, budget: Arc<Bucket>) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
     /// Uses `clock` to turn `expires_in` into an expiry time.
-    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
     }
 
     /// How many times one fetch tries before giving up (at least 1; default 4).
-    pub fn with_attempts(mut self, attempts: u32) -> Self {
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
         self.attempts = attempts.max(1);
         self
     }
 
-    /// The delay after the first failed attempt, doubled after each further one (default 100 ms).
-    pub fn with_initial_backoff(mut self, delay: Duration) -> Self {
-        self.initial_backoff = delay;
+    /// The backoff between attempts (default 100 ms doubling to 2 s, full jitter).
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
         self
     }
 
     /// The deadline of one attempt, connecting included (default 2 s).
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+    pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
     }
@@ -285,50 +296,72 @@ fn chain(e: &dyn std::error::Error) -> String {
     out
 }
 
+impl MetadataTokenSource {
+    /// One attempt; not reaching the service at the end of the environment
+    /// chain, before it has ever answered, is final: no credentials found.
+    async fn attempt_in_chain(&self) -> Result<AccessToken, Failure> {
+        match self.attempt().await {
+            Err(Failure::Unreachable(reason)) => match &self.env_chain {
+                Some(env) if !env.reached.load(Ordering::Relaxed) => {
+                    let mut tried = env.tried.clone();
+                    tried.push(SourceAttempt::new(
+                        CredentialSource::MetadataService,
+                        self.authority.as_str(),
+                        reason,
+                    ));
+                    Err(Failure::Fatal(AuthError::no_credentials(tried)))
+                }
+                _ => Err(Failure::Unreachable(reason)),
+            },
+            Ok(token) => {
+                if let Some(env) = &self.env_chain {
+                    env.reached.store(true, Ordering::Relaxed);
+                }
+                Ok(token)
+            }
+            other => other,
+        }
+    }
+}
+
 impl TokenSource for MetadataTokenSource {
     fn fetch(&self) -> BoxFuture<'_, Result<AccessToken, AuthError>> {
         async move {
-            let mut delay = self.initial_backoff;
-            let mut attempt = 1;
-            loop {
-                let outcome = match self.attempt().await {
-                    Err(Failure::Unreachable(reason)) => match &self.env_chain {
-                        Some(env) if !env.reached.load(Ordering::Relaxed) => {
-                            let mut tried = env.tried.clone();
-                            tried.push(SourceAttempt::new(
-                                CredentialSource::MetadataService,
-                                self.authority.as_str(),
-                                reason,
-                            ));
-                            return Err(AuthError::no_credentials(tried));
-                        }
-                        _ => Err(Failure::Unreachable(reason)),
-                    },
-                    other => other,
-                };
-                match outcome {
-                    Ok(token) => {
-                        if let Some(env) = &self.env_chain {
-                            env.reached.store(true, Ordering::Relaxed);
-                        }
-                        return Ok(token);
-                    }
-                    Err(Failure::Fatal(e)) => return Err(e),
-                    Err(Failure::Unreachable(reason) | Failure::Retryable(reason))
-                        if attempt >= self.attempts =>
-                    {
-                        return Err(AuthError::new(
-                            CredentialSource::MetadataService,
-                            format!("{reason} (gave up after {attempt} attempt(s))"),
-                        ));
-                    }
-                    Err(Failure::Unreachable(reason) | Failure::Retryable(reason)) => {
-                        tracing::debug!(attempt, %reason, retry_in = ?delay, "metadata token request failed");
-                        tokio::time::sleep(delay).await;
-                        delay = delay.saturating_mul(2);
-                        attempt += 1;
+            let schedule = Schedule {
+                max_attempts: self.attempts,
+                deadline: None,
+                budget: self.budget.as_deref(),
+                timer: &TokioTimer,
+            };
+            let classify = |failure: &Failure, attempt| match failure {
+                Failure::Fatal(_) => Verdict::Stop,
+                Failure::Unreachable(reason) | Failure::Retryable(reason) => {
+                    tracing::debug!(attempt, %reason, "metadata token request failed");
+                    Verdict::Retry {
+                        backoff: self.backoff,
+                        cost: Cost::Transport,
                     }
                 }
+            };
+            let attempt = |_| self.attempt_in_chain();
+            match crate::retry::run::run(schedule, attempt, classify).await {
+                Ok(token) => Ok(token),
+                Err(failure) => match failure.error {
+                    Failure::Fatal(e) => Err(e),
+                    Failure::Unreachable(reason) | Failure::Retryable(reason) => {
+                        let why = match failure.stopped {
+                            Stopped::Budget => ", the retry budget is spent",
+                            _ => "",
+                        };
+                        Err(AuthError::new(
+                            CredentialSource::MetadataService,
+                            format!(
+                                "{reason} (gave up after {} attempt(s){why})",
+                                failure.attempts
+                            ),
+                        ))
+                    }
+                },
             }
         }
         .boxed()
@@ -344,7 +377,7 @@ impl fmt::Debug for MetadataTokenSource {
         f.debug_struct("MetadataTokenSource")
             .field("address", &self.authority.as_str())
             .field("attempts", &self.attempts)
-            .field("initial_backoff", &self.initial_backoff)
+            .field("backoff", &self.backoff)
             .field("timeout", &self.timeout)
             .field("end_of_env_chain", &self.env_chain.is_some())
             .finish_non_exhaustive()

@@ -3,7 +3,12 @@
 //! Every call to the Billing API carries an IAM token. This module turns
 //! [`Credentials`] (a static IAM token, an OAuth token, a service-account
 //! authorized key, the VM metadata service, or a [`TokenSource`] of your own)
-//! into a token source, and keeps the token fresh in a [`TokenCache`].
+//! into a token source, and keeps the token fresh in a [`TokenCache`], which
+//! the [`AuthLayer`](crate::transport::AuthLayer) of every client reads.
+//!
+//! [`TokenSource`] is the one trait of credentials: implement it (and pass
+//! it to [`Credentials::custom`]) for a source this crate does not know. A
+//! static IAM token is [`Credentials::iam_token`].
 //!
 //! ```no_run
 //! use yc_billing::auth::{Credentials, IamExchange};
@@ -41,7 +46,7 @@ use std::time::Duration;
 /// The clock is a parameter of the credentials API (`with_clock`); its home is [`crate::time`].
 #[doc(no_inline)]
 pub use crate::time::{Clock, ManualClock, SystemClock};
-pub use cache::{RefreshPolicy, TokenCache};
+pub use cache::TokenCache;
 pub use exchange::IamExchange;
 pub use metadata::{
     DEFAULT_METADATA_ADDR, METADATA_ADDR_ENV, METADATA_FLAVOR, METADATA_FLAVOR_HEADER,
@@ -263,7 +268,7 @@ impl Credentials {
     /// service-account sources for the exchange, and its clock by every
     /// built-in source.
     pub fn into_source(self, iam: IamExchange) -> Arc<dyn TokenSource> {
-        let clock = iam.clock();
+        let clock = iam.shared_clock();
         match self.inner {
             Inner::IamToken(token) => Arc::new(StaticTokenSource {
                 token: AccessToken::new(token, sources::static_expiry(clock.now())),
@@ -273,16 +278,19 @@ impl Credentials {
             Inner::ServiceAccountKey(key) => {
                 service_account::ServiceAccountSource::shared(*key, iam)
             }
-            Inner::Metadata(Ok(authority)) => {
-                Arc::new(MetadataTokenSource::with_authority(authority).with_clock(clock))
-            }
+            Inner::Metadata(Ok(authority)) => Arc::new(
+                MetadataTokenSource::with_authority(authority)
+                    .clock(clock)
+                    .shared_budget(iam.budget()),
+            ),
             Inner::EnvMetadata(authority, tried) => Arc::new(
                 MetadataTokenSource::with_authority_connect_timeout(
                     authority,
                     ENV_METADATA_CONNECT_TIMEOUT,
                 )
                 .end_of_env_chain(tried)
-                .with_clock(clock),
+                .clock(clock)
+                .shared_budget(iam.budget()),
             ),
             Inner::Metadata(Err(reason)) => Arc::new(FailingSource {
                 error: AuthError::new(CredentialSource::MetadataService, reason),
@@ -293,7 +301,7 @@ impl Credentials {
 
     /// [`into_source`](Self::into_source) wrapped in a [`TokenCache`] on the clock of `iam`.
     pub fn into_cache(self, iam: IamExchange) -> TokenCache {
-        let clock = iam.clock();
+        let clock = iam.shared_clock();
         TokenCache::new(self.into_source(iam), clock)
     }
 }
@@ -334,8 +342,8 @@ mod tests {
         // Port 1 on loopback: nothing listens there, so an exchange fails fast.
         let channel = tonic::transport::Endpoint::from_static("http://127.0.0.1:1").connect_lazy();
         IamExchange::new(channel, crate::region::Region::Ru)
-            .with_clock(Arc::new(clock.clone()))
-            .with_timeout(Duration::from_secs(5))
+            .clock(Arc::new(clock.clone()))
+            .timeout(Duration::from_secs(5))
     }
 
     fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> {

@@ -386,7 +386,7 @@ impl TokenSource for ServiceAccountSource {
         async move {
             let jwt = self
                 .key
-                .create_jwt(self.iam.region(), self.iam.clock().now())?;
+                .create_jwt(self.iam.region(), self.iam.shared_clock().now())?;
             self.iam.exchange_jwt(&jwt).await
         }
         .boxed()

@@ -76,12 +76,17 @@ impl fmt::Debug for AccessToken {
     }
 }
 
-/// Something that can produce a fresh IAM token: the extension point for
-/// credential sources this crate does not know about.
+/// Something that can produce a fresh IAM token: the one trait of
+/// credentials, and the extension point for sources this crate does not
+/// know about (hand one to [`Credentials::custom`](super::Credentials::custom)).
 ///
-/// Implementations do the exchange every time [`fetch`](Self::fetch) is
-/// called; caching, early refresh, single-flight and backoff are the job of
-/// [`TokenCache`](super::TokenCache).
+/// Every built-in source implements it too. Implementations do the exchange
+/// every time [`fetch`](Self::fetch) is called; caching, early refresh,
+/// single-flight, backoff and the `authorization` header are the job of
+/// [`TokenCache`](super::TokenCache), which the client's
+/// [`AuthLayer`](crate::transport::AuthLayer) reads. A source that talks to
+/// a remote service may retry inside `fetch` (the built-in ones do, on
+/// [`crate::retry`]'s engine).
 ///
 /// ```
 /// use std::time::{Duration, SystemTime};

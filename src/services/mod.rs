@@ -266,8 +266,8 @@ impl<Req, Out> Call<Req, Out> {
     }
 
     /// Sets the retry policy of this call.
-    pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.options = self.options.retry(policy);
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.options = self.options.retry_policy(policy);
         self
     }
 

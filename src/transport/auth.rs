@@ -3,81 +3,15 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures::future::BoxFuture;
-use http::HeaderValue;
 use tower::{Layer, Service};
 
 use super::BoxError;
 use crate::Error;
-
-/// Where [`AuthLayer`] gets the value of the `authorization` header.
-pub trait AuthorizationSource: Send + Sync + 'static {
-    /// The full header value, `Bearer <token>`, marked sensitive.
-    fn authorization(&self) -> BoxFuture<'_, Result<HeaderValue, Error>>;
-
-    /// The header value when it is at hand without waiting (a fixed token, or
-    /// a cached one that needs no refresh yet): lets [`AuthLayer`] skip the
-    /// boxed future on the hot path. `None` (the default) means "ask
-    /// [`authorization`](Self::authorization)".
-    fn ready_authorization(&self) -> Option<HeaderValue> {
-        None
-    }
-
-    /// Called after the server rejected the current token (UNAUTHENTICATED),
-    /// so the next [`authorization`](Self::authorization) fetches a new one.
-    fn invalidate(&self) {}
-}
-
-/// A fixed IAM token, for tests and for callers that manage tokens themselves.
-#[derive(Clone)]
-pub struct StaticToken {
-    value: HeaderValue,
-}
-
-impl StaticToken {
-    /// Wraps a token; fails if it cannot be sent as a header.
-    pub fn new(token: &str) -> Result<Self, Error> {
-        let mut value = HeaderValue::try_from(format!("Bearer {token}")).map_err(|_| {
-            Error::config("iam_token", "contains characters not allowed in a header")
-        })?;
-        value.set_sensitive(true);
-        Ok(StaticToken { value })
-    }
-}
-
-impl fmt::Debug for StaticToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("StaticToken(<redacted>)")
-    }
-}
-
-impl AuthorizationSource for StaticToken {
-    fn authorization(&self) -> BoxFuture<'_, Result<HeaderValue, Error>> {
-        let value = self.value.clone();
-        Box::pin(async move { Ok(value) })
-    }
-
-    fn ready_authorization(&self) -> Option<HeaderValue> {
-        Some(self.value.clone())
-    }
-}
-
-impl AuthorizationSource for crate::auth::TokenCache {
-    fn authorization(&self) -> BoxFuture<'_, Result<HeaderValue, Error>> {
-        Box::pin(self.authorization_value())
-    }
-
-    fn ready_authorization(&self) -> Option<HeaderValue> {
-        self.fresh_authorization_value()
-    }
-
-    fn invalidate(&self) {
-        crate::auth::TokenCache::invalidate(self);
-    }
-}
+use crate::auth::TokenCache;
+use crate::error::AuthError;
 
 /// Whether a gRPC method needs the `authorization` header, from the method
 /// table ([`MethodInfo::needs_authorization`](crate::proto::MethodInfo::needs_authorization)):
@@ -97,23 +31,35 @@ pub fn needs_authorization(path: &str) -> bool {
     crate::proto::method(path).is_none_or(|m| m.needs_authorization)
 }
 
-/// Adds `authorization: Bearer <token>` to every request that needs it.
+/// Adds `authorization: Bearer <token>` to every request that needs it,
+/// taking the token from a [`TokenCache`].
+///
+/// ```
+/// use yc_billing::auth::{Credentials, IamExchange};
+/// use yc_billing::region::Region;
+/// use yc_billing::transport::AuthLayer;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let channel = tonic::transport::Endpoint::from_static("http://127.0.0.1:50051").connect_lazy();
+/// let cache = Credentials::iam_token("t1.example").into_cache(IamExchange::new(channel, Region::Ru));
+/// let layer = AuthLayer::new(cache);
+/// # let _ = layer; }
+/// ```
 #[derive(Clone)]
 pub struct AuthLayer {
-    source: Arc<dyn AuthorizationSource>,
+    cache: Option<TokenCache>,
 }
 
 impl AuthLayer {
-    /// A layer taking tokens from `source`.
-    pub fn new(source: impl AuthorizationSource) -> Self {
-        AuthLayer {
-            source: Arc::new(source),
-        }
+    /// A layer taking tokens from `cache` (clones share the token).
+    pub fn new(cache: TokenCache) -> Self {
+        AuthLayer { cache: Some(cache) }
     }
 
-    /// A layer sharing an existing source.
-    pub fn from_arc(source: Arc<dyn AuthorizationSource>) -> Self {
-        AuthLayer { source }
+    /// A layer of a client without credentials: every call that needs a
+    /// token fails with [`AuthError::no_credentials`].
+    pub(crate) fn without_credentials() -> Self {
+        AuthLayer { cache: None }
     }
 }
 
@@ -129,7 +75,7 @@ impl<S> Layer<S> for AuthLayer {
     fn layer(&self, inner: S) -> Self::Service {
         AuthService {
             inner,
-            source: self.source.clone(),
+            cache: self.cache.clone(),
         }
     }
 }
@@ -138,13 +84,13 @@ impl<S> Layer<S> for AuthLayer {
 #[derive(Clone)]
 pub struct AuthService<S> {
     inner: S,
-    source: Arc<dyn AuthorizationSource>,
+    cache: Option<TokenCache>,
 }
 
 impl<S> AuthService<S> {
-    /// The source of tokens.
-    pub fn source(&self) -> &Arc<dyn AuthorizationSource> {
-        &self.source
+    /// The cache the tokens come from (`None` for a client without credentials).
+    pub fn token_cache(&self) -> Option<&TokenCache> {
+        self.cache.as_ref()
     }
 }
 
@@ -177,16 +123,20 @@ where
         }
         // Hot path: the value is at hand, so the ready inner service is called
         // right away, with no boxing and no clone of it.
-        if let Some(value) = self.source.ready_authorization() {
+        if let Some(value) = self.cache.as_ref().and_then(TokenCache::ready_header) {
             req.headers_mut().insert(http::header::AUTHORIZATION, value);
             return AuthFuture::ready(self.inner.call(req));
         }
         // The ready service goes into the future; a clone stays for the next call.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let source = self.source.clone();
+        let cache = self.cache.clone();
         AuthFuture::waiting(Box::pin(async move {
-            let value = source.authorization().await.map_err(BoxError::from)?;
+            let Some(cache) = cache else {
+                let error = Error::Auth(AuthError::no_credentials(Vec::new()));
+                return Err(BoxError::from(error));
+            };
+            let value = cache.header().await.map_err(BoxError::from)?;
             req.headers_mut().insert(http::header::AUTHORIZATION, value);
             inner.call(req).await.map_err(Into::into)
         }))
@@ -249,21 +199,47 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::{Duration, SystemTime};
     use tower::ServiceExt;
 
-    /// A source that has no value at hand: every call takes the boxed path.
-    struct Slow {
-        value: HeaderValue,
+    use crate::auth::{AccessToken, SystemClock, TokenSource};
+    use crate::error::CredentialSource;
+    use http::HeaderValue;
+
+    /// A source that counts its fetches (or fails when `token` is `None`).
+    #[derive(Debug)]
+    struct Counting {
+        token: Option<&'static str>,
         asked: AtomicUsize,
     }
 
-    impl AuthorizationSource for Slow {
-        fn authorization(&self) -> BoxFuture<'_, Result<HeaderValue, Error>> {
+    impl TokenSource for Counting {
+        fn fetch(&self) -> BoxFuture<'_, Result<AccessToken, AuthError>> {
             self.asked.fetch_add(1, Ordering::SeqCst);
-            let value = self.value.clone();
-            Box::pin(async move { Ok(value) })
+            let result = match self.token {
+                Some(t) => Ok(AccessToken::new(
+                    t,
+                    SystemTime::now() + Duration::from_secs(3600),
+                )),
+                None => Err(AuthError::new(CredentialSource::Custom, "no token today")),
+            };
+            Box::pin(async move { result })
         }
+
+        fn kind(&self) -> CredentialSource {
+            CredentialSource::Custom
+        }
+    }
+
+    fn counting(token: Option<&'static str>) -> (Arc<Counting>, AuthLayer) {
+        let source = Arc::new(Counting {
+            token,
+            asked: AtomicUsize::new(0),
+        });
+        let cache = TokenCache::new(source.clone(), Arc::new(SystemClock));
+        (source, AuthLayer::new(cache))
     }
 
     /// The inner service: answers with the `authorization` header it got.
@@ -287,61 +263,52 @@ mod tests {
             .expect("request")
     }
 
-    #[tokio::test]
-    async fn ready_and_waiting_sources_put_the_same_header() {
-        const PATH: &str = "/yandex.cloud.billing.v1.CustomerService/List";
-        let fixed = AuthLayer::new(StaticToken::new("t1.fixed").expect("token")).layer(echo());
-        let got = fixed.oneshot(request(PATH)).await.expect("call");
-        assert_eq!(got.expect("header").to_str().ok(), Some("Bearer t1.fixed"));
+    const PATH: &str = "/yandex.cloud.billing.v1.CustomerService/List";
 
-        let slow = Arc::new(Slow {
-            value: HeaderValue::from_static("Bearer t1.slow"),
-            asked: AtomicUsize::new(0),
-        });
-        let layer = AuthLayer::from_arc(slow.clone());
+    #[tokio::test]
+    async fn waiting_and_ready_paths_put_the_same_header() {
+        let (source, layer) = counting(Some("t1.fixed"));
+        // First call: nothing cached, the boxed path fetches.
         let got = layer
             .layer(echo())
             .oneshot(request(PATH))
             .await
             .expect("call");
-        assert_eq!(got.expect("header").to_str().ok(), Some("Bearer t1.slow"));
-        assert_eq!(slow.asked.load(Ordering::SeqCst), 1);
+        assert_eq!(got.expect("header").to_str().ok(), Some("Bearer t1.fixed"));
+        // Second call: the cached value is at hand.
+        let svc = layer.layer(echo());
+        assert!(
+            svc.token_cache()
+                .and_then(TokenCache::ready_header)
+                .is_some()
+        );
+        let got = svc.oneshot(request(PATH)).await.expect("call");
+        assert_eq!(got.expect("header").to_str().ok(), Some("Bearer t1.fixed"));
+        assert_eq!(source.asked.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test]
     async fn token_service_calls_get_no_header_and_do_not_ask() {
-        let slow = Arc::new(Slow {
-            value: HeaderValue::from_static("Bearer t1.slow"),
-            asked: AtomicUsize::new(0),
-        });
-        let svc = AuthLayer::from_arc(slow.clone()).layer(echo());
-        let got = svc
+        let (source, layer) = counting(Some("t1.slow"));
+        let got = layer
+            .layer(echo())
             .oneshot(request("/yandex.cloud.iam.v1.IamTokenService/Create"))
             .await
             .expect("call");
         assert!(got.is_none());
-        assert_eq!(slow.asked.load(Ordering::SeqCst), 0);
+        assert_eq!(source.asked.load(Ordering::SeqCst), 0);
     }
 
     #[tokio::test]
     async fn a_failing_source_fails_the_call_with_the_auth_error() {
-        struct Failing;
-        impl AuthorizationSource for Failing {
-            fn authorization(&self) -> BoxFuture<'_, Result<HeaderValue, Error>> {
-                Box::pin(async {
-                    Err(Error::Auth(crate::AuthError::new(
-                        crate::CredentialSource::Custom,
-                        "no token today",
-                    )))
-                })
-            }
+        for layer in [counting(None).1, AuthLayer::without_credentials()] {
+            let err = layer
+                .layer(echo())
+                .oneshot(request(PATH))
+                .await
+                .expect_err("must fail");
+            let err = err.downcast::<Error>().expect("the crate's error");
+            assert!(matches!(*err, Error::Auth(_)), "{err}");
         }
-        let svc = AuthLayer::new(Failing).layer(echo());
-        let err = svc
-            .oneshot(request("/yandex.cloud.billing.v1.CustomerService/List"))
-            .await
-            .expect_err("must fail");
-        let err = err.downcast::<Error>().expect("the crate's error");
-        assert!(matches!(*err, Error::Auth(_)), "{err}");
     }
 }

@@ -7,11 +7,14 @@
 //! # async fn f() -> Result<(), Box<dyn std::error::Error>> {
 //! use tower::ServiceBuilder;
 //! use yc_billing::proto::yandex::cloud::billing::v1::customer_service_client::CustomerServiceClient;
-//! use yc_billing::transport::{AuthLayer, HeadersLayer, StaticToken};
+//! use yc_billing::auth::{Credentials, IamExchange};
+//! use yc_billing::region::Region;
+//! use yc_billing::transport::{AuthLayer, HeadersLayer};
 //!
 //! let channel = tonic::transport::Endpoint::from_static("http://127.0.0.1:50051").connect_lazy();
+//! let tokens = Credentials::iam_token("t1.example").into_cache(IamExchange::new(channel.clone(), Region::Ru));
 //! let svc = ServiceBuilder::new()
-//!     .layer(AuthLayer::new(StaticToken::new("t1.example")?))
+//!     .layer(AuthLayer::new(tokens))
 //!     .layer(HeadersLayer::new())
 //!     .service(channel);
 //! let _stub = CustomerServiceClient::new(svc);
@@ -22,9 +25,7 @@ mod auth;
 pub(crate) mod diagnose;
 mod headers;
 
-pub use auth::{
-    AuthFuture, AuthLayer, AuthService, AuthorizationSource, StaticToken, needs_authorization,
-};
+pub use auth::{AuthFuture, AuthLayer, AuthService, needs_authorization};
 pub use headers::{
     HeadersLayer, HeadersService, IDEMPOTENCY_KEY, X_CLIENT_REQUEST_ID, X_CLIENT_TRACE_ID,
     X_OPERATION_POLL_INTERVAL, X_REQUEST_ID, X_SERVER_TRACE_ID, is_mutating,

@@ -19,7 +19,7 @@ use yc_billing::{Client, ClientBuilder, RetryPolicy};
 
 /// The standard retries with a 5 ms first backoff, so retried tests stay quick.
 pub fn quick_retries() -> RetryPolicy {
-    RetryPolicy::standard().with_initial_backoff(std::time::Duration::from_millis(5))
+    RetryPolicy::standard().initial_backoff(std::time::Duration::from_millis(5))
 }
 
 /// Builds a client the test has configured (from `emu.client_builder()`).
