@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::FutureExt;
 use http::{HeaderName, Uri};
 use tokio::time::Instant;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
@@ -760,8 +761,10 @@ impl Client {
                 trace_id = %trace_id,
             );
             let sent = tokio::time::timeout(remaining, call(req)).instrument(span.clone());
-            async move {
-                let status = match sent.await {
+            // A combinator, not an `async` block: a block would hold `sent`
+            // twice (as captured and as awaited), doubling the call's future.
+            sent.map(move |outcome| {
+                let status = match outcome {
                     Ok(Ok(response)) => return Ok(response),
                     // A server enforcing the `grpc-timeout` we sent may answer
                     // first, and tonic servers answer CANCELLED "Timeout expired":
@@ -780,7 +783,7 @@ impl Client {
                     tracing::debug!(code = ?status.code(), message = status.message(), "attempt failed");
                 });
                 Err((self.map_failure(method, &status, request_id), status.code()))
-            }
+            })
         };
         let classify = |(error, code): &(Error, tonic::Code), _attempt: u32| {
             // A rejected token may have been revoked or expired early: fetch a new one once.
