@@ -378,6 +378,32 @@ impl From<TransportError> for Error {
     }
 }
 
+/// The accessors an error carrying a `google.rpc.Status` has: its code,
+/// message, decoded details and their field violations.
+macro_rules! status_accessors {
+    ($details_doc:literal) => {
+        /// The status code.
+        pub fn code(&self) -> tonic::Code {
+            self.code
+        }
+
+        /// The message, as the server gave it.
+        pub fn message(&self) -> &str {
+            &self.message
+        }
+
+        #[doc = $details_doc]
+        pub fn details(&self) -> &ErrorDetails {
+            &self.details
+        }
+
+        /// The field violations of a `google.rpc.BadRequest` detail, as `(field, description)`.
+        pub fn field_violations(&self) -> Vec<(&str, &str)> {
+            field_violations(&self.details)
+        }
+    };
+}
+
 /// A call answered with a non-OK gRPC status.
 ///
 /// Built with [`from_status`](Self::from_status); read with the accessors
@@ -416,20 +442,7 @@ impl RpcError {
         &self.method
     }
 
-    /// The status code.
-    pub fn code(&self) -> tonic::Code {
-        self.code
-    }
-
-    /// The server's message.
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-
-    /// `google.rpc` details decoded from `grpc-status-details-bin`.
-    pub fn details(&self) -> &ErrorDetails {
-        &self.details
-    }
+    status_accessors!("`google.rpc` details decoded from `grpc-status-details-bin`.");
 
     /// The server's `x-request-id`.
     pub fn request_id(&self) -> Option<&str> {
@@ -469,11 +482,6 @@ impl RpcError {
             server_trace_id: header("x-server-trace-id"),
             client_request_id: None,
         }
-    }
-
-    /// The field violations of a `google.rpc.BadRequest` detail, as `(field, description)`.
-    pub fn field_violations(&self) -> Vec<(&str, &str)> {
-        field_violations(&self.details)
     }
 }
 
@@ -569,25 +577,7 @@ impl OperationError {
         &self.description
     }
 
-    /// The error's code.
-    pub fn code(&self) -> tonic::Code {
-        self.code
-    }
-
-    /// The error's message.
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-
-    /// Details decoded from the operation's `google.rpc.Status`.
-    pub fn details(&self) -> &ErrorDetails {
-        &self.details
-    }
-
-    /// The field violations of a `google.rpc.BadRequest` detail, as `(field, description)`.
-    pub fn field_violations(&self) -> Vec<(&str, &str)> {
-        field_violations(&self.details)
-    }
+    status_accessors!("Details decoded from the operation's `google.rpc.Status`.");
 
     /// Builds the error from the `error` field of a finished operation.
     pub fn from_status(

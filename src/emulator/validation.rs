@@ -320,7 +320,7 @@ impl Validator {
                     }
                 }
                 for (i, item) in items.iter().enumerate() {
-                    self.check_value(item, &rules, &format!("{path}[{i}]"), true, out);
+                    self.check_scalar(item, &rules, &format!("{path}[{i}]"), true, out);
                 }
             }
             Value::Map(map) => {
@@ -360,12 +360,12 @@ impl Validator {
                             out,
                         );
                     }
-                    self.check_value(&map[key], &rules, &entry_path, true, out);
+                    self.check_scalar(&map[key], &rules, &entry_path, true, out);
                 }
             }
             other => {
                 if present {
-                    self.check_value(other, &rules, &path, present, out);
+                    self.check_scalar(other, &rules, &path, present, out);
                 }
             }
         }
@@ -384,21 +384,6 @@ impl Validator {
         }
     }
 
-    fn check_value(
-        &self,
-        value: &Value,
-        rules: &ScalarRules,
-        path: &str,
-        present: bool,
-        out: &mut Vec<Violation>,
-    ) {
-        if let Value::Message(m) = value {
-            self.walk(m, path, out);
-        } else {
-            self.check_scalar(value, rules, path, present, out);
-        }
-    }
-
     fn check_scalar(
         &self,
         value: &Value,
@@ -407,6 +392,11 @@ impl Validator {
         present: bool,
         out: &mut Vec<Violation>,
     ) {
+        // A message value is checked field by field, present or not.
+        if let Value::Message(m) = value {
+            self.walk(m, path, out);
+            return;
+        }
         if !present {
             return;
         }
