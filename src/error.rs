@@ -979,7 +979,7 @@ mod tests {
         assert!(Error::from(none).is_no_credentials());
 
         let rpc = RpcError::from_status(
-            "/yandex.cloud.iam.v1.IamTokenService/Create",
+            crate::proto::paths::iam::v1::iam_token_service::CREATE,
             &bad_request_status(),
         );
         let exchange = AuthError::new(CredentialSource::OAuth, "exchange failed").with_rpc(rpc);

@@ -493,7 +493,10 @@ mod tests {
         let err = source.fetch().await.unwrap_err();
         assert_eq!(err.credential_source(), CredentialSource::OAuth);
         let rpc = err.rpc().expect("rpc error attached");
-        assert_eq!(rpc.method(), "/yandex.cloud.iam.v1.IamTokenService/Create");
+        assert_eq!(
+            rpc.method(),
+            crate::proto::paths::iam::v1::iam_token_service::CREATE
+        );
         assert_eq!(rpc.code(), tonic::Code::Unavailable);
         assert!(!err.to_string().contains("y0_secret-oauth"), "{err}");
         assert!(!format!("{source:?}").contains("y0_secret-oauth"));

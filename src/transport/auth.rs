@@ -23,7 +23,7 @@ use crate::error::AuthError;
 /// ```
 /// use yc_billing::transport::needs_authorization;
 /// assert!(needs_authorization("/yandex.cloud.billing.v1.CustomerService/List"));
-/// assert!(!needs_authorization("/yandex.cloud.iam.v1.IamTokenService/Create"));
+/// assert!(!needs_authorization(crate::proto::paths::iam::v1::iam_token_service::CREATE));
 /// assert!(needs_authorization("/yandex.cloud.iam.v1.IamTokenService/Revoke"));
 /// assert!(!needs_authorization("/yandex.cloud.endpoint.ApiEndpointService/List"));
 /// ```
@@ -263,7 +263,7 @@ mod tests {
             .expect("request")
     }
 
-    const PATH: &str = "/yandex.cloud.billing.v1.CustomerService/List";
+    const PATH: &str = crate::proto::paths::billing::v1::customer_service::LIST;
 
     #[tokio::test]
     async fn waiting_and_ready_paths_put_the_same_header() {
@@ -292,7 +292,9 @@ mod tests {
         let (source, layer) = counting(Some("t1.slow"));
         let got = layer
             .layer(echo())
-            .oneshot(request("/yandex.cloud.iam.v1.IamTokenService/Create"))
+            .oneshot(request(
+                crate::proto::paths::iam::v1::iam_token_service::CREATE,
+            ))
             .await
             .expect("call");
         assert!(got.is_none());
