@@ -23,7 +23,7 @@ use crate::error::AuthError;
 /// ```
 /// use yc_billing::transport::needs_authorization;
 /// assert!(needs_authorization("/yandex.cloud.billing.v1.CustomerService/List"));
-/// assert!(!needs_authorization(crate::proto::paths::iam::v1::iam_token_service::CREATE));
+/// assert!(!needs_authorization("/yandex.cloud.iam.v1.IamTokenService/Create"));
 /// assert!(needs_authorization("/yandex.cloud.iam.v1.IamTokenService/Revoke"));
 /// assert!(!needs_authorization("/yandex.cloud.endpoint.ApiEndpointService/List"));
 /// ```
