@@ -2,7 +2,6 @@
 //! the JSON shapes field by field, `--async`, `--format table`, errors on
 //! stderr and exit codes.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -10,58 +9,8 @@ use yc_billing::emulator::{
     DEFAULT_IAM_TOKEN, DEFAULT_RESELLER_ID, Emulator, EmulatorHandle, NO_RIGHTS_IAM_TOKEN,
 };
 
-const BIN: &str = env!("CARGO_BIN_EXE_yc-billing");
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Out {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!(
-                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
-                self.stdout, self.stderr
-            )
-        })
-    }
-
-    fn ok(self) -> Self {
-        assert_eq!(self.code, 0, "stderr:\n{}", self.stderr);
-        self
-    }
-}
-
-fn command(args: &[&str]) -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new(BIN);
-    cmd.args(args)
-        .env_remove("YC_IAM_TOKEN")
-        .env_remove("YC_TOKEN")
-        .env_remove("YC_SERVICE_ACCOUNT_KEY_FILE")
-        .env_remove("YC_BILLING_ENDPOINT")
-        .env_remove("YC_BILLING_RESELLER_ID")
-        .env_remove("YC_BILLING_REGION")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    cmd
-}
-
-async fn output(mut cmd: tokio::process::Command) -> Out {
-    let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
-        .await
-        .expect("the command finishes")
-        .expect("the binary runs");
-    Out {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
-}
+mod cli_support;
+use cli_support::{Out, command, output};
 
 /// Runs the binary with no extra options.
 async fn bare(args: &[&str]) -> Out {

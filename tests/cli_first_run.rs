@@ -4,54 +4,14 @@
 //! text and the exit code.
 
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 use yc_billing::emulator::{DEFAULT_IAM_TOKEN, DEFAULT_RESELLER_ID, Emulator, EmulatorHandle};
 use yc_billing::{Client, Error, RetryPolicy, TransportErrorKind};
 
-const BIN: &str = env!("CARGO_BIN_EXE_yc-billing");
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-    took: Duration,
-}
-
-/// The binary with every credential, endpoint and logging variable removed.
-fn command(args: &[&str]) -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new(BIN);
-    cmd.args(args)
-        .env_remove("YC_IAM_TOKEN")
-        .env_remove("YC_TOKEN")
-        .env_remove("YC_SERVICE_ACCOUNT_KEY_FILE")
-        .env_remove("YC_METADATA_ADDR")
-        .env_remove("YC_BILLING_ENDPOINT")
-        .env_remove("YC_BILLING_RESELLER_ID")
-        .env_remove("YC_BILLING_REGION")
-        .env_remove("RUST_LOG")
-        .env_remove("NO_COLOR")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    cmd
-}
-
-async fn output(mut cmd: tokio::process::Command) -> Out {
-    let started = Instant::now();
-    let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
-        .await
-        .expect("the command finishes")
-        .expect("the binary runs");
-    Out {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-        took: started.elapsed(),
-    }
-}
+mod cli_support;
+use cli_support::{BIN, Out, command, output};
 
 async fn emulator() -> EmulatorHandle {
     Emulator::builder()

@@ -8,10 +8,9 @@
 //! control character to the terminal.
 #![cfg(feature = "cli")]
 
-use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use prost::{Message, Name};
 use tonic::{Request, Response, Status};
@@ -34,7 +33,8 @@ use yc_billing::proto::yandex::cloud::operation::{
     CancelOperationRequest, GetOperationRequest, Operation as ProtoOperation,
 };
 
-const BIN: &str = env!("CARGO_BIN_EXE_yc-billing");
+mod cli_support;
+use cli_support::{Out, command, output_within};
 
 /// A name that retitles the terminal window and clears the screen.
 const EVIL: &str = "evil\u{1b}]0;pwned\u{7}\u{1b}[2J\r\u{9b}31m\u{202e}gnp.exe";
@@ -314,41 +314,17 @@ async fn start(paging: Paging) -> Server {
     server
 }
 
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-    took: Duration,
-}
-
 /// Runs the binary against `server`, giving it at most 20 s.
 async fn cli(server: &Server, args: &[&str]) -> Out {
-    let mut cmd = tokio::process::Command::new(BIN);
-    cmd.args([
+    let mut cmd = command(&[
         "--endpoint",
         &server.addr,
         "--plaintext",
         "--iam-token",
         "t1.hostile",
-    ])
-    .args(args)
-    .env_remove("YC_BILLING_ENDPOINT")
-    .env_remove("RUST_LOG")
-    .stdin(Stdio::null())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .kill_on_drop(true);
-    let start = Instant::now();
-    let out = tokio::time::timeout(Duration::from_secs(20), cmd.output())
-        .await
-        .unwrap_or_else(|_| panic!("yc-billing {args:?} still running after 20 s"))
-        .expect("the binary runs");
-    Out {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-        took: start.elapsed(),
-    }
+    ]);
+    cmd.args(args);
+    output_within(cmd, Duration::from_secs(20)).await
 }
 
 /// No C0 (but the line ends), DEL, C1 or bidi-override character.
