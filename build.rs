@@ -5,7 +5,9 @@
 //! `emulator` feature). The encoded descriptor set, custom options included,
 //! is written to `OUT_DIR` for runtime reflection. `build/methods.rs` emits
 //! the method table (`proto::METHODS`), the path constants (`proto::paths`)
-//! and the RPC markers (`services::rpc`) from the same descriptors.
+//! the RPC markers (`services::rpc`) and the service handles with their
+//! `*_request` constructors (`services::CustomerService`, …) from the same
+//! descriptors.
 
 use std::path::{Path, PathBuf};
 
@@ -63,6 +65,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::write(out_dir.join("methods.rs"), methods::table(&rows))?;
     std::fs::write(out_dir.join("paths.rs"), methods::paths(&rows))?;
     std::fs::write(out_dir.join("rpc.rs"), methods::markers(&rows))?;
+    std::fs::write(out_dir.join("handles.rs"), methods::handles(&rows)?)?;
 
     let mut config = prost_build::Config::new();
     config.enable_type_names();

@@ -353,6 +353,28 @@ pub fn paths(rows: &[Row]) -> String {
     out
 }
 
+/// What a call of the RPC resolves to (`Rpc::Output`), for the marker type
+/// `marker`: the typed operation, a page of the items, or the response.
+fn output_type(r: &Row, marker: &str) -> String {
+    if r.operation.is_some() {
+        format!("crate::services::OperationOf<{marker}>")
+    } else if let Some((_, item)) = &r.page {
+        format!("crate::pagination::Page<{}>", rust_type(item))
+    } else {
+        rust_type(&r.response)
+    }
+}
+
+/// The path of the RPC's marker type, `crate::services::rpc::…::Method`.
+fn marker_path(r: &Row) -> String {
+    module_path(r)
+        .into_iter()
+        .map(ident)
+        .chain([ident(r.method.to_upper_camel_case())])
+        .collect::<Vec<_>>()
+        .join("::")
+}
+
 /// `services::rpc`: one marker type per RPC, implementing `Rpc` (and
 /// `OperationRpc` for the operation-returning ones), plus the lists the
 /// tests check the markers with.
@@ -363,17 +385,16 @@ pub fn markers(rows: &[Row]) -> String {
     for (index, r) in rows.iter().enumerate() {
         let name = ident(r.method.to_upper_camel_case());
         let (request, response) = (rust_type(&r.request), rust_type(&r.response));
-        let (output, client, finish) = if r.operation.is_some() {
+        let output = output_type(r, "Self");
+        let (client, finish) = if r.operation.is_some() {
             (
-                "crate::services::OperationOf<Self>".to_owned(),
                 "client",
                 "crate::services::operation_output::<Self>(client, response)".to_owned(),
             )
-        } else if let Some((field, item)) = &r.page {
+        } else if let Some((field, _)) = &r.page {
             paged.insert(request.clone());
             let field = ident(field.to_snake_case());
             (
-                format!("crate::pagination::Page<{}>", rust_type(item)),
                 "_client",
                 format!(
                     "let response = response.into_inner();\n        \
@@ -383,11 +404,7 @@ pub fn markers(rows: &[Row]) -> String {
                 ),
             )
         } else {
-            (
-                response.clone(),
-                "_client",
-                "Ok(response.into_inner())".to_owned(),
-            )
+            ("_client", "Ok(response.into_inner())".to_owned())
         };
         let items = &mut tree.at(&module_path(r)).items;
         let _ = writeln!(
@@ -411,12 +428,7 @@ pub fn markers(rows: &[Row]) -> String {
              response: tonic::Response<Self::Response>,\n    \
              ) -> crate::Result<Self::Output> {{\n        {finish}\n    }}\n}}"
         );
-        let path = module_path(r)
-            .into_iter()
-            .map(ident)
-            .chain([name.clone()])
-            .collect::<Vec<_>>()
-            .join("::");
+        let path = marker_path(r);
         let _ = writeln!(all, "        crate::services::tests::rpc_row::<{path}>(),");
         if let Some((md, resp)) = &r.operation {
             let md = if md.is_empty() {
@@ -463,4 +475,86 @@ pub fn markers(rows: &[Row]) -> String {
          pub(crate) fn operations() -> Vec<crate::services::tests::OperationRow> {{\n    vec![\n{operations}    ]\n}}\n"
     );
     out
+}
+
+/// The transport accessor of `Client` for an endpoint; `None` for the
+/// discovery service, which a `Client` asks once and has no transport to.
+fn transport(endpoint: &str) -> Option<&'static str> {
+    match endpoint {
+        "Billing" => Some("billing_transport"),
+        "Operation" => Some("operation_transport"),
+        "Iam" => Some("iam_transport"),
+        _ => None,
+    }
+}
+
+/// `services`: one handle type per service with a transport, named as the
+/// service (`CustomerService`), got with `Client::<service_snake>()`, with a
+/// `raw()` stub and one `<method>_request` constructor per RPC. The
+/// ergonomic constructors are written by hand in `src/services/` as further
+/// `impl` blocks of these types.
+pub fn handles(rows: &[Row]) -> Result<String, BoxError> {
+    let mut services: BTreeMap<&str, Vec<&Row>> = BTreeMap::new();
+    for r in rows {
+        services.entry(r.service.as_str()).or_default().push(r);
+    }
+    let mut names = std::collections::BTreeSet::new();
+    let mut out = String::new();
+    for (service, rows) in services {
+        let Some(transport) = transport(rows[0].endpoint) else {
+            continue;
+        };
+        let name = service.rsplit('.').next().unwrap_or_default().to_owned();
+        if !names.insert(name.clone()) {
+            return Err(format!(
+                "two services are named {name}: the handles in `services` need distinct names"
+            )
+            .into());
+        }
+        let snake = rows[0].service_module.clone();
+        let module = rows[0]
+            .modules
+            .iter()
+            .map(|m| ident(m.clone()))
+            .collect::<Vec<_>>();
+        let stub = format!(
+            "crate::proto::yandex::cloud::{}::{snake}_client::{name}Client<crate::transport::Transport>",
+            module.join("::")
+        );
+        let _ = writeln!(
+            out,
+            "/// `{service}`: one `*_request` constructor per RPC, a [`Call`] of the\n\
+             /// request built by the caller (the ergonomic constructors, where there\n\
+             /// are any, build the request from arguments). Get it with\n\
+             /// [`Client::{snake}`](crate::Client::{snake}).\n\
+             #[derive(Debug, Clone)]\n\
+             pub struct {name} {{\n    client: crate::Client,\n}}\n\n\
+             impl crate::Client {{\n    \
+             /// The calls of `{service}`.\n    \
+             pub fn {snake}(&self) -> {name} {{\n        {name} {{ client: self.clone() }}\n    }}\n}}\n\n\
+             impl {name} {{\n    \
+             /// The generated stub on the client's transport (authorization and\n    \
+             /// header layers, but not the deadline and retries of a [`Call`]).\n    \
+             pub fn raw(&self) -> {stub} {{\n        \
+             crate::proto::yandex::cloud::{}::{snake}_client::{name}Client::new(self.client.{transport}())\n    }}",
+            module.join("::")
+        );
+        for r in rows {
+            let marker = format!("rpc::{}", marker_path(r));
+            let request = rust_type(&r.request);
+            let _ = writeln!(
+                out,
+                "\n    /// `{}.{}` with a request built by the caller:\n    \
+                 /// [`Client::call`](crate::Client::call) of [`{marker}`].\n    \
+                 pub fn {}_request(&self, request: {request}) -> Call<{request}, {}> {{\n        \
+                 self.client.call::<{marker}>(request)\n    }}",
+                name,
+                r.method,
+                r.method.to_snake_case(),
+                output_type(r, &marker),
+            );
+        }
+        let _ = writeln!(out, "}}\n");
+    }
+    Ok(out)
 }

@@ -170,3 +170,51 @@ async fn the_emulator_serves_every_row_it_claims() {
         assert_eq!(emu.calls(m), 1, "{m} was not counted");
     }
 }
+
+/// The generated service handles send the same call as the markers: a
+/// request built by the caller through `client.<service>().<method>_request`
+/// answers what the ergonomic constructor of the same handle answers, and
+/// the handle's `raw()` stub reaches the same server.
+#[tokio::test]
+async fn generated_handles_send_the_markers_call() -> anyhow::Result<()> {
+    use yc_billing::proto::yandex::cloud::billing::v1::{
+        GetBillingAccountRequest, ListCustomersRequest,
+    };
+    let emu = Emulator::builder().start().await?;
+    let client = emulator_support::client_for(&emu).await?;
+    let account = emu.billing_accounts()[0].id.clone();
+
+    let by_handle = client
+        .billing_account_service()
+        .get_request(GetBillingAccountRequest {
+            id: account.clone(),
+        })
+        .await?;
+    let by_wrapper = client.billing_accounts().get(account.clone()).await?;
+    assert_eq!(by_handle, by_wrapper);
+    let get = &yc_billing::proto::paths::billing::v1::billing_account_service::GET[1..];
+    assert_eq!(emu.calls(get), 2);
+
+    let raw = client
+        .billing_account_service()
+        .raw()
+        .get(GetBillingAccountRequest {
+            id: account.clone(),
+        })
+        .await?
+        .into_inner();
+    assert_eq!(raw, by_handle);
+
+    let reseller = yc_billing::emulator::DEFAULT_RESELLER_ID.to_owned();
+    let page = client
+        .customer_service()
+        .list_request(ListCustomersRequest {
+            reseller_id: reseller.clone(),
+            page_size: 1,
+            ..Default::default()
+        })
+        .await?;
+    let wrapped = client.customers().list(reseller).page_size(1).await?;
+    assert_eq!(page.items, wrapped.items);
+    Ok(())
+}

@@ -1,27 +1,22 @@
 //! `yandex.cloud.billing.v1.BillingAccountService`.
 
 use super::Call;
-use super::rpc::billing::v1::billing_account_service as rpc;
-use crate::client::Client;
 use crate::operation::Operation;
 use crate::pagination::Page;
 use crate::proto::yandex::cloud::access::{
     AccessBinding, AccessBindingAction, AccessBindingDelta, ListAccessBindingsRequest, Subject,
     UpdateAccessBindingsMetadata, UpdateAccessBindingsRequest,
 };
-use crate::proto::yandex::cloud::billing::v1::billing_account_service_client::BillingAccountServiceClient;
 use crate::proto::yandex::cloud::billing::v1::{
     BillableObject, BillableObjectBinding, BillingAccount, BindBillableObjectMetadata,
     BindBillableObjectRequest, GetBillingAccountRequest, ListBillableObjectBindingsRequest,
     ListBillingAccountsRequest,
 };
-use crate::transport::Transport;
 
-/// Billing accounts, their bindings and access. Get it with [`Client::billing_accounts`].
-#[derive(Debug, Clone)]
-pub struct BillingAccounts {
-    client: Client,
-}
+/// Billing accounts, their bindings and access. Get it with
+/// [`Client::billing_accounts`](crate::Client::billing_accounts); the
+/// generated `*_request` constructors send a request built by the caller.
+pub type BillingAccounts = super::BillingAccountService;
 
 /// The call of `UpdateAccessBindings`; add changes with
 /// [`add`](Call::add) and [`remove`](Call::remove).
@@ -43,45 +38,15 @@ impl BillableObject {
     }
 }
 
-fn stub(client: &Client) -> BillingAccountServiceClient<Transport> {
-    BillingAccountServiceClient::new(client.billing_transport())
-}
-
 impl BillingAccounts {
-    pub(crate) fn new(client: Client) -> Self {
-        BillingAccounts { client }
-    }
-
-    /// The generated stub on the client's transport (authorization and
-    /// header layers, but not the deadline and retries of [`Client::execute`]).
-    pub fn raw(&self) -> BillingAccountServiceClient<Transport> {
-        stub(&self.client)
-    }
-
     /// One billing account.
     pub fn get(&self, id: impl Into<String>) -> Call<GetBillingAccountRequest, BillingAccount> {
         self.get_request(GetBillingAccountRequest { id: id.into() })
     }
 
-    /// [`get`](Self::get) with a request built by the caller.
-    pub fn get_request(
-        &self,
-        request: GetBillingAccountRequest,
-    ) -> Call<GetBillingAccountRequest, BillingAccount> {
-        self.client.call::<rpc::Get>(request)
-    }
-
     /// One page of the billing accounts the caller can see.
     pub fn list(&self) -> Call<ListBillingAccountsRequest, Page<BillingAccount>> {
         self.list_request(ListBillingAccountsRequest::default())
-    }
-
-    /// [`list`](Self::list) with a request built by the caller.
-    pub fn list_request(
-        &self,
-        request: ListBillingAccountsRequest,
-    ) -> Call<ListBillingAccountsRequest, Page<BillingAccount>> {
-        self.client.call::<rpc::List>(request)
     }
 
     /// One page of the objects bound to a billing account.
@@ -93,15 +58,6 @@ impl BillingAccounts {
             billing_account_id: billing_account_id.into(),
             ..Default::default()
         })
-    }
-
-    /// [`list_billable_object_bindings`](Self::list_billable_object_bindings)
-    /// with a request built by the caller.
-    pub fn list_billable_object_bindings_request(
-        &self,
-        request: ListBillableObjectBindingsRequest,
-    ) -> Call<ListBillableObjectBindingsRequest, Page<BillableObjectBinding>> {
-        self.client.call::<rpc::ListBillableObjectBindings>(request)
     }
 
     /// Binds an object (a cloud: [`BillableObject::cloud`]) to a billing account.
@@ -117,15 +73,6 @@ impl BillingAccounts {
         })
     }
 
-    /// [`bind_billable_object`](Self::bind_billable_object) with a request built by the caller.
-    pub fn bind_billable_object_request(
-        &self,
-        request: BindBillableObjectRequest,
-    ) -> Call<BindBillableObjectRequest, Operation<BindBillableObjectMetadata, BillableObjectBinding>>
-    {
-        self.client.call::<rpc::BindBillableObject>(request)
-    }
-
     /// One page of the access bindings of a billing account.
     pub fn list_access_bindings(
         &self,
@@ -135,14 +82,6 @@ impl BillingAccounts {
             resource_id: billing_account_id.into(),
             ..Default::default()
         })
-    }
-
-    /// [`list_access_bindings`](Self::list_access_bindings) with a request built by the caller.
-    pub fn list_access_bindings_request(
-        &self,
-        request: ListAccessBindingsRequest,
-    ) -> Call<ListAccessBindingsRequest, Page<AccessBinding>> {
-        self.client.call::<rpc::ListAccessBindings>(request)
     }
 
     /// Changes the access bindings of a billing account; add the changes
@@ -169,14 +108,6 @@ impl BillingAccounts {
             resource_id: billing_account_id.into(),
             access_binding_deltas: Vec::new(),
         })
-    }
-
-    /// [`update_access_bindings`](Self::update_access_bindings) with a request built by the caller.
-    pub fn update_access_bindings_request(
-        &self,
-        request: UpdateAccessBindingsRequest,
-    ) -> UpdateAccessBindingsCall {
-        self.client.call::<rpc::UpdateAccessBindings>(request)
     }
 }
 

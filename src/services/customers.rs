@@ -1,37 +1,23 @@
 //! `yandex.cloud.billing.v1.CustomerService`.
 
 use super::Call;
-use super::rpc::billing::v1::customer_service as rpc;
-use crate::client::Client;
 use crate::operation::Operation;
 use crate::pagination::Page;
-use crate::proto::yandex::cloud::billing::v1::customer_service_client::CustomerServiceClient;
 use crate::proto::yandex::cloud::billing::v1::{
     ActivateCustomerRequest, CreateResellerServedCustomerRequest, Customer, CustomerMetadata,
     CustomerPerson, InviteCustomerRequest, ListCustomersRequest, SuspendCustomerRequest,
 };
-use crate::transport::Transport;
 
-/// The customers of a reseller. Get it with [`Client::customers`].
-#[derive(Debug, Clone)]
-pub struct Customers {
-    client: Client,
-}
+/// The customers of a reseller. Get it with
+/// [`Client::customers`](crate::Client::customers); the ergonomic
+/// constructors below build the request from arguments, the generated
+/// `*_request` ones send a request built by the caller.
+pub type Customers = super::CustomerService;
 
 /// A call that starts a customer operation.
 pub type CustomerOperationCall<Req> = Call<Req, Operation<CustomerMetadata, Customer>>;
 
 impl Customers {
-    pub(crate) fn new(client: Client) -> Self {
-        Customers { client }
-    }
-
-    /// The generated stub on the client's transport (authorization and
-    /// header layers, but not the deadline and retries of [`Client::execute`]).
-    pub fn raw(&self) -> CustomerServiceClient<Transport> {
-        CustomerServiceClient::new(self.client.billing_transport())
-    }
-
     /// One page of the reseller's customers; `.page_size(n)`,
     /// `.page_token(t)`, or `.stream()` for all of them.
     pub fn list(
@@ -42,14 +28,6 @@ impl Customers {
             reseller_id: reseller_id.into(),
             ..Default::default()
         })
-    }
-
-    /// [`list`](Self::list) with a request built by the caller.
-    pub fn list_request(
-        &self,
-        request: ListCustomersRequest,
-    ) -> Call<ListCustomersRequest, Page<Customer>> {
-        self.client.call::<rpc::List>(request)
     }
 
     /// Invites a new customer, who accepts by e-mail.
@@ -77,14 +55,6 @@ impl Customers {
         })
     }
 
-    /// [`invite`](Self::invite) with a request built by the caller.
-    pub fn invite_request(
-        &self,
-        request: InviteCustomerRequest,
-    ) -> CustomerOperationCall<InviteCustomerRequest> {
-        self.client.call::<rpc::Invite>(request)
-    }
-
     /// Creates a customer served by the reseller (no invitation).
     ///
     /// The API reference documents the same two rules as for [`invite`](Self::invite) on `person` that the protos do
@@ -108,14 +78,6 @@ impl Customers {
         })
     }
 
-    /// [`create_reseller_served`](Self::create_reseller_served) with a request built by the caller.
-    pub fn create_reseller_served_request(
-        &self,
-        request: CreateResellerServedCustomerRequest,
-    ) -> CustomerOperationCall<CreateResellerServedCustomerRequest> {
-        self.client.call::<rpc::CreateResellerServed>(request)
-    }
-
     /// Activates a customer.
     pub fn activate(
         &self,
@@ -126,14 +88,6 @@ impl Customers {
         })
     }
 
-    /// [`activate`](Self::activate) with a request built by the caller.
-    pub fn activate_request(
-        &self,
-        request: ActivateCustomerRequest,
-    ) -> CustomerOperationCall<ActivateCustomerRequest> {
-        self.client.call::<rpc::Activate>(request)
-    }
-
     /// Suspends a customer.
     pub fn suspend(
         &self,
@@ -142,13 +96,5 @@ impl Customers {
         self.suspend_request(SuspendCustomerRequest {
             customer_id: customer_id.into(),
         })
-    }
-
-    /// [`suspend`](Self::suspend) with a request built by the caller.
-    pub fn suspend_request(
-        &self,
-        request: SuspendCustomerRequest,
-    ) -> CustomerOperationCall<SuspendCustomerRequest> {
-        self.client.call::<rpc::Suspend>(request)
     }
 }

@@ -12,8 +12,13 @@
 //! Every RPC of `proto/`, wrapped or not, can also be called through its
 //! generated marker in [`rpc`] with [`Client::call`]: the call resolves to
 //! the marker's [`Rpc::Output`] (the response, a [`Page`] for List RPCs, a
-//! typed [`Operation`] for operation-returning ones). The wrappers' `*_request`
-//! constructors are exactly that call.
+//! typed [`Operation`] for operation-returning ones). Each service with a
+//! transport also has a generated handle named as the service
+//! ([`CustomerService`], [`BudgetService`], [`SkuService`], …, got with
+//! [`Client::customer_service`], [`Client::budget_service`], …) with `raw()`,
+//! the generated stub, and one `<method>_request` constructor per RPC, which
+//! is exactly that call. The ergonomic constructors are further `impl`
+//! blocks of the same handles ([`Customers`] is [`CustomerService`]).
 //!
 //! ```no_run
 //! # async fn f(client: yc_billing::Client) -> yc_billing::Result<()> {
@@ -54,7 +59,6 @@ mod dynamic;
 mod operations;
 pub mod rpc;
 
-use std::fmt;
 use std::future::IntoFuture;
 use std::time::Duration;
 
@@ -79,22 +83,30 @@ use crate::region::Service;
 use crate::retry::RetryPolicy;
 use crate::transport::Transport;
 
+// The service handles, generated from the method table (`build/methods.rs`):
+// `CustomerService`, `BillingAccountService`, … with `raw()` and one
+// `*_request` constructor per RPC, and `Client::customer_service()`, ….
+include!(concat!(env!("OUT_DIR"), "/handles.rs"));
+
 impl Client {
     /// `yandex.cloud.billing.v1.CustomerService`: list, invite, create
-    /// reseller-served customers, activate and suspend.
+    /// reseller-served customers, activate and suspend (the same handle as
+    /// [`customer_service`](Self::customer_service)).
     pub fn customers(&self) -> Customers {
-        Customers::new(self.clone())
+        self.customer_service()
     }
 
     /// `yandex.cloud.billing.v1.BillingAccountService`: billing accounts,
-    /// billable-object bindings and access bindings.
+    /// billable-object bindings and access bindings (the same handle as
+    /// [`billing_account_service`](Self::billing_account_service)).
     pub fn billing_accounts(&self) -> BillingAccounts {
-        BillingAccounts::new(self.clone())
+        self.billing_account_service()
     }
 
-    /// `yandex.cloud.operation.OperationService`: raw operations by id.
+    /// `yandex.cloud.operation.OperationService`: raw operations by id (the
+    /// same handle as [`operation_service`](Self::operation_service)).
     pub fn operations(&self) -> Operations {
-        Operations::new(self.clone())
+        self.operation_service()
     }
 
     /// Any RPC of `proto/` through its generated marker in [`rpc`]: the
@@ -214,25 +226,17 @@ type Runner<Req, Out> = fn(Client, Req, CallOptions) -> BoxFuture<'static, Resul
 /// Calls answering a [`Page`] also have `page_size`, `page_token` and
 /// [`stream`](Self::stream).
 #[must_use = "a call does nothing until it is awaited"]
+#[derive(derive_more::Debug)]
 pub struct Call<Req, Out> {
+    #[debug(skip)]
     client: Client,
     method: &'static str,
     request: Req,
     options: CallOptions,
     /// The page bound of [`stream`](Self::stream); `None`: the client's.
     max_pages: Option<u32>,
+    #[debug(skip)]
     run: Runner<Req, Out>,
-}
-
-impl<Req: fmt::Debug, Out> fmt::Debug for Call<Req, Out> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Call")
-            .field("method", &self.method)
-            .field("request", &self.request)
-            .field("options", &self.options)
-            .field("max_pages", &self.max_pages)
-            .finish()
-    }
 }
 
 impl<Req, Out> Call<Req, Out> {

@@ -7,43 +7,23 @@ use prost::{Message, Name};
 use super::Call;
 use super::rpc::operation::operation_service as rpc;
 use crate::call::CallOptions;
-use crate::client::Client;
 use crate::error::Result;
 use crate::operation::{Operation, poll_hint};
-use crate::proto::yandex::cloud::operation::operation_service_client::OperationServiceClient;
 use crate::proto::yandex::cloud::operation::{
     CancelOperationRequest, GetOperationRequest, Operation as ProtoOperation,
 };
-use crate::transport::Transport;
 
 /// Raw operations by id. Get it with [`Client::operations`]; for typed
 /// operations see [`Operation::resume`] or [`resume`](Self::resume).
-#[derive(Debug, Clone)]
-pub struct Operations {
-    client: Client,
-}
-
-fn stub(client: &Client) -> OperationServiceClient<Transport> {
-    OperationServiceClient::new(client.operation_transport())
-}
+pub type Operations = super::OperationService;
 
 impl Operations {
-    pub(crate) fn new(client: Client) -> Self {
-        Operations { client }
-    }
-
-    /// The generated stub on the client's transport (authorization and
-    /// header layers, but not the deadline and retries of [`Client::execute`]).
-    pub fn raw(&self) -> OperationServiceClient<Transport> {
-        stub(&self.client)
-    }
-
     /// The operation message with this id (`Operation.Get`).
     pub fn get(
         &self,
         operation_id: impl Into<String>,
     ) -> Call<GetOperationRequest, ProtoOperation> {
-        self.client.call::<rpc::Get>(GetOperationRequest {
+        self.get_request(GetOperationRequest {
             operation_id: operation_id.into(),
         })
     }
@@ -54,7 +34,7 @@ impl Operations {
         &self,
         operation_id: impl Into<String>,
     ) -> Call<CancelOperationRequest, ProtoOperation> {
-        self.client.call::<rpc::Cancel>(CancelOperationRequest {
+        self.cancel_request(CancelOperationRequest {
             operation_id: operation_id.into(),
         })
     }
