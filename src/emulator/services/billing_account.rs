@@ -4,7 +4,7 @@ use crate::proto::paths::billing::v1::billing_account_service;
 use prost::Message;
 use tonic::{Request, Response, Status};
 
-use super::{Mutation, Svc, subject};
+use super::{Mutation, Svc};
 use crate::emulator::operations::Effect;
 use crate::emulator::paging::PageTokens;
 use crate::emulator::state::Level;
@@ -31,9 +31,7 @@ impl BillingAccountService for Svc {
         &self,
         req: Request<GetBillingAccountRequest>,
     ) -> Result<Response<BillingAccount>, Status> {
-        let subject = subject(&req)?;
-        let r = req.get_ref();
-        self.0.validator.validate(r)?;
+        let (subject, r) = self.admit(&req)?;
         let st = self.0.lock();
         st.check_account(&subject, &r.id, Level::View)?;
         let account = st
@@ -47,9 +45,7 @@ impl BillingAccountService for Svc {
         &self,
         req: Request<ListBillingAccountsRequest>,
     ) -> Result<Response<ListBillingAccountsResponse>, Status> {
-        let subject = subject(&req)?;
-        let r = req.get_ref();
-        self.0.validator.validate(r)?;
+        let (subject, r) = self.admit(&req)?;
         // The token holds the key of the page's first account (keys are
         // insertion positions, never reused), so a page is a range query on
         // the subject's index and stays put when accounts are added.
@@ -74,9 +70,7 @@ impl BillingAccountService for Svc {
         &self,
         req: Request<ListBillableObjectBindingsRequest>,
     ) -> Result<Response<ListBillableObjectBindingsResponse>, Status> {
-        let subject = subject(&req)?;
-        let r = req.get_ref();
-        self.0.validator.validate(r)?;
+        let (subject, r) = self.admit(&req)?;
         let st = self.0.lock();
         st.check_account(&subject, &r.billing_account_id, Level::View)?;
         let all = st
@@ -95,8 +89,7 @@ impl BillingAccountService for Svc {
         &self,
         req: Request<BindBillableObjectRequest>,
     ) -> Result<Response<Operation>, Status> {
-        let r = req.get_ref().clone();
-        self.0.validator.validate(&r)?;
+        let r = self.valid(&req)?.clone();
         let object = r.billable_object.clone().unwrap_or_default();
         let mut violations = Vec::new();
         if object.id.is_empty() {
@@ -140,9 +133,7 @@ impl BillingAccountService for Svc {
         &self,
         req: Request<ListAccessBindingsRequest>,
     ) -> Result<Response<ListAccessBindingsResponse>, Status> {
-        let subject = subject(&req)?;
-        let r = req.get_ref();
-        self.0.validator.validate(r)?;
+        let (subject, r) = self.admit(&req)?;
         let st = self.0.lock();
         st.check_account(&subject, &r.resource_id, Level::View)?;
         let all = st.account(&r.resource_id).map_or(&[][..], |a| a.access());
@@ -159,8 +150,7 @@ impl BillingAccountService for Svc {
         &self,
         req: Request<UpdateAccessBindingsRequest>,
     ) -> Result<Response<Operation>, Status> {
-        let r = req.get_ref().clone();
-        self.0.validator.validate(&r)?;
+        let r = self.valid(&req)?.clone();
         let method = billing_account_service::UPDATE_ACCESS_BINDINGS;
         self.mutate(&req, method, |st, subject| {
             st.check_account(subject, &r.resource_id, Level::Admin)?;

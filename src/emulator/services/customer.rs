@@ -7,7 +7,7 @@ use prost::Message;
 use regex::Regex;
 use tonic::{Request, Response, Status};
 
-use super::{Mutation, Svc, subject};
+use super::{Mutation, Svc};
 use crate::emulator::operations::{Effect, new_id};
 use crate::emulator::seed::CustomerStatus;
 use crate::emulator::state::{CustomerRecord, Level, State};
@@ -152,9 +152,7 @@ impl CustomerService for Svc {
         &self,
         req: Request<ListCustomersRequest>,
     ) -> Result<Response<ListCustomersResponse>, Status> {
-        let subject = subject(&req)?;
-        let r = req.get_ref();
-        self.0.validator.validate(r)?;
+        let (subject, r) = self.admit(&req)?;
         let st = self.0.lock();
         st.check_account(&subject, &r.reseller_id, Level::View)?;
         let scope = format!("customers/{}", r.reseller_id);
@@ -175,8 +173,7 @@ impl CustomerService for Svc {
         &self,
         req: Request<InviteCustomerRequest>,
     ) -> Result<Response<Operation>, Status> {
-        let r = req.get_ref().clone();
-        self.0.validator.validate(&r)?;
+        let r = self.valid(&req)?.clone();
         if !EMAIL.is_match(&r.invitation_email) {
             return Err(invalid_argument(vec![(
                 "invitation_email".into(),
@@ -209,8 +206,7 @@ impl CustomerService for Svc {
         &self,
         req: Request<CreateResellerServedCustomerRequest>,
     ) -> Result<Response<Operation>, Status> {
-        let r = req.get_ref().clone();
-        self.0.validator.validate(&r)?;
+        let r = self.valid(&req)?.clone();
         if !RESELLER_ID_PATTERNS
             .iter()
             .any(|p| p.is_match(&r.reseller_id))
@@ -248,7 +244,7 @@ impl CustomerService for Svc {
         req: Request<ActivateCustomerRequest>,
     ) -> Result<Response<Operation>, Status> {
         let id = req.get_ref().customer_id.clone();
-        self.0.validator.validate(req.get_ref())?;
+        self.valid(&req)?;
         self.mutate(&req, customer_service::ACTIVATE, |st, s| {
             status_change(st, s, &id, CustomerStatus::Active, "Activate")
         })
@@ -259,7 +255,7 @@ impl CustomerService for Svc {
         req: Request<SuspendCustomerRequest>,
     ) -> Result<Response<Operation>, Status> {
         let id = req.get_ref().customer_id.clone();
-        self.0.validator.validate(req.get_ref())?;
+        self.valid(&req)?;
         self.mutate(&req, customer_service::SUSPEND, |st, s| {
             status_change(st, s, &id, CustomerStatus::Suspended, "Suspend")
         })

@@ -4,7 +4,7 @@ use std::sync::atomic::Ordering;
 
 use tonic::{Request, Response, Status};
 
-use super::{Svc, subject};
+use super::Svc;
 use crate::emulator::auth::verify_jwt;
 use crate::emulator::seed::TOKEN_CREATOR_ROLE;
 use crate::emulator::state::SaRight;
@@ -33,8 +33,7 @@ impl IamTokenService for Svc {
         &self,
         req: Request<CreateIamTokenRequest>,
     ) -> Result<Response<CreateIamTokenResponse>, Status> {
-        let r = req.get_ref();
-        self.0.validator.validate(r)?;
+        let r = self.valid(&req)?;
         let subject_id = match &r.identity {
             Some(Identity::YandexPassportOauthToken(token)) => self
                 .0
@@ -58,9 +57,7 @@ impl IamTokenService for Svc {
         &self,
         req: Request<CreateIamTokenForServiceAccountRequest>,
     ) -> Result<Response<CreateIamTokenResponse>, Status> {
-        let caller = subject(&req)?;
-        let r = req.get_ref();
-        self.0.validator.validate(r)?;
+        let (caller, r) = self.admit(&req)?;
         {
             let st = self.0.lock();
             let sa = &r.service_account_id;
@@ -86,9 +83,7 @@ impl IamTokenService for Svc {
         &self,
         req: Request<RevokeIamTokenRequest>,
     ) -> Result<Response<RevokeIamTokenResponse>, Status> {
-        let caller = subject(&req)?;
-        let r = req.get_ref();
-        self.0.validator.validate(r)?;
+        let (caller, r) = self.admit(&req)?;
         let mut st = self.0.lock();
         // Only the token's own subject, or an admin of that (service account)
         // subject, may revoke it. To anyone else a token that exists answers

@@ -85,6 +85,27 @@ fn idempotency_key<T>(req: &Request<T>) -> Option<String> {
 }
 
 impl Svc {
+    /// The first step of every authorized handler: the caller's subject and
+    /// the request, checked against the rules of its proto (the validator).
+    pub(crate) fn admit<'r, T: Message + prost::Name>(
+        &self,
+        req: &'r Request<T>,
+    ) -> Result<(String, &'r T), Status> {
+        let subject = subject(req)?;
+        Ok((subject, self.valid(req)?))
+    }
+
+    /// The request, checked against the rules of its proto; for public
+    /// methods and for operation-returning ones ([`mutate`](Self::mutate)
+    /// authorizes the caller).
+    pub(crate) fn valid<'r, T: Message + prost::Name>(
+        &self,
+        req: &'r Request<T>,
+    ) -> Result<&'r T, Status> {
+        self.0.validator.validate(req.get_ref())?;
+        Ok(req.get_ref())
+    }
+
     /// Common path of every operation-returning call: checks (`check` sees
     /// the locked state and authorizes the caller), then the idempotency
     /// replay of the caller's own earlier call, else a pending operation.

@@ -2,7 +2,7 @@
 
 use tonic::{Request, Response, Status};
 
-use super::{Svc, subject};
+use super::Svc;
 use crate::emulator::operations::operation_not_found;
 use crate::emulator::state::State;
 use crate::proto::yandex::cloud::operation::operation_service_server::OperationService;
@@ -22,9 +22,7 @@ fn check_owner(st: &State, subject: &str, id: &str) -> Result<(), Status> {
 #[tonic::async_trait]
 impl OperationService for Svc {
     async fn get(&self, req: Request<GetOperationRequest>) -> Result<Response<Operation>, Status> {
-        let subject = subject(&req)?;
-        let r = req.get_ref();
-        self.0.validator.validate(r)?;
+        let (subject, r) = self.admit(&req)?;
         let mut st = self.0.lock();
         check_owner(&st, &subject, &r.operation_id)?;
         let op = st.get_operation(&r.operation_id, self.0.completion)?;
@@ -35,9 +33,7 @@ impl OperationService for Svc {
         &self,
         req: Request<CancelOperationRequest>,
     ) -> Result<Response<Operation>, Status> {
-        let subject = subject(&req)?;
-        let r = req.get_ref();
-        self.0.validator.validate(r)?;
+        let (subject, r) = self.admit(&req)?;
         let mut st = self.0.lock();
         check_owner(&st, &subject, &r.operation_id)?;
         let op = st.cancel_operation(&r.operation_id)?;
