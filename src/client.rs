@@ -96,6 +96,7 @@ enum Auth {
 ///     .await?;
 /// # Ok(()) }
 /// ```
+#[derive(derive_more::Debug)]
 pub struct ClientBuilder {
     region: Region,
     discovery: bool,
@@ -103,32 +104,20 @@ pub struct ClientBuilder {
     overrides: HashMap<Service, String>,
     plaintext: bool,
     allow_plaintext_bearer_to_remote: bool,
+    #[debug(skip)]
     roots: Roots,
     tls_domain: Option<String>,
     connect_timeout: Duration,
     request_timeout: Duration,
     retry: RetryPolicy,
     budget: RetryBudget,
+    #[debug(skip)]
     auth: Auth,
     user_agent: Option<String>,
+    #[debug(skip)]
     clock: Arc<dyn Clock>,
     max_pages: u32,
     errors: Vec<Error>,
-}
-
-impl fmt::Debug for ClientBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClientBuilder")
-            .field("region", &self.region)
-            .field("discovery", &self.discovery)
-            .field("overrides", &self.overrides)
-            .field("plaintext", &self.plaintext)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("request_timeout", &self.request_timeout)
-            .field("retry", &self.retry)
-            .field("budget", &self.budget)
-            .finish_non_exhaustive()
-    }
 }
 
 impl Default for ClientBuilder {

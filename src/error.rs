@@ -424,7 +424,7 @@ macro_rules! status_accessors {
 /// assert_eq!(e.client_request_id(), Some("client-1"));
 /// assert!(e.field_violations().is_empty());
 /// ```
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct RpcError {
     method: String,
@@ -496,20 +496,6 @@ fn field_violations(details: &ErrorDetails) -> Vec<(&str, &str)> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-impl fmt::Debug for RpcError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RpcError")
-            .field("method", &self.method)
-            .field("code", &self.code)
-            .field("message", &self.message)
-            .field("details", &self.details)
-            .field("request_id", &self.request_id)
-            .field("server_trace_id", &self.server_trace_id)
-            .field("client_request_id", &self.client_request_id)
-            .finish()
-    }
 }
 
 impl fmt::Display for RpcError {

@@ -35,7 +35,7 @@ pub const PRIVATE_KEY_PREFIX: &str = "PLEASE DO NOT REMOVE THIS LINE! Yandex.Clo
 
 /// An authorized key of a service account, in the JSON format the Yandex
 /// Cloud console and `yc iam key create` produce.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, derive_more::Debug)]
 pub struct ServiceAccountKeyFile {
     /// Key id (the JWT `kid`).
     pub id: String,
@@ -48,20 +48,8 @@ pub struct ServiceAccountKeyFile {
     /// SPKI PEM public key.
     pub public_key: String,
     /// PKCS#8 PEM private key preceded by the "PLEASE DO NOT REMOVE THIS LINE!" line.
+    #[debug("{:?}", "<redacted>")]
     pub private_key: String,
-}
-
-impl std::fmt::Debug for ServiceAccountKeyFile {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServiceAccountKeyFile")
-            .field("id", &self.id)
-            .field("service_account_id", &self.service_account_id)
-            .field("created_at", &self.created_at)
-            .field("key_algorithm", &self.key_algorithm)
-            .field("public_key", &self.public_key)
-            .field("private_key", &"<redacted>")
-            .finish()
-    }
 }
 
 impl ServiceAccountKeyFile {

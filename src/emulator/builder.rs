@@ -65,41 +65,26 @@ pub const DEFAULT_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
 pub const MAX_REQUEST_BYTES: usize = services::MAX_REQUEST_BYTES;
 
 /// Configures and starts an emulator.
-#[derive(Clone)]
+#[derive(Clone, derive_more::Debug)]
 pub struct EmulatorBuilder {
     listen: SocketAddr,
+    #[debug(skip)]
     seed: Seed,
     operation_delay: Duration,
     complete_after_gets: Option<u32>,
     random_operation_delay: Option<(Duration, u64)>,
     iam_token_ttl: Duration,
     poll_interval_hint: Option<Duration>,
+    #[debug("{}", tls.is_some())]
     tls: Option<(Vec<u8>, Vec<u8>)>,
     faults: Faults,
     metadata_server: bool,
     metadata_listen: SocketAddr,
+    #[debug(skip)]
     clock: Arc<dyn Clock>,
     handshake_timeout: Duration,
     keepalive: (Duration, Duration),
     strict_person_fields: bool,
-}
-
-impl std::fmt::Debug for EmulatorBuilder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EmulatorBuilder")
-            .field("listen", &self.listen)
-            .field("operation_delay", &self.operation_delay)
-            .field("complete_after_gets", &self.complete_after_gets)
-            .field("random_operation_delay", &self.random_operation_delay)
-            .field("iam_token_ttl", &self.iam_token_ttl)
-            .field("tls", &self.tls.is_some())
-            .field("faults", &self.faults)
-            .field("metadata_server", &self.metadata_server)
-            .field("handshake_timeout", &self.handshake_timeout)
-            .field("keepalive", &self.keepalive)
-            .field("strict_person_fields", &self.strict_person_fields)
-            .finish_non_exhaustive()
-    }
 }
 
 impl Default for EmulatorBuilder {

@@ -17,11 +17,13 @@ use crate::proto::yandex::cloud::access::AccessBinding;
 use crate::proto::yandex::cloud::billing::v1::{BillableObjectBinding, BillingAccount, Customer};
 
 /// Credentials of the seed's default subject.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, derive_more::Debug)]
 pub struct SeededCredentials {
     /// A never-expiring IAM token of the default subject.
+    #[debug("{:?}", "<redacted>")]
     pub iam_token: String,
     /// An OAuth token of the default subject, exchangeable at `IamTokenService.Create`.
+    #[debug("{:?}", "<redacted>")]
     pub oauth_token: String,
     /// The default subject, owner of the reseller account.
     pub subject_id: String,
@@ -32,32 +34,25 @@ pub struct SeededCredentials {
     pub service_account_id: String,
 }
 
-impl std::fmt::Debug for SeededCredentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SeededCredentials")
-            .field("iam_token", &"<redacted>")
-            .field("oauth_token", &"<redacted>")
-            .field("subject_id", &self.subject_id)
-            .field("reseller_id", &self.reseller_id)
-            .field("service_account_id", &self.service_account_id)
-            .finish()
-    }
-}
-
 /// A running emulator. Dropping it stops the servers; prefer
 /// [`EmulatorHandle::shutdown`] for a graceful stop.
+#[derive(derive_more::Debug)]
 pub struct EmulatorHandle {
     pub(super) addr: SocketAddr,
     pub(super) endpoint: String,
     pub(super) metadata_addr: Option<SocketAddr>,
     pub(super) credentials: SeededCredentials,
     /// The PEM certificate chain served with TLS, trusted by [`Self::client_builder`].
+    #[debug(skip)]
     pub(super) tls_roots: Option<Vec<u8>>,
+    #[debug(skip)]
     pub(super) shared: Arc<Shared>,
     /// Set to `true` once (by [`Self::shutdown`] or on drop); every server
     /// task of this emulator waits on it through [`stopped`].
+    #[debug(skip)]
     pub(super) stop: watch::Sender<bool>,
     /// The gRPC server and, when it runs, the metadata server.
+    #[debug(skip)]
     pub(super) servers: Vec<JoinHandle<()>>,
 }
 
@@ -66,17 +61,6 @@ pub struct EmulatorHandle {
 pub(super) async fn stopped(mut signal: watch::Receiver<bool>) {
     // An error means the sender is gone, which is a stop too.
     let _ = signal.wait_for(|stop| *stop).await;
-}
-
-impl std::fmt::Debug for EmulatorHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EmulatorHandle")
-            .field("addr", &self.addr)
-            .field("endpoint", &self.endpoint)
-            .field("metadata_addr", &self.metadata_addr)
-            .field("credentials", &self.credentials)
-            .finish_non_exhaustive()
-    }
 }
 
 impl EmulatorHandle {

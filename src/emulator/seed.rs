@@ -136,21 +136,13 @@ pub struct SeedServiceAccountBinding {
 }
 
 /// A token known to the emulator and the subject it stands for.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize, derive_more::Debug)]
 pub struct SeedToken {
     /// The token itself.
+    #[debug("{:?}", "<redacted>")]
     pub token: String,
     /// Subject id.
     pub subject_id: String,
-}
-
-impl std::fmt::Debug for SeedToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SeedToken")
-            .field("token", &"<redacted>")
-            .field("subject_id", &self.subject_id)
-            .finish()
-    }
 }
 
 /// Initial state of the emulator.

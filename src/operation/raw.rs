@@ -1,7 +1,6 @@
 //! The untyped operation handle, [`RawOperation`], and the rules every
 //! operation message must follow whatever its types.
 
-use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use futures::Stream;
@@ -123,24 +122,18 @@ pub(super) fn to_system_time(ts: Option<&prost_types::Timestamp>) -> Option<Syst
 /// }
 /// # Ok(()) }
 /// ```
-#[derive(Clone)]
+#[derive(Clone, derive_more::Debug)]
 pub struct RawOperation {
+    #[debug(skip)]
     client: Client,
     raw: ProtoOperation,
     hint: Option<Duration>,
     /// When the creating call returned; `None` for resumed operations.
+    #[debug(skip)]
     created: Option<Instant>,
     /// The options of each `Operation.Get`.
+    #[debug(skip)]
     options: CallOptions,
-}
-
-impl fmt::Debug for RawOperation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RawOperation")
-            .field("raw", &self.raw)
-            .field("poll_hint", &self.hint)
-            .finish()
-    }
 }
 
 impl RawOperation {
