@@ -89,50 +89,94 @@ pub enum CustomersCmd {
     },
 }
 
-/// The customer's person data (`CustomerPerson`).
-#[derive(Debug, Clone, Args)]
+/// The customer's person data: one flag per field of `CustomerPerson`, made
+/// from its descriptor (so a field added to the proto is a flag at once):
+/// `--person-<field>` (`--person-phone`, `--person-post-code`), also
+/// `--<field>` (`--phone`) where the command has no `--<field>` of its own;
+/// where it has (`--name`, `--email`), that one is the default.
+#[derive(Debug, Clone, Default)]
 pub struct PersonArgs {
-    /// Short name of the person (default: --name).
-    #[arg(long)]
-    pub person_name: Option<String>,
-    /// Full legal name.
-    #[arg(long, default_value = "")]
-    pub longname: String,
-    /// Phone.
-    #[arg(long, default_value = "")]
-    pub phone: String,
-    /// Contact e-mail (default for invite: --email).
-    #[arg(long)]
-    pub person_email: Option<String>,
-    /// Post code.
-    #[arg(long, default_value = "")]
-    pub post_code: String,
-    /// Postal address.
-    #[arg(long, default_value = "")]
-    pub post_address: String,
-    /// Legal address.
-    #[arg(long, default_value = "")]
-    pub legal_address: String,
-    /// Tax id.
-    #[arg(long, default_value = "")]
-    pub tin: String,
+    /// `(proto field name, value)` of the flags given.
+    given: Vec<(String, String)>,
+}
+
+/// The id of a person flag: its proto field, under `person.`.
+fn person_arg_id(field: &str) -> String {
+    format!("person.{field}")
+}
+
+fn person_message() -> anyhow::Result<prost_reflect::MessageDescriptor> {
+    yc_billing::json::descriptor_pool()
+        .get_message_by_name(CustomerPerson::full_name().as_str())
+        .ok_or_else(|| anyhow::anyhow!("{} is not in the schema", CustomerPerson::full_name()))
+}
+
+fn person_fields() -> Vec<prost_reflect::FieldDescriptor> {
+    person_message()
+        .map(|m| m.fields().collect())
+        .unwrap_or_default()
+}
+
+impl clap::FromArgMatches for PersonArgs {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let mut args = PersonArgs::default();
+        args.update_from_arg_matches(matches)?;
+        Ok(args)
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        for field in person_fields() {
+            if let Some(value) = matches.get_one::<String>(&person_arg_id(field.name())) {
+                self.given.push((field.name().to_owned(), value.clone()));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Args for PersonArgs {
+    fn augment_args(mut cmd: clap::Command) -> clap::Command {
+        for field in person_fields() {
+            let flag = field.name().replace('_', "-");
+            let own = cmd
+                .get_arguments()
+                .any(|a| a.get_long() == Some(flag.as_str()));
+            let mut arg = clap::Arg::new(person_arg_id(field.name()))
+                .long(format!("person-{flag}"))
+                .value_name("TEXT");
+            arg = if own {
+                arg.help(format!("person.{} (default: --{flag})", field.json_name()))
+            } else {
+                arg.visible_alias(flag)
+                    .help(format!("person.{}", field.json_name()))
+            };
+            cmd = cmd.arg(arg);
+        }
+        cmd
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
 }
 
 impl PersonArgs {
-    fn person(self, name: &str, email: Option<&str>) -> CustomerPerson {
-        CustomerPerson {
-            name: self.person_name.unwrap_or_else(|| name.to_owned()),
-            longname: self.longname,
-            phone: self.phone,
-            email: self
-                .person_email
-                .or_else(|| email.map(str::to_owned))
-                .unwrap_or_default(),
-            post_code: self.post_code,
-            post_address: self.post_address,
-            legal_address: self.legal_address,
-            tin: self.tin,
+    /// The person: the flags given, over `name` and `email` (the command's
+    /// own arguments).
+    fn person(self, name: &str, email: Option<&str>) -> anyhow::Result<CustomerPerson> {
+        let defaults = CustomerPerson {
+            name: name.to_owned(),
+            email: email.unwrap_or_default().to_owned(),
+            ..Default::default()
+        };
+        let mut person = prost_reflect::DynamicMessage::new(person_message()?);
+        person.transcode_from(&defaults)?;
+        for (field, value) in self.given {
+            person
+                .try_set_field_by_name(&field, prost_reflect::Value::String(value))
+                .map_err(|e| anyhow::anyhow!("--person-{}: {e}", field.replace('_', "-")))?;
         }
+        Ok(person.transcode_to()?)
     }
 }
 
@@ -340,7 +384,7 @@ pub async fn customers(
             person,
             wait,
         } => {
-            let person = person.person(&name, Some(&email));
+            let person = person.person(&name, Some(&email))?;
             let op = api.invite(reseller_id, name, email, person).await?;
             run_operation(global, op, &wait, false).await
         }
@@ -350,7 +394,7 @@ pub async fn customers(
             person,
             wait,
         } => {
-            let person = person.person(&name, None);
+            let person = person.person(&name, None)?;
             let op = api
                 .create_reseller_served(reseller_id, name, person)
                 .await?;
