@@ -348,8 +348,18 @@ impl Credentials {
         Self::from_env_with(|name| std::env::var_os(name))
     }
 
+    /// [`from_env`](Self::from_env), and the `yc` profile when the chain
+    /// chose one: its endpoint, cloud and folder ids belong with its
+    /// credentials ([`ClientBuilder::profile`](crate::ClientBuilder::profile)).
+    pub fn from_env_with_profile() -> Result<(Self, Option<Profile>), Error> {
+        Self::chain(&|name| std::env::var_os(name))
+    }
+
     fn from_env_with(get: impl Fn(&str) -> Option<OsString>) -> Result<Self, Error> {
-        let get = &get as &dyn Fn(&str) -> Option<OsString>;
+        Self::chain(&get).map(|(c, _)| c)
+    }
+
+    fn chain(get: &dyn Fn(&str) -> Option<OsString>) -> Result<(Self, Option<Profile>), Error> {
         let var = |name: &str| -> Result<Option<String>, Error> {
             let Some(value) = get(name) else {
                 return Ok(None);
@@ -370,14 +380,14 @@ impl Credentials {
         let mut tried = Vec::new();
         if let Some(token) = var(IAM_TOKEN_ENV)? {
             tracing::debug!("using the IAM token from {IAM_TOKEN_ENV}");
-            return Ok(Self::iam_token(token).with_origin(IAM_TOKEN_ENV));
+            return Ok((Self::iam_token(token).with_origin(IAM_TOKEN_ENV), None));
         }
         tried.push(not_set(CredentialSource::IamToken, IAM_TOKEN_ENV));
         if let Some(token) = var(OAUTH_TOKEN_ENV)? {
             tracing::debug!("using the OAuth token from {OAUTH_TOKEN_ENV}");
             let mut c = Self::oauth_token(token).with_origin(OAUTH_TOKEN_ENV);
             c.skipped = tried;
-            return Ok(c);
+            return Ok((c, None));
         }
         tried.push(not_set(CredentialSource::OAuth, OAUTH_TOKEN_ENV));
         if let Some(value) = var(SERVICE_ACCOUNT_KEY_FILE_ENV)? {
@@ -403,7 +413,7 @@ impl Credentials {
                     format!("{SERVICE_ACCOUNT_KEY_FILE_ENV} (file {value})")
                 });
             c.skipped = tried;
-            return Ok(c);
+            return Ok((c, None));
         }
         tried.push(not_set(
             CredentialSource::ServiceAccountKey,
@@ -415,9 +425,9 @@ impl Credentials {
                     profile = profile.name(),
                     "using the credentials of the yc profile"
                 );
-                let mut c = profile.into_credentials()?;
+                let mut c = profile.clone().into_credentials()?;
                 c.skipped = tried;
-                return Ok(c);
+                return Ok((c, Some(profile)));
             }
             Err(skipped) => tried.push(skipped),
         }
@@ -430,7 +440,7 @@ impl Credentials {
         let mut c = Self::of(Inner::EnvMetadata(addr.clone()))
             .with_origin(format!("metadata service at {addr} (no other source set)"));
         c.skipped = tried;
-        Ok(c)
+        Ok((c, None))
     }
 
     /// Which kind of source these credentials make.
