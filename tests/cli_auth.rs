@@ -223,7 +223,8 @@ async fn the_profile_option_and_the_current_profile_reach_the_emulator() {
     let home = Home::new("profile");
     home.config(&format!(
         "current: user\nprofiles:\n  user:\n    token: {DEFAULT_OAUTH_TOKEN}\n    endpoint: {addr}\n  \
-         sa:\n{}    endpoint: {addr}\n  fed:\n    federation-id: bpfederation00000001\n",
+         sa:\n{}    endpoint: {addr}\n  fed:\n    federation-id: bpfederation00000001\n  \
+         bare:\n    folder-id: b1gfolder\n",
         key_yaml(&key)
     ));
     let get = ["--plaintext", "accounts", "get", DEFAULT_RESELLER_ID];
@@ -240,6 +241,20 @@ async fn the_profile_option_and_the_current_profile_reach_the_emulator() {
     let mut cmd = home.command(&get);
     cmd.env("YC_PROFILE", "sa");
     output(cmd).await.ok();
+    // YC_PROFILE naming a profile without credentials: passed over, and listed.
+    let mut cmd = home.command(&["auth", "which"]);
+    cmd.env("YC_PROFILE", "bare");
+    let report = output(cmd).await.ok().json();
+    assert_eq!(report["source"], "metadata service");
+    let last = &report["skipped"][3];
+    assert_eq!(last["source"], "yc CLI profile");
+    assert!(
+        last["reason"]
+            .as_str()
+            .unwrap()
+            .contains("profile \"bare\" has no credentials"),
+        "{report}"
+    );
     assert_eq!(
         emu.calls(yc_billing::proto::paths::endpoint::api_endpoint_service::LIST),
         3

@@ -241,7 +241,9 @@ pub fn credentials(global: &GlobalArgs, matches: &ArgMatches) -> anyhow::Result<
             return only(credentials, "sa_key_file", env);
         }
     }
-    if pick("profile") {
+    // YC_PROFILE alone is the library chain's business (after the variables;
+    // a profile without credentials is passed over there).
+    if pick("profile") && on_command_line(matches, "profile") {
         if let Some(name) = &global.profile {
             let profile = Profile::load(Some(name))?;
             let credentials = profile.clone().into_credentials()?;
