@@ -164,6 +164,32 @@ impl ClientBuilder {
         self
     }
 
+    /// The credentials and endpoint of a `yc` CLI profile, the way `yc`
+    /// uses them: the profile's credentials (when it has any), and its
+    /// `endpoint` selects the region when it is a region's API endpoint
+    /// (`api.yandexcloud.kz:443` is [`Region::Kz`], JWT audience included),
+    /// else discovery at that address ([`discovery_endpoint`](Self::discovery_endpoint)).
+    /// Later settings still override.
+    ///
+    /// ```no_run
+    /// # async fn f() -> yc_billing::Result<()> {
+    /// use yc_billing::{Client, auth::Profile};
+    ///
+    /// let profile = Profile::load(None)?; // `current`, or YC_PROFILE
+    /// let client = Client::builder().profile(&profile).build().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn profile(mut self, profile: &crate::auth::Profile) -> Self {
+        if let Some(credentials) = profile.credentials() {
+            self = self.credentials(credentials.clone());
+        }
+        match (profile.endpoint(), profile.region()) {
+            (_, Some(region)) => self.region(region),
+            (Some(endpoint), None) => self.discovery_endpoint(endpoint),
+            (None, None) => self,
+        }
+    }
+
     /// Sends every service to one address (`host:port` or a URL), as for the emulator.
     pub fn endpoint(mut self, endpoint: impl Into<String>) -> Self {
         let e = endpoint.into();
@@ -614,6 +640,18 @@ impl Client {
     /// [`needs_authorization`](crate::transport::needs_authorization)).
     pub fn iam_transport(&self) -> Transport {
         self.inner.iam.clone()
+    }
+
+    /// The IAM token the client's calls carry now, fetched or refreshed by
+    /// its [`TokenCache`] when needed (for example to hand it to another
+    /// tool). A client built without credentials is an [`Error::Auth`].
+    pub async fn token(&self) -> Result<crate::auth::AccessToken> {
+        match &self.inner.auth {
+            Some(cache) => cache.token().await,
+            None => Err(Error::Auth(crate::error::AuthError::no_credentials(
+                Vec::new(),
+            ))),
+        }
     }
 
     /// The resolved endpoint of a service, as a URL.

@@ -625,8 +625,15 @@ pub enum CredentialSource {
     ServiceAccountKey,
     /// The VM metadata service.
     MetadataService,
-    /// The environment chain (`YC_IAM_TOKEN`, `YC_TOKEN`, `YC_SERVICE_ACCOUNT_KEY_FILE`, metadata).
+    /// The environment chain (`YC_IAM_TOKEN`, `YC_TOKEN`,
+    /// `YC_SERVICE_ACCOUNT_KEY_FILE`, the `yc` CLI profile, metadata).
     Environment,
+    /// A profile of the `yc` CLI's config file ([`Profile`](crate::auth::Profile)).
+    YcProfile,
+    /// Tokens of another service account, obtained with base credentials
+    /// through `IamTokenService.CreateForServiceAccount`
+    /// ([`Credentials::impersonate`](crate::auth::Credentials::impersonate)).
+    Impersonation,
     /// A user-supplied token source.
     Custom,
 }
@@ -639,6 +646,8 @@ impl fmt::Display for CredentialSource {
             CredentialSource::ServiceAccountKey => "service-account key",
             CredentialSource::MetadataService => "metadata service",
             CredentialSource::Environment => "environment",
+            CredentialSource::YcProfile => "yc CLI profile",
+            CredentialSource::Impersonation => "service-account impersonation",
             CredentialSource::Custom => "custom token source",
         })
     }
@@ -654,8 +663,8 @@ pub struct SourceAttempt {
 }
 
 impl SourceAttempt {
-    /// `source`, configured by `setting` (an environment variable, or the
-    /// metadata service's address), did not apply for `reason`.
+    /// `source`, configured by `setting` (an environment variable, the `yc`
+    /// config file, or the metadata service's address), did not apply for `reason`.
     pub fn new(
         source: CredentialSource,
         setting: impl Into<String>,
@@ -673,8 +682,8 @@ impl SourceAttempt {
         self.source
     }
 
-    /// The environment variable (`YC_IAM_TOKEN`, …) or, for the metadata
-    /// service, its `host[:port]`.
+    /// The environment variable (`YC_IAM_TOKEN`, …), for the `yc` profile the
+    /// config file's path, for the metadata service its `host[:port]`.
     pub fn setting(&self) -> &str {
         &self.setting
     }
@@ -690,6 +699,9 @@ impl fmt::Display for SourceAttempt {
         match self.source {
             CredentialSource::MetadataService => {
                 write!(f, "metadata service at {}: {}", self.setting, self.reason)
+            }
+            CredentialSource::YcProfile => {
+                write!(f, "yc CLI profile ({}): {}", self.setting, self.reason)
             }
             _ => write!(f, "{}: {}", self.setting, self.reason),
         }
@@ -710,6 +722,9 @@ pub enum AuthErrorKind {
     /// metadata service that cannot be reached or answers nonsense, a
     /// custom source's error.
     Source,
+    /// The credentials are of a kind this crate cannot use (a federated
+    /// `yc` profile); the reason says what to do instead.
+    Unsupported,
 }
 
 /// No valid IAM token could be had. Never contains the secret itself.
@@ -783,6 +798,15 @@ impl AuthError {
             kind: AuthErrorKind::NoCredentials,
             tried,
             ..Self::new(CredentialSource::Environment, "no credentials found")
+        }
+    }
+
+    /// Credentials of `source` that this crate cannot use, for `reason`
+    /// (kind [`AuthErrorKind::Unsupported`]).
+    pub fn unsupported(source: CredentialSource, reason: impl Into<String>) -> Self {
+        AuthError {
+            kind: AuthErrorKind::Unsupported,
+            ..Self::new(source, reason)
         }
     }
 

@@ -70,6 +70,33 @@ impl Region {
         }
     }
 
+    /// The region whose API (discovery) endpoint `endpoint` is, as the `yc`
+    /// CLI's `endpoint` setting names it: `api.yandexcloud.kz:443` is
+    /// [`Region::Kz`]. A scheme, the port 443 and a trailing `/` may be
+    /// present; any other address is `None` (a private installation or an
+    /// emulator, reached through discovery at that address).
+    ///
+    /// ```
+    /// use yc_billing::region::Region;
+    /// assert_eq!(Region::from_api_endpoint("api.yandexcloud.kz:443"), Some(Region::Kz));
+    /// assert_eq!(Region::from_api_endpoint("https://api.cloud.yandex.net"), Some(Region::Ru));
+    /// assert_eq!(Region::from_api_endpoint("API.cloud.yandex.net:443/"), Some(Region::Ru));
+    /// assert_eq!(Region::from_api_endpoint("api.cloud.yandex.net:8443"), None);
+    /// assert_eq!(Region::from_api_endpoint("127.0.0.1:50051"), None);
+    /// ```
+    pub fn from_api_endpoint(endpoint: &str) -> Option<Region> {
+        let e = endpoint.trim();
+        let e = e
+            .strip_prefix("https://")
+            .or_else(|| e.strip_prefix("grpcs://"))
+            .unwrap_or(e);
+        let e = e.strip_suffix('/').unwrap_or(e);
+        let host = e.strip_suffix(":443").unwrap_or(e);
+        Region::ALL
+            .into_iter()
+            .find(|r| host.eq_ignore_ascii_case(r.domain()))
+    }
+
     /// The `aud` claim of a service-account JWT in this region.
     ///
     /// ```

@@ -68,6 +68,8 @@ async fn no_credentials_lists_every_source_in_order_and_exits_3() {
             "--iam-token or YC_IAM_TOKEN: not set",
             "--oauth-token or YC_TOKEN: not set",
             "--sa-key-file or YC_SERVICE_ACCOUNT_KEY_FILE: not set",
+            "--profile or YC_PROFILE (yc CLI config \
+             /nonexistent/yc-billing-test-home/.config/yandex-cloud/config.yaml): no such file",
             "--metadata (VM metadata service at ",
             "): not reachable",
             "export YC_IAM_TOKEN=",

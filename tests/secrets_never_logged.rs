@@ -4,8 +4,9 @@
 //! event and span of every crate at TRACE level (the `log` records of
 //! dependencies included) into a buffer, runs the representative flows
 //! against the emulator — static IAM token, OAuth exchange, service-account
-//! JWT exchange, metadata service, failing credentials of every kind, RPC
-//! errors, failed operations — keeps the `Display` and `Debug` text of every
+//! JWT exchange, metadata service, a key given as JSON, `yc` profiles
+//! (OAuth token, inline key, broken files), impersonation (allowed and
+//! denied), failing credentials of every kind, RPC errors, failed operations — keeps the `Display` and `Debug` text of every
 //! error and the `Debug` of every credential, key, client and handle, and
 //! then looks for IAM tokens, OAuth tokens, JWTs and private-key lines in
 //! all of it.
@@ -18,10 +19,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use emulator_support::{build, quick_retries};
-use yc_billing::auth::{Credentials, ServiceAccountKey};
+use yc_billing::auth::{Credentials, Profile, ServiceAccountKey};
 use yc_billing::emulator::{
-    DEFAULT_IAM_TOKEN, DEFAULT_OAUTH_TOKEN, DEFAULT_SUBJECT_ID, Emulator, EmulatorHandle,
-    NO_RIGHTS_IAM_TOKEN, ServiceAccountKeyFile,
+    DEFAULT_IAM_TOKEN, DEFAULT_OAUTH_TOKEN, DEFAULT_SERVICE_ACCOUNT_ID, DEFAULT_SUBJECT_ID,
+    Emulator, EmulatorHandle, NO_RIGHTS_IAM_TOKEN, ServiceAccountKeyFile,
 };
 use yc_billing::proto::yandex::cloud::billing::v1::CustomerPerson;
 use yc_billing::{Client, Error, PollingPolicy};
@@ -203,6 +204,82 @@ async fn secrets_never_reach_logs_errors_or_debug() {
     shown.debug(&c);
     successes += exercise(&client(&emu, c).await, &reseller, &mut shown).await as usize;
     assert_eq!(successes, 5, "every credential kind worked");
+
+    // The sources of issue 15: a key as JSON, yc profiles, impersonation.
+    let mut new_successes = 0;
+    let c = Credentials::service_account_key_json(key_file.to_json()).unwrap();
+    shown.debug(&c);
+    new_successes += exercise(&client(&emu, c).await, &reseller, &mut shown).await as usize;
+    let profile_oauth = "y0_profile-oauth-secret-93be1f";
+    emu.add_oauth_token(profile_oauth, DEFAULT_SUBJECT_ID);
+    let dir = std::env::temp_dir().join(format!("yc-billing-secrets-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("config.yaml");
+    let indent =
+        |text: &str| -> String { text.lines().map(|l| format!("        {l}\n")).collect() };
+    let key_yaml = format!(
+        "    service-account-key:\n      id: {}\n      service_account_id: {}\n      \
+         key_algorithm: RSA_2048\n      public_key: |\n{}      private_key: |\n{}",
+        key_file.id,
+        key_file.service_account_id,
+        indent(&key_file.public_key),
+        indent(&key_file.private_key)
+    );
+    std::fs::write(
+        &config,
+        format!(
+            "current: user\nprofiles:\n  user:\n    token: {profile_oauth}\n  sa:\n{key_yaml}  \
+             fed:\n    federation-id: bpf\n  both:\n    token: {profile_oauth}\n{key_yaml}  \
+             public:\n{}",
+            key_yaml.replacen(
+                &indent(&key_file.private_key),
+                &indent(&key_file.public_key),
+                1
+            )
+        ),
+    )
+    .unwrap();
+    for name in ["user", "sa"] {
+        let profile = Profile::from_file(&config, Some(name)).unwrap();
+        shown.debug(&profile);
+        let c = build(
+            emu.client_builder()
+                .profile(&profile)
+                .retry_policy(quick_retries())
+                .request_timeout(Duration::from_secs(10)),
+        )
+        .await;
+        new_successes += exercise(&c, &reseller, &mut shown).await as usize;
+    }
+    for name in ["fed", "both", "public", "absent"] {
+        let e = Profile::from_file(&config, Some(name)).unwrap_err();
+        shown.error(&e);
+    }
+    std::fs::write(
+        &config,
+        format!("current: user\nprofiles:\n  user:\n    token: '{profile_oauth}\n"),
+    )
+    .unwrap();
+    shown.error(&Profile::from_file(&config, None).unwrap_err());
+    std::fs::remove_dir_all(&dir).unwrap();
+    let c = Credentials::impersonate(
+        Credentials::oauth_token(creds.oauth_token.clone()),
+        DEFAULT_SERVICE_ACCOUNT_ID,
+    )
+    .unwrap();
+    shown.debug(&c);
+    new_successes += exercise(&client(&emu, c).await, &reseller, &mut shown).await as usize;
+    assert_eq!(new_successes, 4, "every new source worked");
+    let denied = Credentials::impersonate(
+        Credentials::iam_token(NO_RIGHTS_IAM_TOKEN),
+        DEFAULT_SERVICE_ACCOUNT_ID,
+    )
+    .unwrap();
+    shown.debug(&denied);
+    assert!(
+        !exercise(&client(&emu, denied).await, &reseller, &mut shown).await,
+        "impersonation without the role was accepted"
+    );
     let exchanges = emu.iam_exchanges();
     assert!(
         exchanges >= 2,
@@ -304,7 +381,7 @@ async fn secrets_never_reach_logs_errors_or_debug() {
     let everything = format!("{log}\n{}", shown.0.join("\n"));
     let needles = secrets(
         &[&key_file, &unknown_key],
-        &[&issued, wrong_iam, wrong_oauth],
+        &[&issued, wrong_iam, wrong_oauth, profile_oauth],
     );
     // Control: the needles do find the secrets they stand for.
     let jwt = key

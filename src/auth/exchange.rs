@@ -10,8 +10,8 @@ use tonic::transport::Channel;
 use super::token::AccessToken;
 use crate::error::{AuthError, CredentialSource, RpcError};
 use crate::proto::yandex::cloud::iam::v1::{
-    CreateIamTokenRequest, create_iam_token_request::Identity,
-    iam_token_service_client::IamTokenServiceClient,
+    CreateIamTokenForServiceAccountRequest, CreateIamTokenRequest, CreateIamTokenResponse,
+    create_iam_token_request::Identity, iam_token_service_client::IamTokenServiceClient,
 };
 use crate::region::Region;
 use crate::retry::{Bucket, Cost, RetryBudget, RetryPolicy, Schedule, TokioTimer};
@@ -20,6 +20,9 @@ use crate::time::{Clock, SystemClock};
 /// The path of `IamTokenService.Create`, the one IAM method sent without
 /// an `authorization` header.
 pub(crate) const CREATE_METHOD: &str = crate::proto::paths::iam::v1::iam_token_service::CREATE;
+/// The path of `IamTokenService.CreateForServiceAccount` (impersonation).
+const CREATE_FOR_SA_METHOD: &str =
+    crate::proto::paths::iam::v1::iam_token_service::CREATE_FOR_SERVICE_ACCOUNT;
 
 /// Access to `yandex.cloud.iam.v1.IamTokenService`, which turns OAuth tokens
 /// and service-account JWTs into IAM tokens.
@@ -131,15 +134,86 @@ impl IamExchange {
         .await
     }
 
+    /// `IamTokenService.CreateForServiceAccount{service_account_id}`,
+    /// authorized by `bearer` (a token of a subject that holds
+    /// `iam.serviceAccounts.tokenCreator` on that service account): an IAM
+    /// token of the service account. A refusal is an
+    /// [`AuthErrorKind::Exchange`](crate::error::AuthErrorKind::Exchange)
+    /// error of [`CredentialSource::Impersonation`] keeping the `RpcError`
+    /// (`PERMISSION_DENIED`, `NOT_FOUND`, …).
+    pub async fn exchange_for_service_account(
+        &self,
+        bearer: &AccessToken,
+        service_account_id: &str,
+    ) -> Result<AccessToken, AuthError> {
+        let kind = CredentialSource::Impersonation;
+        let authorization = bearer.authorization_value().map_err(|_| {
+            AuthError::new(
+                kind,
+                "the base credentials' token cannot be sent in a header",
+            )
+        })?;
+        let authorization: tonic::metadata::AsciiMetadataValue = authorization
+            .to_str()
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| {
+                AuthError::new(
+                    kind,
+                    "the base credentials' token cannot be sent in a header",
+                )
+            })?;
+        let what = format!("a token for service account {service_account_id}");
+        self.run(kind, CREATE_FOR_SA_METHOD, &what, |timeout| {
+            let mut request = tonic::Request::new(CreateIamTokenForServiceAccountRequest {
+                service_account_id: service_account_id.to_owned(),
+            });
+            request.set_timeout(timeout);
+            let mut value = authorization.clone();
+            value.set_sensitive(true);
+            request.metadata_mut().insert("authorization", value);
+            let mut client = self.client.clone();
+            async move { client.create_for_service_account(request).await }
+        })
+        .await
+    }
+
     async fn create(
         &self,
         kind: CredentialSource,
         identity: Identity,
     ) -> Result<AccessToken, AuthError> {
         let what = match kind {
-            CredentialSource::OAuth => "OAuth token",
-            _ => "service-account JWT",
+            CredentialSource::OAuth => "the OAuth token",
+            _ => "the service-account JWT",
         };
+        self.run(kind, CREATE_METHOD, what, |timeout| {
+            let mut request = tonic::Request::new(CreateIamTokenRequest {
+                identity: Some(identity.clone()),
+            });
+            request.set_timeout(timeout);
+            let mut client = self.client.clone();
+            async move { client.create(request).await }
+        })
+        .await
+    }
+
+    /// One exchange through the retry loop: `attempt` sends one call with
+    /// the time left; `what` names what is exchanged (never the secret).
+    async fn run<F, Fut>(
+        &self,
+        kind: CredentialSource,
+        method: &'static str,
+        what: &str,
+        attempt: F,
+    ) -> Result<AccessToken, AuthError>
+    where
+        F: Fn(Duration) -> Fut,
+        Fut: std::future::Future<
+                Output = Result<tonic::Response<CreateIamTokenResponse>, tonic::Status>,
+            >,
+    {
+        let name = method.rsplit('/').next().unwrap_or(method);
         if let Err(e) = crate::client::check_max_timeout("IamExchange timeout", self.timeout) {
             return Err(AuthError::new(kind, e.to_string()));
         }
@@ -150,14 +224,7 @@ impl IamExchange {
             budget: Some(&self.budget),
             timer: &TokioTimer,
         };
-        let attempt = |_| {
-            let mut request = tonic::Request::new(CreateIamTokenRequest {
-                identity: Some(identity.clone()),
-            });
-            request.set_timeout(deadline.saturating_duration_since(Instant::now()));
-            let mut client = self.client.clone();
-            async move { client.create(request).await }
-        };
+        let attempt = |_| attempt(deadline.saturating_duration_since(Instant::now()));
         let classify = |status: &tonic::Status, _| {
             let cost = match crate::transport::diagnose::classify(status) {
                 Some(_) => Cost::Transport,
@@ -168,29 +235,29 @@ impl IamExchange {
         let response = crate::retry::run::run(schedule, attempt, classify)
             .await
             .map_err(|failure| {
-                AuthError::new(
-                    kind,
-                    format!("exchanging the {what} for an IAM token failed"),
-                )
-                .with_rpc(RpcError::from_status(CREATE_METHOD, &failure.error))
+                AuthError::new(kind, format!("exchanging {what} for an IAM token failed"))
+                    .with_rpc(RpcError::from_status(method, &failure.error))
             })?;
         let response = response.into_inner();
         if response.iam_token.is_empty() {
             return Err(AuthError::new(
                 kind,
-                "IamTokenService.Create answered without an IAM token",
+                format!("IamTokenService.{name} answered without an IAM token"),
             ));
         }
         let expires_at = response
             .expires_at
             .ok_or_else(|| {
-                AuthError::new(kind, "IamTokenService.Create answered without expires_at")
+                AuthError::new(
+                    kind,
+                    format!("IamTokenService.{name} answered without expires_at"),
+                )
             })
             .and_then(|ts| {
                 SystemTime::try_from(ts).map_err(|_| {
                     AuthError::new(
                         kind,
-                        "IamTokenService.Create answered an invalid expires_at",
+                        format!("IamTokenService.{name} answered an invalid expires_at"),
                     )
                 })
             })?;

@@ -32,7 +32,9 @@
 
 mod cache;
 mod exchange;
+mod impersonate;
 mod metadata;
+mod profile;
 mod service_account;
 mod sources;
 mod token;
@@ -52,6 +54,7 @@ pub use metadata::{
     DEFAULT_METADATA_ADDR, METADATA_ADDR_ENV, METADATA_FLAVOR, METADATA_FLAVOR_HEADER,
     METADATA_TOKEN_PATH, MetadataTokenSource,
 };
+pub use profile::{Profile, YC_CONFIG_ENV, YC_PROFILE_ENV};
 pub use service_account::{JWT_LIFETIME, ServiceAccountKey};
 pub use token::{AccessToken, TokenSource};
 
@@ -73,7 +76,9 @@ pub const ENV_METADATA_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 pub const IAM_TOKEN_ENV: &str = "YC_IAM_TOKEN";
 /// Environment variable holding an OAuth token.
 pub const OAUTH_TOKEN_ENV: &str = "YC_TOKEN";
-/// Environment variable holding the path of a service-account authorized key file.
+/// Environment variable holding the path of a service-account authorized
+/// key file, or the key's JSON itself (see
+/// [`Credentials::service_account_key_path_or_json`]).
 pub const SERVICE_ACCOUNT_KEY_FILE_ENV: &str = "YC_SERVICE_ACCOUNT_KEY_FILE";
 
 /// What to authenticate with. Cheap to clone; `Debug` hides every secret.
@@ -89,6 +94,10 @@ pub const SERVICE_ACCOUNT_KEY_FILE_ENV: &str = "YC_SERVICE_ACCOUNT_KEY_FILE";
 #[derive(Clone)]
 pub struct Credentials {
     inner: Inner,
+    /// Where they came from (`YC_TOKEN`, a yc profile, …); `None` when built in code.
+    origin: Option<String>,
+    /// The sources the environment chain passed over before these.
+    skipped: Vec<SourceAttempt>,
 }
 
 #[derive(Clone)]
@@ -97,40 +106,181 @@ enum Inner {
     OAuth(String),
     ServiceAccountKey(Box<ServiceAccountKey>),
     Metadata(Result<http::uri::Authority, String>),
-    /// The end of the environment chain: the metadata service, and what was tried before it.
-    EnvMetadata(http::uri::Authority, Vec<SourceAttempt>),
+    /// The end of the environment chain: the metadata service (what was
+    /// tried before it is in `skipped`).
+    EnvMetadata(http::uri::Authority),
+    /// Base credentials and the service account they obtain tokens for.
+    Impersonate(Box<Credentials>, String),
     Custom(Arc<dyn TokenSource>),
 }
 
+/// The warning about OAuth tokens, once per process.
+static OAUTH_WARNING: std::sync::Once = std::sync::Once::new();
+
+fn warn_oauth_once(origin: Option<&str>) {
+    OAUTH_WARNING.call_once(|| {
+        tracing::warn!(
+            origin = origin.unwrap_or("given in code"),
+            "an OAuth token is in use: Yandex Cloud discontinues OAuth tokens by the end of \
+             2026 (as the official SDKs announce); use a service-account authorized key \
+             (YC_SERVICE_ACCOUNT_KEY_FILE), the VM metadata service, or an IAM token \
+             (YC_IAM_TOKEN) instead"
+        );
+    });
+}
+
 impl Credentials {
+    fn of(inner: Inner) -> Self {
+        Credentials {
+            inner,
+            origin: None,
+            skipped: Vec::new(),
+        }
+    }
+
+    pub(crate) fn with_origin(mut self, origin: impl Into<String>) -> Self {
+        self.origin = Some(origin.into());
+        self
+    }
+
+    /// Where the credentials came from, when [`from_env`](Self::from_env)
+    /// or a [`Profile`] chose them: the variable (`YC_TOKEN`, …), the `yc`
+    /// profile and file, or the metadata service. Never the secret.
+    ///
+    /// ```
+    /// use yc_billing::auth::Credentials;
+    /// assert_eq!(Credentials::iam_token("t1.x").origin(), None);
+    /// ```
+    pub fn origin(&self) -> Option<&str> {
+        self.origin.as_deref()
+    }
+
+    /// The sources [`from_env`](Self::from_env) looked at before choosing
+    /// these, in order, and why each did not apply.
+    pub fn skipped(&self) -> &[SourceAttempt] {
+        &self.skipped
+    }
+
     /// A static IAM token. Its real expiry is unknown, so it is assumed valid
     /// for [`STATIC_IAM_TOKEN_LIFETIME`] (12 h) from [`into_source`](Self::into_source)
     /// and never refreshed; after that, fetching fails.
     pub fn iam_token(token: impl Into<String>) -> Self {
-        Credentials {
-            inner: Inner::IamToken(token.into().trim().to_owned()),
-        }
+        Self::of(Inner::IamToken(token.into().trim().to_owned()))
     }
 
     /// A Yandex Passport OAuth token, exchanged for IAM tokens through
     /// `IamTokenService.Create{yandex_passport_oauth_token}`.
+    ///
+    /// Yandex Cloud discontinues OAuth tokens by the end of 2026 (as the
+    /// official SDKs announce): the first OAuth source of a process logs
+    /// one warning naming the alternatives (a service-account key, the
+    /// metadata service, an IAM token).
     pub fn oauth_token(token: impl Into<String>) -> Self {
-        Credentials {
-            inner: Inner::OAuth(token.into().trim().to_owned()),
-        }
+        Self::of(Inner::OAuth(token.into().trim().to_owned()))
     }
 
     /// A service-account authorized key; each refresh signs a JWT and
     /// exchanges it through `IamTokenService.Create{jwt}`.
     pub fn service_account_key(key: ServiceAccountKey) -> Self {
-        Credentials {
-            inner: Inner::ServiceAccountKey(Box::new(key)),
-        }
+        Self::of(Inner::ServiceAccountKey(Box::new(key)))
     }
 
     /// Reads a service-account authorized key file (see [`ServiceAccountKey::from_file`]).
     pub fn service_account_key_file(path: impl AsRef<Path>) -> Result<Self, Error> {
         ServiceAccountKey::from_file(path).map(Self::service_account_key)
+    }
+
+    /// A service-account authorized key given as its JSON, a string or
+    /// bytes (a CI secret, a vault entry): see [`ServiceAccountKey::from_json`].
+    /// Errors name the problem (not UTF-8, not JSON, a missing field, an
+    /// unsupported algorithm, a public key where the private one belongs)
+    /// and never quote the key.
+    ///
+    /// ```
+    /// use yc_billing::auth::Credentials;
+    ///
+    /// let err = Credentials::service_account_key_json("not json").unwrap_err();
+    /// assert!(err.to_string().contains("service account key: json: is not valid JSON"));
+    /// let err = Credentials::service_account_key_json(br#"{"id": "k"}"#).unwrap_err();
+    /// assert!(err.to_string().ends_with("service_account_id: is missing"));
+    /// ```
+    pub fn service_account_key_json(json: impl AsRef<[u8]>) -> Result<Self, Error> {
+        ServiceAccountKey::from_json_bytes(json.as_ref()).map(Self::service_account_key)
+    }
+
+    /// What [`SERVICE_ACCOUNT_KEY_FILE_ENV`] holds, as the Terraform provider
+    /// reads it: the key's JSON itself when the first character that is not
+    /// white space is `{` (a key file's path never starts so; name such a
+    /// file `./{…`), else the path of a key file.
+    ///
+    /// ```
+    /// use yc_billing::auth::Credentials;
+    ///
+    /// let err = Credentials::service_account_key_path_or_json("  {\"id\": 1}").unwrap_err();
+    /// assert!(err.to_string().contains("service account key (JSON): id: must be a string"), "{err}");
+    /// let err = Credentials::service_account_key_path_or_json("/no/such/key.json").unwrap_err();
+    /// assert!(err.to_string().contains("/no/such/key.json: cannot read it"), "{err}");
+    /// ```
+    pub fn service_account_key_path_or_json(value: &str) -> Result<Self, Error> {
+        if value.trim_start().starts_with('{') {
+            Self::service_account_key_json(value).map_err(|e| match e {
+                Error::Config { field, reason } => Error::config(
+                    field.replacen("service account key", "service account key (JSON)", 1),
+                    reason,
+                ),
+                other => other,
+            })
+        } else {
+            Self::service_account_key_file(value.trim())
+        }
+    }
+
+    /// Tokens of the service account `service_account_id`, obtained with
+    /// `base` through `IamTokenService.CreateForServiceAccount` (the subject
+    /// of `base` needs `iam.serviceAccounts.tokenCreator` on that service
+    /// account). The base token and the impersonated token are each kept in
+    /// a [`TokenCache`], refreshed early and single-flight like any other;
+    /// an `UNAUTHENTICATED` answer drops the base token and retries once. A
+    /// refusal (`PERMISSION_DENIED`, `NOT_FOUND`) is an
+    /// [`AuthErrorKind::Exchange`](crate::error::AuthErrorKind::Exchange)
+    /// error of [`CredentialSource::Impersonation`] keeping the `RpcError`.
+    ///
+    /// ```
+    /// use yc_billing::auth::Credentials;
+    /// use yc_billing::CredentialSource;
+    ///
+    /// let c = Credentials::impersonate(Credentials::metadata_service(), "ajetarget")?;
+    /// assert_eq!(c.kind(), CredentialSource::Impersonation);
+    /// assert!(Credentials::impersonate(Credentials::metadata_service(), " ").is_err());
+    /// # Ok::<(), yc_billing::Error>(())
+    /// ```
+    pub fn impersonate(base: Credentials, service_account_id: &str) -> Result<Self, Error> {
+        let id = service_account_id.trim();
+        if id.is_empty() {
+            return Err(Error::config("service_account_id", "is empty"));
+        }
+        if id.len() > 50
+            || !id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(Error::config(
+                "service_account_id",
+                "must be at most 50 letters, digits, `-` or `_` (a service account id)",
+            ));
+        }
+        let origin = base.origin.clone();
+        let mut c = Self::of(Inner::Impersonate(Box::new(base), id.to_owned()));
+        c.origin = origin.map(|o| format!("{o}, impersonating {id}"));
+        Ok(c)
+    }
+
+    /// The credentials of a profile of the `yc` CLI: `name`, else
+    /// `YC_PROFILE`, else the config file's `current` (see [`Profile`]). A
+    /// profile without credentials is an [`Error::Config`]; a federated one
+    /// an [`AuthErrorKind::Unsupported`](crate::error::AuthErrorKind::Unsupported) error.
+    pub fn from_yc_profile(name: Option<&str>) -> Result<Self, Error> {
+        Profile::load(name)?.into_credentials()
     }
 
     /// The VM metadata service at [`DEFAULT_METADATA_ADDR`], or at
@@ -147,9 +297,7 @@ impl Credentials {
                 .and_then(|v| metadata::parse_addr(&v))
                 .map_err(|reason| format!("{METADATA_ADDR_ENV} {reason}")),
         };
-        Credentials {
-            inner: Inner::Metadata(addr),
-        }
+        Self::of(Inner::Metadata(addr))
     }
 
     /// The VM metadata service at `addr` (`host` or `host:port`).
@@ -162,27 +310,31 @@ impl Credentials {
     pub fn metadata_service_at(addr: &str) -> Result<Self, Error> {
         let authority = metadata::parse_addr(addr)
             .map_err(|reason| Error::config("metadata address", reason))?;
-        Ok(Credentials {
-            inner: Inner::Metadata(Ok(authority)),
-        })
+        Ok(Self::of(Inner::Metadata(Ok(authority))))
     }
 
     /// A token source of your own.
     pub fn custom(source: impl TokenSource) -> Self {
-        Credentials {
-            inner: Inner::Custom(Arc::new(source)),
-        }
+        Self::of(Inner::Custom(Arc::new(source)))
     }
 
     /// The first credentials the environment offers, in this order:
     ///
     /// 1. `YC_IAM_TOKEN`: a static IAM token ([`iam_token`](Self::iam_token));
     /// 2. `YC_TOKEN`: an OAuth token ([`oauth_token`](Self::oauth_token));
-    /// 3. `YC_SERVICE_ACCOUNT_KEY_FILE`: the path of an authorized key file;
-    /// 4. otherwise the metadata service, at `YC_METADATA_ADDR` if set.
+    /// 3. `YC_SERVICE_ACCOUNT_KEY_FILE`: the path of an authorized key file,
+    ///    or the key's JSON ([`service_account_key_path_or_json`](Self::service_account_key_path_or_json));
+    /// 4. the `yc` CLI's profile ([`Profile`]): `YC_PROFILE` or the `current`
+    ///    one of `YC_CONFIG`, `$XDG_CONFIG_HOME/yandex-cloud/config.yaml` or
+    ///    `~/.config/yandex-cloud/config.yaml`, when it has credentials;
+    /// 5. otherwise the metadata service, at `YC_METADATA_ADDR` if set.
     ///
     /// A variable that is set but empty, not UTF-8, or (for the key file and
     /// metadata address) invalid is an [`Error::Config`] naming the variable.
+    /// A config file that exists but is not valid, a `YC_PROFILE` that
+    /// names no profile, and a federated profile are errors too, never a
+    /// fall-through to the metadata service; a missing or unreadable file, or
+    /// a profile without credentials, is passed over (and listed).
     ///
     /// Falling through to the metadata service does no I/O here. If the first
     /// token fetch cannot reach it (connection refused, unreachable, or no
@@ -196,7 +348,18 @@ impl Credentials {
         Self::from_env_with(|name| std::env::var_os(name))
     }
 
+    /// [`from_env`](Self::from_env), and the `yc` profile when the chain
+    /// chose one: its endpoint, cloud and folder ids belong with its
+    /// credentials ([`ClientBuilder::profile`](crate::ClientBuilder::profile)).
+    pub fn from_env_with_profile() -> Result<(Self, Option<Profile>), Error> {
+        Self::chain(&|name| std::env::var_os(name))
+    }
+
     fn from_env_with(get: impl Fn(&str) -> Option<OsString>) -> Result<Self, Error> {
+        Self::chain(&get).map(|(c, _)| c)
+    }
+
+    fn chain(get: &dyn Fn(&str) -> Option<OsString>) -> Result<(Self, Option<Profile>), Error> {
         let var = |name: &str| -> Result<Option<String>, Error> {
             let Some(value) = get(name) else {
                 return Ok(None);
@@ -213,25 +376,60 @@ impl Credentials {
             }
             Ok(Some(value.to_owned()))
         };
+        let not_set = |source, name: &str| SourceAttempt::new(source, name, "not set");
+        let mut tried = Vec::new();
         if let Some(token) = var(IAM_TOKEN_ENV)? {
             tracing::debug!("using the IAM token from {IAM_TOKEN_ENV}");
-            return Ok(Self::iam_token(token));
+            return Ok((Self::iam_token(token).with_origin(IAM_TOKEN_ENV), None));
         }
+        tried.push(not_set(CredentialSource::IamToken, IAM_TOKEN_ENV));
         if let Some(token) = var(OAUTH_TOKEN_ENV)? {
             tracing::debug!("using the OAuth token from {OAUTH_TOKEN_ENV}");
-            return Ok(Self::oauth_token(token));
+            let mut c = Self::oauth_token(token).with_origin(OAUTH_TOKEN_ENV);
+            c.skipped = tried;
+            return Ok((c, None));
         }
-        if let Some(path) = var(SERVICE_ACCOUNT_KEY_FILE_ENV)? {
-            tracing::debug!(
-                path,
-                "using the key file from {SERVICE_ACCOUNT_KEY_FILE_ENV}"
-            );
-            return Self::service_account_key_file(&path).map_err(|e| match e {
-                Error::Config { field, reason } => {
-                    Error::config(format!("{SERVICE_ACCOUNT_KEY_FILE_ENV}: {field}"), reason)
-                }
-                other => other,
-            });
+        tried.push(not_set(CredentialSource::OAuth, OAUTH_TOKEN_ENV));
+        if let Some(value) = var(SERVICE_ACCOUNT_KEY_FILE_ENV)? {
+            let json = value.starts_with('{');
+            if json {
+                tracing::debug!("using the key JSON in {SERVICE_ACCOUNT_KEY_FILE_ENV}");
+            } else {
+                tracing::debug!(
+                    path = value,
+                    "using the key file from {SERVICE_ACCOUNT_KEY_FILE_ENV}"
+                );
+            }
+            let mut c = Self::service_account_key_path_or_json(&value)
+                .map_err(|e| match e {
+                    Error::Config { field, reason } => {
+                        Error::config(format!("{SERVICE_ACCOUNT_KEY_FILE_ENV}: {field}"), reason)
+                    }
+                    other => other,
+                })?
+                .with_origin(if json {
+                    format!("{SERVICE_ACCOUNT_KEY_FILE_ENV} (key JSON)")
+                } else {
+                    format!("{SERVICE_ACCOUNT_KEY_FILE_ENV} (file {value})")
+                });
+            c.skipped = tried;
+            return Ok((c, None));
+        }
+        tried.push(not_set(
+            CredentialSource::ServiceAccountKey,
+            SERVICE_ACCOUNT_KEY_FILE_ENV,
+        ));
+        match Profile::from_env_chain(get)? {
+            Ok(profile) => {
+                tracing::debug!(
+                    profile = profile.name(),
+                    "using the credentials of the yc profile"
+                );
+                let mut c = profile.clone().into_credentials()?;
+                c.skipped = tried;
+                return Ok((c, Some(profile)));
+            }
+            Err(skipped) => tried.push(skipped),
         }
         let addr = match var(METADATA_ADDR_ENV)? {
             Some(addr) => metadata::parse_addr(&addr)
@@ -239,18 +437,10 @@ impl Credentials {
             None => http::uri::Authority::from_static(DEFAULT_METADATA_ADDR),
         };
         tracing::debug!(addr = addr.as_str(), "using the metadata service");
-        let not_set = |source, name: &str| SourceAttempt::new(source, name, "not set");
-        let tried = vec![
-            not_set(CredentialSource::IamToken, IAM_TOKEN_ENV),
-            not_set(CredentialSource::OAuth, OAUTH_TOKEN_ENV),
-            not_set(
-                CredentialSource::ServiceAccountKey,
-                SERVICE_ACCOUNT_KEY_FILE_ENV,
-            ),
-        ];
-        Ok(Credentials {
-            inner: Inner::EnvMetadata(addr, tried),
-        })
+        let mut c = Self::of(Inner::EnvMetadata(addr.clone()))
+            .with_origin(format!("metadata service at {addr} (no other source set)"));
+        c.skipped = tried;
+        Ok((c, None))
     }
 
     /// Which kind of source these credentials make.
@@ -260,6 +450,7 @@ impl Credentials {
             Inner::OAuth(_) => CredentialSource::OAuth,
             Inner::ServiceAccountKey(_) => CredentialSource::ServiceAccountKey,
             Inner::Metadata(_) | Inner::EnvMetadata(..) => CredentialSource::MetadataService,
+            Inner::Impersonate(..) => CredentialSource::Impersonation,
             Inner::Custom(source) => source.kind(),
         }
     }
@@ -274,7 +465,10 @@ impl Credentials {
                 token: AccessToken::new(token, sources::static_expiry(clock.now())),
                 clock,
             }),
-            Inner::OAuth(oauth_token) => Arc::new(OAuthSource { oauth_token, iam }),
+            Inner::OAuth(oauth_token) => {
+                warn_oauth_once(self.origin.as_deref());
+                Arc::new(OAuthSource { oauth_token, iam })
+            }
             Inner::ServiceAccountKey(key) => {
                 service_account::ServiceAccountSource::shared(*key, iam)
             }
@@ -283,18 +477,26 @@ impl Credentials {
                     .clock(clock)
                     .shared_budget(iam.budget()),
             ),
-            Inner::EnvMetadata(authority, tried) => Arc::new(
+            Inner::EnvMetadata(authority) => Arc::new(
                 MetadataTokenSource::with_authority_connect_timeout(
                     authority,
                     ENV_METADATA_CONNECT_TIMEOUT,
                 )
-                .end_of_env_chain(tried)
+                .end_of_env_chain(self.skipped)
                 .clock(clock)
                 .shared_budget(iam.budget()),
             ),
             Inner::Metadata(Err(reason)) => Arc::new(FailingSource {
                 error: AuthError::new(CredentialSource::MetadataService, reason),
             }),
+            Inner::Impersonate(base, service_account_id) => {
+                let base = base.into_cache(iam.clone());
+                Arc::new(impersonate::ImpersonationSource {
+                    base,
+                    service_account_id,
+                    iam,
+                })
+            }
             Inner::Custom(source) => source,
         }
     }
@@ -321,12 +523,19 @@ impl fmt::Debug for Credentials {
             Inner::Metadata(Err(reason)) => {
                 d.field("kind", &"MetadataService").field("error", reason)
             }
-            Inner::EnvMetadata(addr, _) => d
+            Inner::EnvMetadata(addr) => d
                 .field("kind", &"MetadataService")
                 .field("addr", &addr.as_str())
                 .field("from", &"environment chain"),
+            Inner::Impersonate(base, id) => d
+                .field("kind", &"Impersonation")
+                .field("service_account_id", id)
+                .field("base", base),
             Inner::Custom(source) => d.field("kind", &"Custom").field("source", source),
         };
+        if let Some(origin) = &self.origin {
+            d.field("origin", origin);
+        }
         d.finish()
     }
 }
@@ -544,12 +753,17 @@ mod tests {
                     CredentialSource::ServiceAccountKey,
                     SERVICE_ACCOUNT_KEY_FILE_ENV
                 ),
+                (CredentialSource::YcProfile, "config file"),
                 (CredentialSource::MetadataService, closed.as_str()),
             ]
         );
         assert!(err.tried()[..3].iter().all(|a| a.reason() == "not set"));
+        assert_eq!(
+            err.tried()[3].reason(),
+            "none of YC_CONFIG, XDG_CONFIG_HOME and HOME is set"
+        );
         assert!(
-            err.tried()[3].reason().contains("Connection refused"),
+            err.tried()[4].reason().contains("Connection refused"),
             "{err}"
         );
         assert!(
@@ -576,5 +790,176 @@ mod tests {
         let source = Credentials::custom(MetadataTokenSource::new("127.0.0.1:1").unwrap())
             .into_source(lazy_iam(&clock));
         assert_eq!(source.kind(), CredentialSource::MetadataService);
+    }
+
+    fn temp_dir() -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("yc-billing-chain-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn key_json() -> String {
+        serde_json::json!({
+            "id": "ajekey",
+            "service_account_id": "ajesa",
+            "private_key": include_str!("testdata/test_sa_private.pem"),
+        })
+        .to_string()
+    }
+
+    #[test]
+    fn key_env_takes_a_path_or_the_json_itself() {
+        let json = key_json();
+        let c = Credentials::from_env_with(env(&[(
+            SERVICE_ACCOUNT_KEY_FILE_ENV,
+            &format!("\n  {json}"),
+        )]))
+        .unwrap();
+        assert_eq!(c.kind(), CredentialSource::ServiceAccountKey);
+        assert_eq!(c.origin(), Some("YC_SERVICE_ACCOUNT_KEY_FILE (key JSON)"));
+        assert_eq!(c.skipped().len(), 2);
+        let pem_line = include_str!("testdata/test_sa_private.pem")
+            .lines()
+            .nth(2)
+            .unwrap();
+
+        // Broken JSON in the variable: the problem named, the key never quoted.
+        for (value, needle) in [
+            (
+                json.replace("\"id\"", "\"kid\""),
+                "YC_SERVICE_ACCOUNT_KEY_FILE: service account key (JSON): id: is missing",
+            ),
+            (
+                json[..json.len() / 2].to_string(),
+                "YC_SERVICE_ACCOUNT_KEY_FILE: service account key (JSON): json: is not valid JSON",
+            ),
+            (
+                json.replace("BEGIN PRIVATE KEY", "BEGIN PUBLIC KEY"),
+                "private_key: is not a private key",
+            ),
+            (
+                json.replacen("{", "{\"key_algorithm\": \"ED25519\",", 1),
+                "key_algorithm: \"ED25519\" is not supported",
+            ),
+        ] {
+            let err = Credentials::from_env_with(env(&[(SERVICE_ACCOUNT_KEY_FILE_ENV, &value)]))
+                .unwrap_err();
+            let text = format!("{err} {err:?}");
+            assert!(text.contains(needle), "{needle:?} in {text}");
+            assert!(!text.contains(pem_line), "key leaked: {text}");
+        }
+        let bytes = Credentials::service_account_key_json(json.as_bytes()).unwrap();
+        assert_eq!(bytes.kind(), CredentialSource::ServiceAccountKey);
+        let err = Credentials::service_account_key_json([b'{', 0xff, b'}']).unwrap_err();
+        assert!(
+            err.to_string()
+                .ends_with("json: is not valid UTF-8 (at byte 1)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_yc_profile_comes_after_the_variables_and_before_the_metadata_service() {
+        let dir = temp_dir();
+        let config = dir.join("config.yaml");
+        std::fs::write(
+            &config,
+            "current: main\nprofiles:\n  main:\n    token: y0_profile-secret\n    folder-id: b1gf\n  empty:\n    folder-id: b1gf\n",
+        )
+        .unwrap();
+        let path = config.to_str().unwrap();
+        // A variable wins over the profile.
+        let c = Credentials::from_env_with(env(&[(YC_CONFIG_ENV, path), (IAM_TOKEN_ENV, "t1.x")]))
+            .unwrap();
+        assert_eq!(c.kind(), CredentialSource::IamToken);
+        let c = Credentials::from_env_with(env(&[(YC_CONFIG_ENV, path)])).unwrap();
+        assert_eq!(c.kind(), CredentialSource::OAuth);
+        assert_eq!(
+            c.origin(),
+            Some(format!("yc profile \"main\" in {path}").as_str())
+        );
+        assert_eq!(c.skipped().len(), 3);
+        assert!(!format!("{c:?}").contains("y0_profile-secret"));
+
+        // The XDG and HOME locations.
+        let xdg = dir.join("yandex-cloud");
+        std::fs::create_dir_all(&xdg).unwrap();
+        std::fs::copy(&config, xdg.join("config.yaml")).unwrap();
+        let c =
+            Credentials::from_env_with(env(&[("XDG_CONFIG_HOME", dir.to_str().unwrap())])).unwrap();
+        assert_eq!(c.kind(), CredentialSource::OAuth);
+        let home = dir.join("home");
+        std::fs::create_dir_all(home.join(".config/yandex-cloud")).unwrap();
+        std::fs::copy(&config, home.join(".config/yandex-cloud/config.yaml")).unwrap();
+        let c = Credentials::from_env_with(env(&[("HOME", home.to_str().unwrap())])).unwrap();
+        assert_eq!(c.kind(), CredentialSource::OAuth);
+
+        // A profile without credentials is passed over, and listed.
+        let c =
+            Credentials::from_env_with(env(&[(YC_CONFIG_ENV, path), (YC_PROFILE_ENV, "empty")]))
+                .unwrap();
+        assert_eq!(c.kind(), CredentialSource::MetadataService);
+        let last = c.skipped().last().unwrap();
+        assert_eq!(last.source(), CredentialSource::YcProfile);
+        assert_eq!(last.setting(), path);
+        assert!(
+            last.reason()
+                .contains("profile \"empty\" has no credentials"),
+            "{last}"
+        );
+        // A missing file is passed over; so is an unreadable one (a directory here).
+        let missing = dir.join("absent.yaml");
+        let c =
+            Credentials::from_env_with(env(&[(YC_CONFIG_ENV, missing.to_str().unwrap())])).unwrap();
+        assert_eq!(c.skipped().last().unwrap().reason(), "no such file");
+        let c = Credentials::from_env_with(env(&[(YC_CONFIG_ENV, dir.to_str().unwrap())])).unwrap();
+        assert!(
+            c.skipped()
+                .last()
+                .unwrap()
+                .reason()
+                .starts_with("cannot read it: "),
+            "{:?}",
+            c.skipped()
+        );
+
+        // A named profile that is missing, a broken file: errors, not a fall-through.
+        let err =
+            Credentials::from_env_with(env(&[(YC_CONFIG_ENV, path), (YC_PROFILE_ENV, "nope")]))
+                .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("profiles: has no profile \"nope\" (named by YC_PROFILE)"),
+            "{err}"
+        );
+        std::fs::write(
+            &config,
+            "current: main\nprofiles:\n  main:\n    token: [y0_broken-secret\n",
+        )
+        .unwrap();
+        let err = Credentials::from_env_with(env(&[(YC_CONFIG_ENV, path)])).unwrap_err();
+        assert!(
+            err.to_string().contains("is not valid YAML (line "),
+            "{err}"
+        );
+        assert!(!err.to_string().contains("y0_broken"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn impersonation_keeps_the_base_in_debug_and_validates_the_id() {
+        let base = Credentials::oauth_token("y0_base-secret");
+        let c = Credentials::impersonate(base.clone(), "ajetarget").unwrap();
+        assert_eq!(c.kind(), CredentialSource::Impersonation);
+        let shown = format!("{c:?}");
+        assert!(
+            shown.contains("ajetarget") && shown.contains("OAuth"),
+            "{shown}"
+        );
+        assert!(!shown.contains("y0_base-secret"), "{shown}");
+        for bad in ["", "a b", "x/y", &"a".repeat(51)] {
+            let err = Credentials::impersonate(base.clone(), bad).unwrap_err();
+            assert!(err.to_string().contains("service_account_id: "), "{err}");
+        }
     }
 }

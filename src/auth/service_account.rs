@@ -47,9 +47,9 @@ pub struct ServiceAccountKey {
 }
 
 /// A field of a key that is missing or invalid.
-struct KeyError {
-    field: &'static str,
-    reason: String,
+pub(crate) struct KeyError {
+    pub(crate) field: &'static str,
+    pub(crate) reason: String,
 }
 
 impl KeyError {
@@ -94,6 +94,28 @@ impl ServiceAccountKey {
             .map_err(|e| Error::config(format!("service account key: {}", e.field), e.reason))
     }
 
+    /// Parses the JSON of an authorized key given as bytes (for example a
+    /// secret read from a vault): they must be UTF-8. Errors never quote them.
+    ///
+    /// ```
+    /// use yc_billing::auth::ServiceAccountKey;
+    ///
+    /// let err = ServiceAccountKey::from_json_bytes(b"\xff{").unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "invalid configuration: service account key: json: is not valid UTF-8 (at byte 0)"
+    /// );
+    /// ```
+    pub fn from_json_bytes(json: &[u8]) -> Result<Self, Error> {
+        let json = std::str::from_utf8(json).map_err(|e| {
+            Error::config(
+                "service account key: json",
+                format!("is not valid UTF-8 (at byte {})", e.valid_up_to()),
+            )
+        })?;
+        Self::from_json(json)
+    }
+
     /// Reads and parses an authorized key file.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, Error> {
         let path = path.as_ref();
@@ -124,7 +146,7 @@ impl ServiceAccountKey {
         }
     }
 
-    fn from_map(map: &Map<String, Value>) -> Result<Self, KeyError> {
+    pub(crate) fn from_map(map: &Map<String, Value>) -> Result<Self, KeyError> {
         let id = required(map, "id", "id")?;
         let service_account_id = required(map, "service_account_id", "serviceAccountId")?;
         let created_at = optional(map, "created_at", "createdAt")?.map(str::to_owned);
@@ -222,6 +244,23 @@ impl ServiceAccountKey {
 
 /// Turns the `private_key` field into a signing key, checking that it can sign.
 fn encoding_key(private_key: &str) -> Result<EncodingKey, KeyError> {
+    // A public key pasted where the private one belongs: say so, by its PEM label only.
+    if let Some(label) = [
+        "BEGIN PUBLIC KEY",
+        "BEGIN RSA PUBLIC KEY",
+        "BEGIN CERTIFICATE",
+    ]
+    .into_iter()
+    .find(|label| private_key.contains(label))
+    {
+        return Err(KeyError::new(
+            "private_key",
+            format!(
+                "is not a private key: it holds a PEM `{label}` block; the PEM of \
+                 the private key belongs here"
+            ),
+        ));
+    }
     let pem = private_key
         .find("-----BEGIN")
         .map(|at| &private_key[at..])
@@ -533,7 +572,7 @@ mod tests {
             (
                 // The public key where the private one belongs.
                 serde_json::json!({"id": "k", "service_account_id": "sa", "private_key": PUBLIC}),
-                "private_key: is not",
+                "private_key: is not a private key: it holds a PEM `BEGIN PUBLIC KEY` block",
             ),
             (
                 serde_json::json!({"id": "k", "service_account_id": "sa", "key_algorithm": "ED25519", "private_key": PRIVATE}),

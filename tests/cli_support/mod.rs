@@ -36,7 +36,8 @@ impl Out {
 }
 
 /// The binary with `args` and every credential, endpoint, metadata, logging
-/// and colour variable removed from its environment.
+/// and colour variable removed from its environment, and `HOME` pointing
+/// where there is no `yc` config.
 pub fn command(args: &[&str]) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(BIN);
     cmd.args(args)
@@ -44,6 +45,11 @@ pub fn command(args: &[&str]) -> tokio::process::Command {
         .env_remove("YC_TOKEN")
         .env_remove("YC_SERVICE_ACCOUNT_KEY_FILE")
         .env_remove("YC_METADATA_ADDR")
+        // Never the user's own yc config: a home without one.
+        .env_remove("YC_CONFIG")
+        .env_remove("YC_PROFILE")
+        .env_remove("XDG_CONFIG_HOME")
+        .env("HOME", "/nonexistent/yc-billing-test-home")
         .env_remove("YC_BILLING_ENDPOINT")
         .env_remove("YC_BILLING_RESELLER_ID")
         .env_remove("YC_BILLING_REGION")

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, ValueEnum};
-use yc_billing::auth::Credentials;
+use yc_billing::auth::{Credentials, Profile};
 use yc_billing::client::MAX_TIMEOUT;
 use yc_billing::region::Region;
 use yc_billing::{Client, Error};
@@ -60,14 +60,20 @@ pub struct GlobalArgs {
         value_name = "TOKEN"
     )]
     pub oauth_token: Option<String>,
-    /// A service-account authorized key file (JSON).
+    /// A service-account authorized key file (JSON); YC_SERVICE_ACCOUNT_KEY_FILE
+    /// may hold the key's JSON itself instead of a path.
     #[arg(
         long,
         global = true,
         env = "YC_SERVICE_ACCOUNT_KEY_FILE",
+        hide_env_values = true,
         value_name = "FILE"
     )]
     pub sa_key_file: Option<PathBuf>,
+    /// A profile of the yc CLI's config file (YC_CONFIG, else
+    /// ~/.config/yandex-cloud/config.yaml): its credentials and endpoint.
+    #[arg(long, global = true, env = "YC_PROFILE", value_name = "NAME")]
+    pub profile: Option<String>,
     /// Take IAM tokens from the VM metadata service (YC_METADATA_ADDR overrides its address).
     #[arg(long, global = true)]
     pub metadata: bool,
@@ -130,17 +136,56 @@ fn on_command_line(matches: &ArgMatches, id: &str) -> bool {
         .is_some_and(|(_, sub)| on_command_line(sub, id))
 }
 
+/// The credentials the options ask for, and the `yc` profile they came from.
+pub struct Resolved {
+    /// What to authenticate with.
+    pub credentials: Credentials,
+    /// The profile, whose endpoint applies too.
+    pub profile: Option<Profile>,
+    /// The option or variable that chose them, when the library's chain did not.
+    pub option: Option<String>,
+}
+
+impl Resolved {
+    /// How the credentials were chosen, in words (never the secret).
+    pub fn origin(&self) -> String {
+        match (&self.option, self.credentials.origin()) {
+            (Some(option), _) => option.clone(),
+            (None, Some(origin)) => origin.to_owned(),
+            (None, None) => "the command line".to_owned(),
+        }
+    }
+}
+
 /// The credentials the options ask for.
 ///
 /// A credential option given on the command line wins over one taken from
 /// the environment; two on the command line are a usage error. Without any,
-/// the environment chain of [`Credentials::from_env`] decides (ending at the
-/// metadata service).
-pub fn credentials(global: &GlobalArgs, matches: &ArgMatches) -> anyhow::Result<Credentials> {
-    let explicit: Vec<&str> = ["iam_token", "oauth_token", "sa_key_file", "metadata"]
-        .into_iter()
-        .filter(|id| on_command_line(matches, id))
-        .collect();
+/// the environment chain of [`Credentials::from_env`] decides (the
+/// variables, then the `yc` profile, ending at the metadata service).
+pub fn credentials(global: &GlobalArgs, matches: &ArgMatches) -> anyhow::Result<Resolved> {
+    let only = |credentials, id: &str, env: &str| {
+        let option = if on_command_line(matches, id) {
+            format!("--{}", id.replace('_', "-"))
+        } else {
+            env.to_owned()
+        };
+        Ok(Resolved {
+            credentials,
+            profile: None,
+            option: Some(option),
+        })
+    };
+    let explicit: Vec<&str> = [
+        "iam_token",
+        "oauth_token",
+        "sa_key_file",
+        "profile",
+        "metadata",
+    ]
+    .into_iter()
+    .filter(|id| on_command_line(matches, id))
+    .collect();
     if explicit.len() > 1 {
         let flags: Vec<String> = explicit
             .iter()
@@ -154,30 +199,90 @@ pub fn credentials(global: &GlobalArgs, matches: &ArgMatches) -> anyhow::Result<
     }
     let pick = |id: &str| explicit.is_empty() || explicit.contains(&id);
     if pick("metadata") && global.metadata {
-        return Ok(Credentials::metadata_service());
+        return only(Credentials::metadata_service(), "metadata", "--metadata");
     }
     if pick("iam_token") {
         if let Some(token) = &global.iam_token {
-            return Ok(Credentials::iam_token(token));
+            return only(Credentials::iam_token(token), "iam_token", "YC_IAM_TOKEN");
         }
     }
     if pick("oauth_token") {
         if let Some(token) = &global.oauth_token {
-            return Ok(Credentials::oauth_token(token));
+            return only(Credentials::oauth_token(token), "oauth_token", "YC_TOKEN");
         }
     }
     if pick("sa_key_file") {
         if let Some(path) = &global.sa_key_file {
-            return Ok(Credentials::service_account_key_file(path)?);
+            // The variable may hold the key's JSON; the option is always a path
+            // (a key on the command line would show in the process list).
+            if on_command_line(matches, "sa_key_file") {
+                return only(
+                    Credentials::service_account_key_file(path)?,
+                    "sa_key_file",
+                    "",
+                );
+            }
+            let value = path.to_str().ok_or_else(|| {
+                Error::config("YC_SERVICE_ACCOUNT_KEY_FILE", "is not valid UTF-8")
+            })?;
+            let json = value.trim_start().starts_with('{');
+            let credentials =
+                Credentials::service_account_key_path_or_json(value).map_err(|e| match e {
+                    Error::Config { field, reason } => {
+                        Error::config(format!("YC_SERVICE_ACCOUNT_KEY_FILE: {field}"), reason)
+                    }
+                    other => other,
+                })?;
+            let env = if json {
+                "YC_SERVICE_ACCOUNT_KEY_FILE (key JSON)"
+            } else {
+                "YC_SERVICE_ACCOUNT_KEY_FILE (file)"
+            };
+            return only(credentials, "sa_key_file", env);
         }
     }
-    Ok(Credentials::from_env()?)
+    // YC_PROFILE alone is the library chain's business (after the variables;
+    // a profile without credentials is passed over there).
+    if pick("profile") && on_command_line(matches, "profile") {
+        if let Some(name) = &global.profile {
+            let profile = Profile::load(Some(name))?;
+            let credentials = profile.clone().into_credentials()?;
+            return Ok(Resolved {
+                credentials,
+                profile: Some(profile),
+                option: None,
+            });
+        }
+    }
+    let (credentials, profile) = Credentials::from_env_with_profile()?;
+    Ok(Resolved {
+        credentials,
+        profile,
+        option: None,
+    })
 }
 
-/// A client for the global options with these credentials.
-pub async fn build(global: &GlobalArgs, credentials: Credentials) -> anyhow::Result<Client> {
-    let mut builder = Client::builder()
-        .region(global.region)
+/// A client for the global options with these credentials. The profile's
+/// endpoint (and so its region) applies unless `--endpoint` or `--region` is given.
+pub async fn build(
+    global: &GlobalArgs,
+    matches: &ArgMatches,
+    resolved: Resolved,
+) -> anyhow::Result<Client> {
+    let Resolved {
+        credentials,
+        profile,
+        ..
+    } = resolved;
+    let mut builder = Client::builder().region(global.region);
+    if let Some(profile) = &profile {
+        let region_set =
+            on_command_line(matches, "region") || std::env::var_os("YC_BILLING_REGION").is_some();
+        if global.endpoint.is_none() && !region_set {
+            builder = builder.profile(profile);
+        }
+    }
+    let mut builder = builder
         .plaintext(global.plaintext)
         .request_timeout(global.timeout)
         .user_agent(concat!("yc-billing-cli/", env!("CARGO_PKG_VERSION")))
@@ -193,8 +298,8 @@ pub async fn build(global: &GlobalArgs, credentials: Credentials) -> anyhow::Res
 
 /// The client the global options describe.
 pub async fn client(global: &GlobalArgs, matches: &ArgMatches) -> anyhow::Result<Client> {
-    let credentials = credentials(global, matches)?;
-    build(global, credentials).await
+    let resolved = credentials(global, matches)?;
+    build(global, matches, resolved).await
 }
 
 #[cfg(test)]

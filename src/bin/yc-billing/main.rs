@@ -7,6 +7,7 @@
 //! errors go to stderr, and the exit code tells usage (2), auth (3), not
 //! found (4), invalid argument (5) and other (1) failures apart.
 
+mod auth_cmd;
 mod call;
 mod commands;
 mod connect;
@@ -50,6 +51,9 @@ enum Command {
     /// Long-running operations by id (OperationService).
     #[command(subcommand)]
     Operations(commands::OperationsCmd),
+    /// Which credentials would be used (`auth which`) and their IAM token (`auth print-token`).
+    #[command(subcommand)]
+    Auth(auth_cmd::AuthCmd),
     /// Call any RPC of the API with a proto3 JSON request (`call --list` shows them).
     Call(call::CallArgs),
     /// Run the Billing API emulator until SIGINT/SIGTERM.
@@ -136,6 +140,7 @@ async fn dispatch(
             let client = connect::client(&global, matches).await?;
             commands::operations(&client, &global, cmd).await
         }
+        Command::Auth(cmd) => auth_cmd::run(cmd, &global, matches).await,
         Command::Call(args) => call::run(args, &global, matches).await,
         Command::Demo(args) => demo::run(args, &global, matches).await,
         Command::Emulator(_) => unreachable!("handled by run"),

@@ -338,6 +338,13 @@ fn no_credentials(auth: &yc_billing::AuthError, lines: &mut Vec<String>) {
                     attempt.reason()
                 )
             }
+            CredentialSource::YcProfile => {
+                format!(
+                    "--profile or YC_PROFILE (yc CLI config {}): {}",
+                    attempt.setting(),
+                    attempt.reason()
+                )
+            }
             CredentialSource::MetadataService => {
                 metadata_detail = Some(attempt.reason().to_owned());
                 format!(
