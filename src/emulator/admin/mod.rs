@@ -180,7 +180,7 @@ impl Shared {
         let served = self.calls.methods();
         for (i, f) in faults.iter().enumerate() {
             f.check(&served)
-                .map_err(|(field, reason)| AdminError::invalid(format!("[{i}].{field}"), reason))?;
+                .map_err(|(field, reason)| AdminError::invalid(format!("[{i}].{}.{field}", f.kind()), reason))?;
         }
         let mut rt = self.faults();
         Ok(faults.into_iter().map(|f| rt.add(f)).collect())
