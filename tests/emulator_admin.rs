@@ -34,7 +34,12 @@ async fn invite(emu: &EmulatorHandle, email: &str) -> String {
     let client = client_for(emu).await.unwrap();
     let op = client
         .customers()
-        .invite(DEFAULT_RESELLER_ID, "ACME", email, example_person("ACME", email))
+        .invite(
+            DEFAULT_RESELLER_ID,
+            "ACME",
+            email,
+            example_person("ACME", email),
+        )
         .await
         .expect("invite starts");
     op.id().to_string()
@@ -100,7 +105,10 @@ async fn state_get_put_round_trips_and_rejects_bad_seeds_whole() {
     smaller["customers"].as_array_mut().unwrap().pop();
     let (status, body) = admin(&emu, "PUT", "/state", Some(&smaller.to_string())).await;
     assert_eq!((status, body), (200, json!({"replaced": true})));
-    assert_eq!(emu.customers().len(), state["customers"].as_array().unwrap().len() - 1);
+    assert_eq!(
+        emu.customers().len(),
+        state["customers"].as_array().unwrap().len() - 1
+    );
     // A bad value: 400 naming its path, nothing changed.
     let mut bad = state.clone();
     bad["customers"][1]["status"] = json!("SLEEPING");
@@ -178,7 +186,11 @@ async fn faults_added_listed_applied_and_cleared_at_run_time() {
     assert_eq!(status, 200, "{op}");
     assert_eq!(op["error"]["code"], 9, "{op}");
     assert_eq!(op["error"]["message"], "locked");
-    assert_eq!(emu.faults().len(), 5, "the fail_next_operation rule was used up");
+    assert_eq!(
+        emu.faults().len(),
+        5,
+        "the fail_next_operation rule was used up"
+    );
 
     let (status, _) = admin(&emu, "DELETE", "/faults", None).await;
     assert_eq!(status, 200);
@@ -198,8 +210,14 @@ async fn bad_faults_are_400_naming_the_field_and_add_nothing() {
             json!({"fail_first": {"method": route(LIST), "count": 1, "code": "SOMETIMES"}}),
             "[0].fail_first.code",
         ),
-        (json!({"unavailable_rate": {"rate": 1.5}}), "[0].unavailable_rate.rate"),
-        (json!({"latency": {"ms": 1, "extra": true}}), "[0].latency.extra"),
+        (
+            json!({"unavailable_rate": {"rate": 1.5}}),
+            "[0].unavailable_rate.rate",
+        ),
+        (
+            json!({"latency": {"ms": 1, "extra": true}}),
+            "[0].latency.extra",
+        ),
         (json!({"sometimes": {}}), "[0]"),
         (
             json!({"fail_next_operation": {"method": route(LIST), "code": "INTERNAL"}}),
@@ -229,7 +247,12 @@ async fn the_journal_records_calls_redacts_secrets_and_filters() {
     client.customers().list(DEFAULT_RESELLER_ID).await.unwrap();
     let id = invite(&emu, "journal@example.com").await;
     let bad = client_with_token(&emu, "t1.wrong").await.unwrap();
-    let err = bad.customers().list(DEFAULT_RESELLER_ID).await.map(|_| ()).unwrap_err();
+    let err = bad
+        .customers()
+        .list(DEFAULT_RESELLER_ID)
+        .await
+        .map(|_| ())
+        .unwrap_err();
     assert_eq!(err.code(), Some(tonic::Code::Unauthenticated));
 
     let (status, page) = admin(&emu, "GET", "/requests", None).await;
@@ -250,7 +273,10 @@ async fn the_journal_records_calls_redacts_secrets_and_filters() {
         .find(|r| r["method"] == route(INVITE))
         .unwrap();
     assert_eq!(invite_entry["operation_id"], id.as_str());
-    assert_eq!(invite_entry["request"]["invitationEmail"], "journal@example.com");
+    assert_eq!(
+        invite_entry["request"]["invitationEmail"],
+        "journal@example.com"
+    );
     let failed = requests.last().unwrap();
     assert_eq!(failed["code"], "UNAUTHENTICATED");
     assert!(!failed["message"].as_str().unwrap().is_empty());
@@ -265,10 +291,16 @@ async fn the_journal_records_calls_redacts_secrets_and_filters() {
     let (_, newer) = admin(&emu, "GET", &format!("/requests?since={}", last - 1), None).await;
     assert_eq!(newer["requests"].as_array().unwrap().len(), 1);
     assert_eq!(
-        emu.requests(Some(route(INVITE)), 0).requests[0].operation_id.as_deref(),
+        emu.requests(Some(route(INVITE)), 0).requests[0]
+            .operation_id
+            .as_deref(),
         Some(id.as_str())
     );
-    for bad in ["/requests?since=-1", "/requests?since=x", "/requests?colour=red"] {
+    for bad in [
+        "/requests?since=-1",
+        "/requests?since=x",
+        "/requests?colour=red",
+    ] {
         let (status, body) = admin(&emu, "GET", bad, None).await;
         assert_eq!(status, 400, "{bad} -> {body}");
         assert!(body["field"].is_string(), "{bad} -> {body}");
@@ -309,12 +341,22 @@ async fn operations_complete_and_fail_on_demand() {
     let (status, op) = admin(&emu, "POST", &format!("/operations/{done}:complete"), None).await;
     assert_eq!(status, 200, "{op}");
     assert_eq!(op["done"], true);
-    assert!(op["response"]["@type"].as_str().unwrap().ends_with("Customer"));
+    assert!(
+        op["response"]["@type"]
+            .as_str()
+            .unwrap()
+            .ends_with("Customer")
+    );
     assert_eq!(emu.customers().len(), customers + 1);
 
     let body = json!({"code": "ABORTED", "message": "emulated"}).to_string();
-    let (status, op) =
-        admin(&emu, "POST", &format!("/operations/{failed}:fail"), Some(&body)).await;
+    let (status, op) = admin(
+        &emu,
+        "POST",
+        &format!("/operations/{failed}:fail"),
+        Some(&body),
+    )
+    .await;
     assert_eq!(status, 200, "{op}");
     assert_eq!(op["error"], json!({"code": 10, "message": "emulated"}));
     assert_eq!(emu.customers().len(), customers + 1, "no effect");
@@ -355,9 +397,15 @@ async fn the_manual_clock_expires_tokens_and_finishes_operations_without_waiting
     .await;
     let (status, clock) = admin(&emu, "GET", "/clock", None).await;
     assert_eq!(status, 200);
-    assert_eq!(clock, json!({"now": "2033-05-18T03:33:20Z", "manual": true}));
+    assert_eq!(
+        clock,
+        json!({"now": "2033-05-18T03:33:20Z", "manual": true})
+    );
 
-    let token = emu.issue_iam_token(emu.credentials().subject_id.as_str(), Duration::from_secs(60));
+    let token = emu.issue_iam_token(
+        emu.credentials().subject_id.as_str(),
+        Duration::from_secs(60),
+    );
     let client = client_with_token(&emu, &token).await.unwrap();
     client.customers().list(DEFAULT_RESELLER_ID).await.unwrap();
     let id = invite(&emu, "clock@example.com").await;
@@ -389,22 +437,25 @@ async fn the_manual_clock_expires_tokens_and_finishes_operations_without_waiting
         let (status, answer) = admin(&emu, "POST", "/clock:advance", Some(&bad.to_string())).await;
         assert_eq!(status, 400, "{bad} -> {answer}");
     }
-    let (_, answer) = admin(&emu, "POST", "/clock:advance", Some(r#"{"seconds": "ten"}"#)).await;
+    let (_, answer) = admin(
+        &emu,
+        "POST",
+        "/clock:advance",
+        Some(r#"{"seconds": "ten"}"#),
+    )
+    .await;
     assert_eq!(answer["field"], "seconds", "{answer}");
     let (_, clock) = admin(&emu, "GET", "/clock", None).await;
-    assert_eq!(clock["now"], "2033-05-18T03:44:21Z", "nothing moved on bad input");
+    assert_eq!(
+        clock["now"], "2033-05-18T03:44:21Z",
+        "nothing moved on bad input"
+    );
 }
 
 #[tokio::test]
 async fn without_the_manual_clock_advancing_is_refused() {
     let emu = start(Emulator::builder()).await;
-    let (status, body) = admin(
-        &emu,
-        "POST",
-        "/clock:advance",
-        Some(r#"{"seconds": 1}"#),
-    )
-    .await;
+    let (status, body) = admin(&emu, "POST", "/clock:advance", Some(r#"{"seconds": 1}"#)).await;
     assert_eq!(status, 409, "{body}");
     assert!(body["error"].as_str().unwrap().contains("--manual-clock"));
     assert_eq!(admin(&emu, "GET", "/clock", None).await.1["manual"], false);

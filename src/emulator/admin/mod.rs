@@ -179,8 +179,9 @@ impl Shared {
     pub(crate) fn add_faults(&self, faults: Vec<Fault>) -> Result<Vec<u64>, AdminError> {
         let served = self.calls.methods();
         for (i, f) in faults.iter().enumerate() {
-            f.check(&served)
-                .map_err(|(field, reason)| AdminError::invalid(format!("[{i}].{}.{field}", f.kind()), reason))?;
+            f.check(&served).map_err(|(field, reason)| {
+                AdminError::invalid(format!("[{i}].{}.{field}", f.kind()), reason)
+            })?;
         }
         let mut rt = self.faults();
         Ok(faults.into_iter().map(|f| rt.add(f)).collect())
