@@ -72,7 +72,10 @@ async fn reset_in_the_middle_of_pending_operations_discards_them() {
 #[tokio::test]
 async fn reset_restores_the_seed_and_the_starting_faults() {
     let emu = start(Emulator::builder().operation_delay(Duration::ZERO)).await;
+    // A key the handle creates (`--write-sa-key`) is part of what reset restores.
+    let key = emu.create_service_account_key("ajeemu0sa00000000042");
     let seed = emu.state();
+    assert!(seed.service_account_keys.iter().any(|k| k.id == key.id));
     let id = invite(&emu, "done@example.com").await;
     let client = client_for(&emu).await.unwrap();
     client.operations().get(&id).await.unwrap();

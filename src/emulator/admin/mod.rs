@@ -143,10 +143,17 @@ impl Shared {
         state
     }
 
-    /// Back to the start: the seed's state, the starting faults, an empty
+    /// Back to the start: the seed's state (with the service-account keys
+    /// the handle created), the starting faults, an empty
     /// journal (sequence numbers go on). Pending operations are discarded.
     pub(crate) fn reset(&self) {
-        let fresh = self.state_from(&self.reset_to.seed);
+        let seed = self
+            .reset_to
+            .seed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let fresh = self.state_from(&seed);
         *self.state.lock().unwrap_or_else(|e| e.into_inner()) = fresh;
         *self.faults() = FaultRuntime::new(self.reset_to.faults.clone());
         self.journal.clear();
