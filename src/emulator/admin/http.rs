@@ -100,6 +100,7 @@ fn parse_faults(body: &[u8]) -> Result<Vec<Fault>, Rejection> {
     };
     values
         .into_iter()
+        .map(kind_tagged)
         .enumerate()
         .map(|(i, v)| {
             serde_path_to_error::deserialize::<_, Fault>(v).map_err(|e| {
@@ -113,6 +114,27 @@ fn parse_faults(body: &[u8]) -> Result<Vec<Fault>, Rejection> {
             })
         })
         .collect()
+}
+
+/// Also accepts a fault written with its kind as a member
+/// (`{"kind": "latency", "ms": 5}`, the shape of the first version of this
+/// API) by moving the other members under the kind.
+fn kind_tagged(value: serde_json::Value) -> serde_json::Value {
+    let serde_json::Value::Object(mut map) = value else {
+        return value;
+    };
+    match map.remove("kind") {
+        Some(serde_json::Value::String(kind)) => {
+            let mut outer = serde_json::Map::new();
+            outer.insert(kind, serde_json::Value::Object(map));
+            serde_json::Value::Object(outer)
+        }
+        Some(other) => {
+            map.insert("kind".into(), other);
+            serde_json::Value::Object(map)
+        }
+        None => serde_json::Value::Object(map),
+    }
 }
 
 #[derive(Deserialize)]
