@@ -193,7 +193,7 @@ async fn faults_added_listed_applied_and_cleared_at_run_time() {
     assert_eq!(op["error"]["message"], "locked");
     assert_eq!(
         emu.faults().len(),
-        5,
+        6,
         "the fail_next_operation rule was used up"
     );
 
