@@ -8,17 +8,20 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use super::admin::StateFile;
 use super::faults::{FaultRuntime, Faults};
 use super::handle::{EmulatorHandle, SeededCredentials};
+use super::journal::{DEFAULT_JOURNAL_SIZE, Journal};
 use super::layer::CallCounters;
 use super::operations::Completion;
 use super::paging::PageTokens;
 use super::seed::Seed;
+use super::shared::ResetTo;
 use super::shared::Shared;
 use super::state::State;
 use super::validation::Validator;
 use super::{conn, metadata_http, services};
-use crate::time::{Clock, SystemClock};
+use crate::time::{Clock, ManualClock, SystemClock};
 
 /// Entry point: `Emulator::builder()`.
 #[derive(Debug)]
@@ -49,6 +52,18 @@ pub enum EmulatorError {
     /// Bad seed.
     #[error("seed: {0}")]
     Seed(String),
+    /// The admin API would listen beyond loopback: it has no authentication
+    /// and shows and changes everyone's data, so it only binds loopback.
+    #[error("the admin API listens on loopback only (it has no authentication), not {0}")]
+    AdminNotLoopback(SocketAddr),
+    /// The state file cannot be read or is not an emulator state.
+    #[error("state file {}: {reason}", path.display())]
+    StateFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 /// Streams a client may have open at once on one connection to the emulator.
@@ -85,6 +100,11 @@ pub struct EmulatorBuilder {
     handshake_timeout: Duration,
     keepalive: (Duration, Duration),
     strict_person_fields: bool,
+    admin_listen: Option<SocketAddr>,
+    journal_size: usize,
+    #[debug("{}", manual_clock.is_some())]
+    manual_clock: Option<ManualClock>,
+    state_file: Option<std::path::PathBuf>,
 }
 
 impl Default for EmulatorBuilder {
@@ -106,6 +126,10 @@ impl Default for EmulatorBuilder {
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             keepalive: (DEFAULT_KEEPALIVE_INTERVAL, DEFAULT_KEEPALIVE_TIMEOUT),
             strict_person_fields: false,
+            admin_listen: None,
+            journal_size: DEFAULT_JOURNAL_SIZE,
+            manual_clock: None,
+            state_file: None,
         }
     }
 }
@@ -243,8 +267,60 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Serves the admin HTTP API (JSON: reset, state, faults, the request
+    /// journal, operations, the clock; see the README) on this address,
+    /// e.g. `127.0.0.1:0` (default: no admin server; the handle's methods
+    /// do the same from Rust). Loopback only: the API has no
+    /// authentication, so another address is
+    /// [`EmulatorError::AdminNotLoopback`] at start.
+    pub fn admin_listen(mut self, addr: SocketAddr) -> Self {
+        self.admin_listen = Some(addr);
+        self
+    }
+
+    /// Keeps the latest `size` calls in the request journal (default
+    /// 1000, [`DEFAULT_JOURNAL_SIZE`]); older ones are dropped and counted.
+    /// 0 turns the journal off.
+    pub fn journal_size(mut self, size: usize) -> Self {
+        self.journal_size = size;
+        self
+    }
+
+    /// Runs on this manual clock, which [`EmulatorHandle::advance_clock`]
+    /// and the admin API's `POST /clock:advance` move: token expiry,
+    /// timestamps and operation completion (due times then follow this
+    /// clock instead of real time) move with it, with no real waiting.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use yc_billing::emulator::Emulator;
+    /// use yc_billing::time::ManualClock;
+    /// let emu = Emulator::builder().manual_clock(ManualClock::default()).start().await?;
+    /// emu.advance_clock(Duration::from_secs(3600))?;
+    /// # Ok(()) }
+    /// ```
+    pub fn manual_clock(mut self, clock: ManualClock) -> Self {
+        self.clock = Arc::new(clock.clone());
+        self.manual_clock = Some(clock);
+        self
+    }
+
+    /// Keeps the state in this JSON file (the seed format): loaded at start
+    /// when it exists (instead of the seed; [`EmulatorHandle::reset`] still
+    /// goes back to the seed), written atomically (a 0600 temporary file
+    /// renamed over it) after each change. A file that is not an emulator
+    /// state is an error at start, never a silent reset.
+    pub fn state_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.state_file = Some(path.into());
+        self
+    }
+
     /// Binds, starts serving and returns the handle.
     pub async fn start(self) -> Result<EmulatorHandle, EmulatorError> {
+        if let Some(admin) = self.admin_listen.filter(|a| !a.ip().is_loopback()) {
+            return Err(EmulatorError::AdminNotLoopback(admin));
+        }
         let listener = tokio::net::TcpListener::bind(self.listen)
             .await
             .map_err(|source| EmulatorError::Bind {
@@ -276,13 +352,10 @@ impl EmulatorBuilder {
         }
 
         let seed = &self.seed;
-        let mut state = State::from_seed(seed, self.clock.clone());
-        state.random_delay = self.random_operation_delay.map(|(max, seed)| {
-            (
-                max,
-                <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed),
-            )
-        });
+        let stored = match &self.state_file {
+            Some(path) => StateFile::load(path)?,
+            None => None,
+        };
         let iam_token = seed
             .iam_tokens
             .iter()
@@ -304,7 +377,7 @@ impl EmulatorBuilder {
         };
         let validator = Validator::new();
         let shared = Arc::new(Shared {
-            state: Mutex::new(state),
+            state: Mutex::new(State::from_seed(&Seed::default(), self.clock.clone())),
             faults: Mutex::new(FaultRuntime::new(self.faults.clone())),
             calls: CallCounters::new(validator.methods_of(services::SERVED_SERVICES)),
             iam_exchanges: AtomicU64::new(0),
@@ -322,7 +395,18 @@ impl EmulatorBuilder {
             jwt_audiences,
             default_subject: seed.default_subject_id.clone(),
             reseller_id: seed.default_reseller_id.clone(),
+            journal: Journal::new(self.journal_size),
+            reset_to: ResetTo {
+                seed: Mutex::new(self.seed.clone()),
+                faults: self.faults.clone(),
+                random_delay: self.random_operation_delay,
+            },
+            manual_clock: self.manual_clock.clone(),
+            state_file: self.state_file.clone().map(StateFile::new),
         });
+        let initial = shared.state_from(stored.as_ref().unwrap_or(seed));
+        *shared.state.lock().unwrap_or_else(|e| e.into_inner()) = initial;
+        shared.persist();
 
         // Like production gRPC servers, bound the streams per connection so a
         // client bursting thousands of calls queues them on its side; h2
@@ -382,15 +466,32 @@ impl EmulatorBuilder {
             servers.push(tokio::spawn(metadata_http::serve(
                 listener,
                 shared.clone(),
-                super::handle::stopped(stopped),
+                super::handle::stopped(stopped.clone()),
             )));
             metadata_addr = Some(maddr);
+        }
+        let mut admin_addr = None;
+        if let Some(listen) = self.admin_listen {
+            let bind_err = |source| EmulatorError::Bind {
+                addr: listen,
+                source,
+            };
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .map_err(bind_err)?;
+            admin_addr = Some(listener.local_addr().map_err(bind_err)?);
+            servers.push(tokio::spawn(super::admin::http::serve(
+                listener,
+                shared.clone(),
+                super::handle::stopped(stop.subscribe()),
+            )));
         }
         tracing::info!(%addr, tls, "emulator listening");
         Ok(EmulatorHandle {
             addr,
             endpoint,
             metadata_addr,
+            admin_addr,
             credentials,
             tls_roots: self.tls.map(|(cert, _)| cert),
             shared,
