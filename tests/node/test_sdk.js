@@ -45,7 +45,7 @@ const operation = require('@yandex-cloud/nodejs-sdk/operation');
 const endpoint = require('@yandex-cloud/nodejs-sdk/endpoint');
 const access = require('@yandex-cloud/nodejs-sdk/dist/generated/yandex/cloud/access/access');
 const grpc = require('@grpc/grpc-js');
-const { createChannel, ClientError, Status } = require('nice-grpc');
+const { createChannel, ClientError, Metadata, Status } = require('nice-grpc');
 const protobuf = require('protobufjs');
 
 const { customerService: cust, billingAccountService: ba, billableObject } = billing;
@@ -597,6 +597,22 @@ test('CustomerService CreateResellerServed, Activate, Suspend through waitForOpe
         await expectInvalid((o) => customers[rpc]({}, o), 'customer_id');
     }
     await expectInvalid((o) => customers.createResellerServed({ resellerId: RESELLER, person: person('x') }, o), 'name');
+});
+
+test('an idempotency-key passed as call metadata replays the operation', async () => {
+    // The SDK sends no idempotency-key of its own; a caller adds one per call.
+    const customers = client(cust.CustomerServiceClient);
+    const request = { resellerId: RESELLER, name: 'Idem', person: person('Idem') };
+    const metadata = () => Metadata({ 'idempotency-key': 'nodesdk-idem-1' });
+    const first = await customers.createResellerServed(request, { metadata: metadata() });
+    const again = await customers.createResellerServed(request, { metadata: metadata() });
+    assert.equal(again.id, first.id);
+    await finish(first);
+    await expectError(
+        Status.INVALID_ARGUMENT,
+        () => customers.createResellerServed({ ...request, name: 'Other', person: person('Other') }, { metadata: metadata() }),
+        'idempotency',
+    );
 });
 
 // ----------------------------------------------------- OperationService
