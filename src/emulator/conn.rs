@@ -101,9 +101,14 @@ impl Stream for Accept {
 /// What the services see of a connection (request extension): lets the
 /// layer mark the handshake of a TLS connection done on its first call.
 #[derive(Clone, Debug)]
-pub(crate) struct ConnInfo(Arc<AtomicBool>);
+pub(crate) struct ConnInfo(Arc<AtomicBool>, Option<std::net::SocketAddr>);
 
 impl ConnInfo {
+    /// The peer's address (for the journal).
+    pub fn peer(&self) -> Option<std::net::SocketAddr> {
+        self.1
+    }
+
     pub fn mark_called(&self) {
         self.0.store(true, Ordering::Relaxed);
     }
@@ -140,7 +145,7 @@ impl Connected for Guarded {
     type ConnectInfo = ConnInfo;
 
     fn connect_info(&self) -> ConnInfo {
-        ConnInfo(self.called.clone())
+        ConnInfo(self.called.clone(), self.io.peer_addr().ok())
     }
 }
 
