@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Drives `yc-billing emulator` with the official Yandex Cloud Node.js SDK
 # (tests/node/test_sdk.js, `node --test`): the pinned SDK from
-# package-lock.json (`npm ci`), a throwaway CA (openssl), two TLS emulators.
+# package-lock.json (`npm ci`), a throwaway CA (openssl), a TLS emulator
+# with its admin API (reset, faults, journal) on loopback.
 # Exits non-zero when any test fails. Extra arguments go to `node --test`
 # (e.g. --test-name-pattern=OAuth).
 set -euo pipefail
@@ -79,27 +80,27 @@ start() {
     echo "emulator $name: no ready line after 30 s" >&2
     return 1
 }
-# endpoint NAME: host:port of the emulator's ready line ("https://localhost:N").
-endpoint() {
+# ready NAME FIELD: a field of the emulator's ready line.
+ready() {
     node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8").split("\n")[0]);
-        if (!r.tls) throw new Error("emulator reports tls=false");
-        console.log(r.endpoint.replace(/^https:\/\//, ""));' "$WORK/$1.ready"
+        if (r[process.argv[2]] === undefined) throw new Error(`no ${process.argv[2]} in the ready line`);
+        console.log(r[process.argv[2]]);' "$WORK/$1.ready" "$2"
 }
 
-start main --operation-delay-ms 200
-start faults \
-    --fail-next-operation "yandex.cloud.billing.v1.CustomerService/Suspend:FAILED_PRECONDITION:customer has unpaid invoices" \
-    --fail-first "yandex.cloud.billing.v1.BillingAccountService/List:2:UNAVAILABLE"
-EMULATOR=$(endpoint main)
-FAULTS=$(endpoint faults)
-echo "== emulators: $EMULATOR, faults $FAULTS; node $(node --version), SDK $(node -p 'require("'"$NODE_DIR"'/node_modules/@yandex-cloud/nodejs-sdk/package.json").version')"
+# Faults are injected at run time through the admin API, by the tests.
+start main --operation-delay-ms 200 --admin-listen 127.0.0.1:0
+[[ $(ready main tls) == true ]] || { echo "the emulator reports tls=false" >&2; exit 1; }
+EMULATOR=$(ready main endpoint)
+EMULATOR=${EMULATOR#https://}
+ADMIN=$(ready main admin_url)
+echo "== emulator $EMULATOR, admin API $ADMIN; node $(node --version), SDK $(node -p 'require("'"$NODE_DIR"'/node_modules/@yandex-cloud/nodejs-sdk/package.json").version')"
 
 set +e
 # GRPC_DEFAULT_SSL_ROOTS_FILE_PATH: the SDK's OAuth and service-account
 # exchanges dial IAM with `credentials.createSsl()` and no roots, so grpc-js
 # takes its default roots from this file (it ignores NODE_EXTRA_CA_CERTS).
 EMULATOR=$EMULATOR \
-    FAULTS=$FAULTS \
+    ADMIN=$ADMIN \
     CA_PEM=$WORK/ca.pem \
     SA_KEY=$WORK/main-sa.json \
     GRPC_DEFAULT_SSL_ROOTS_FILE_PATH=$WORK/ca.pem \
@@ -107,9 +108,7 @@ EMULATOR=$EMULATOR \
 rc=$?
 set -e
 if [[ $rc -ne 0 ]]; then
-    for name in main faults; do
-        echo "== emulator log ($name), last lines" >&2
-        tail -n 20 "$WORK/$name.log" >&2 || true
-    done
+    echo "== emulator log, last lines" >&2
+    tail -n 20 "$WORK/main.log" >&2 || true
 fi
 exit $rc
