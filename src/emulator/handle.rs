@@ -13,7 +13,7 @@ use super::admin::{AdminError, ClockReading};
 use super::auth::ServiceAccountKeyFile;
 use super::faults::{ActiveFault, Fault, FaultRuntime, Faults};
 use super::journal::JournalPage;
-use super::seed::{KeyRegistration, Seed};
+use super::seed::Seed;
 use super::shared::Shared;
 use super::state::CustomerRecord;
 use crate::proto::yandex::cloud::access::AccessBinding;
@@ -237,25 +237,21 @@ impl EmulatorHandle {
     /// account in the cloud).
     pub fn create_service_account_key(&self, service_account_id: &str) -> ServiceAccountKeyFile {
         let key = ServiceAccountKeyFile::generate_at(service_account_id, self.shared.clock.now());
-        let r = KeyRegistration::new(&key, &self.shared.reseller_id, &self.shared.default_subject);
         let mut st = self.shared.lock();
-        st.sa_keys
-            .insert(r.key.id, (r.key.service_account_id, r.key.public_key));
+        st.sa_keys.insert(
+            key.id.clone(),
+            (service_account_id.to_string(), key.public_key.clone()),
+        );
         st.service_accounts.insert(service_account_id.to_string());
-        let e = &r.editor;
+        let reseller = self.shared.reseller_id.clone();
         st.add_binding(
-            &e.billing_account_id,
-            &e.role_id,
-            &e.subject_id,
-            &e.subject_type,
+            &reseller,
+            "billing.accounts.editor",
+            service_account_id,
+            "serviceAccount",
         );
-        let a = &r.admin;
-        st.add_sa_binding(
-            &a.service_account_id,
-            &a.role_id,
-            &a.subject_id,
-            &a.subject_type,
-        );
+        let owner = self.shared.default_subject.clone();
+        st.add_sa_binding(service_account_id, "admin", &owner, "userAccount");
         key
     }
 

@@ -6,7 +6,6 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::EmulatorError;
-use super::auth::ServiceAccountKeyFile;
 use crate::proto::yandex::cloud::billing::v1::CustomerPerson;
 
 /// The documented default OAuth token of the default subject.
@@ -175,43 +174,6 @@ pub struct SeedServiceAccountKey {
     pub public_key: String,
 }
 
-/// What registering a key for a service account adds, in the seed's terms:
-/// the key, the service account, `billing.accounts.editor` for it on the
-/// reseller account and `admin` of it for the owner subject (who may then
-/// create and revoke its tokens, like the creator of a service account in
-/// the cloud). The one rule behind [`Seed::add_service_account_key`] and
-/// [`EmulatorHandle::create_service_account_key`](super::EmulatorHandle::create_service_account_key).
-pub(crate) struct KeyRegistration {
-    pub key: SeedServiceAccountKey,
-    pub editor: SeedAccessBinding,
-    pub admin: SeedServiceAccountBinding,
-}
-
-impl KeyRegistration {
-    pub fn new(key: &ServiceAccountKeyFile, reseller_id: &str, owner_id: &str) -> Self {
-        let sa = &key.service_account_id;
-        Self {
-            key: SeedServiceAccountKey {
-                id: key.id.clone(),
-                service_account_id: sa.clone(),
-                public_key: key.public_key.clone(),
-            },
-            editor: SeedAccessBinding {
-                billing_account_id: reseller_id.into(),
-                role_id: "billing.accounts.editor".into(),
-                subject_id: sa.clone(),
-                subject_type: "serviceAccount".into(),
-            },
-            admin: SeedServiceAccountBinding {
-                service_account_id: sa.clone(),
-                role_id: "admin".into(),
-                subject_id: owner_id.into(),
-                subject_type: "userAccount".into(),
-            },
-        }
-    }
-}
-
 impl std::fmt::Debug for SeedToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SeedToken")
@@ -361,39 +323,6 @@ impl Default for Seed {
 }
 
 impl Seed {
-    /// Generates a key for `service_account_id` and registers it in the seed
-    /// as [`EmulatorHandle::create_service_account_key`](super::EmulatorHandle::create_service_account_key)
-    /// does in a running emulator, with the same rights (on
-    /// `default_reseller_id`, for `default_subject_id`). Unlike a key made at
-    /// run time it is part of what `POST /reset` restores (`yc-billing
-    /// emulator --write-sa-key` makes its key this way).
-    ///
-    /// ```
-    /// let mut seed = yc_billing::emulator::Seed::default();
-    /// let sa = seed.service_accounts[0].clone();
-    /// let key = seed.add_service_account_key(&sa);
-    /// assert_eq!(seed.service_account_keys.last().unwrap().id, key.id);
-    /// ```
-    pub fn add_service_account_key(&mut self, service_account_id: &str) -> ServiceAccountKeyFile {
-        let key = ServiceAccountKeyFile::generate(service_account_id);
-        let r = KeyRegistration::new(&key, &self.default_reseller_id, &self.default_subject_id);
-        if !self
-            .service_accounts
-            .iter()
-            .any(|s| s == service_account_id)
-        {
-            self.service_accounts.push(service_account_id.into());
-        }
-        self.service_account_keys.push(r.key);
-        if !self.access_bindings.contains(&r.editor) {
-            self.access_bindings.push(r.editor);
-        }
-        if !self.service_account_access_bindings.contains(&r.admin) {
-            self.service_account_access_bindings.push(r.admin);
-        }
-        key
-    }
-
     /// Parses a seed from JSON; missing top-level keys take their defaults.
     /// A value that does not fit is an error naming its JSON path
     /// (`customers[0].status: unknown variant ...`).

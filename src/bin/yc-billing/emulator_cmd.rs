@@ -165,15 +165,9 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
         println!("{:#}", Seed::json_schema());
         return Ok(());
     }
-    let mut seed = match &args.seed {
+    let seed = match &args.seed {
         Some(path) => Seed::from_json_file(path)?,
         None => Seed::default(),
-    };
-    // The key goes into the seed, so `POST /reset` keeps it.
-    let sa_key = match (&args.write_sa_key, seed.service_accounts.first()) {
-        (Some(_), Some(sa)) => Some(seed.add_service_account_key(&sa.clone())),
-        (Some(_), None) => anyhow::bail!("--write-sa-key: the seed has no service account"),
-        (None, _) => None,
     };
     let mut faults = Faults::default()
         .lost_response_rate(args.lost_response_rate)
@@ -234,7 +228,8 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
     for (method, code, message) in &fail_next {
         emu.fail_next_operation(method, *code, message);
     }
-    if let (Some(path), Some(key)) = (&args.write_sa_key, &sa_key) {
+    if let Some(path) = &args.write_sa_key {
+        let key = emu.create_service_account_key(&emu.credentials().service_account_id);
         write_private(path, key.to_json().as_bytes())
             .with_context(|| format!("--write-sa-key {}", path.display()))?;
     }
