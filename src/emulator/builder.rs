@@ -406,7 +406,7 @@ impl EmulatorBuilder {
             reseller_id: seed.default_reseller_id.clone(),
             journal: Journal::new(self.journal_size),
             reset_to: ResetTo {
-                seed: self.seed.clone(),
+                seed: Mutex::new(self.seed.clone()),
                 faults: self.faults.clone(),
                 random_delay: self.random_operation_delay,
             },

@@ -93,6 +93,18 @@ fn default_operation_failure() -> String {
 }
 
 impl Fault {
+    /// The kind's name, as in JSON (`fail_first`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Fault::FailFirst { .. } => "fail_first",
+            Fault::Latency { .. } => "latency",
+            Fault::LostResponseRate { .. } => "lost_response_rate",
+            Fault::UnavailableRate { .. } => "unavailable_rate",
+            Fault::FailNextOperation { .. } => "fail_next_operation",
+            Fault::OperationNotFoundGets { .. } => "operation_not_found_gets",
+        }
+    }
+
     /// The method the fault is scoped to, if any.
     pub fn method(&self) -> Option<&str> {
         match self {

@@ -75,11 +75,13 @@ start tls --tls-cert "$WORK/server.pem" --tls-key "$WORK/server.key" \
 
 [[ $(ready_field "$WORK/tls.ready" tls) == True ]] || { echo "TLS emulator reports tls=false" >&2; exit 1; }
 PLAIN_ADDR=$(ready_field "$WORK/plain.ready" address)
+PLAIN_ADMIN=$(ready_field "$WORK/plain.ready" admin_url)
 TLS_ENDPOINT=$(ready_field "$WORK/tls.ready" endpoint)
 echo "== emulators: plaintext $PLAIN_ADDR, TLS $TLS_ENDPOINT"
 
 set +e
 PLAIN_ADDR=$PLAIN_ADDR \
+    PLAIN_ADMIN=$PLAIN_ADMIN \
     TLS_ADDR=${TLS_ENDPOINT#https://} \
     CA_PEM=$WORK/ca.pem \
     PLAIN_SA_KEY=$WORK/plain-sa.json \
