@@ -174,6 +174,8 @@ async fn faults_added_listed_applied_and_cleared_at_run_time() {
             &json!([
                 {"unavailable_rate": {"method": route(LIST), "rate": 0.0}},
                 {"lost_response_rate": {"rate": 0.0}},
+                // The kind may also be a member, as in the first version of the API.
+                {"kind": "latency", "ms": 0},
                 {"operation_not_found_gets": {"method": route(INVITE), "gets": 1}},
                 {"fail_next_operation": {"method": route(INVITE), "code": "FAILED_PRECONDITION",
                                          "message": "locked"}},
@@ -191,7 +193,7 @@ async fn faults_added_listed_applied_and_cleared_at_run_time() {
     assert_eq!(op["error"]["message"], "locked");
     assert_eq!(
         emu.faults().len(),
-        5,
+        6,
         "the fail_next_operation rule was used up"
     );
 
@@ -482,4 +484,22 @@ async fn unknown_paths_are_404_and_wrong_methods_405() {
         assert_eq!(status, want, "{method} {path} -> {body}");
         assert!(body["error"].is_string(), "{method} {path} -> {body}");
     }
+}
+
+#[tokio::test]
+async fn the_admin_api_binds_loopback_only() {
+    let err = Emulator::builder()
+        .metadata_server(false)
+        .admin_listen("0.0.0.0:0".parse().unwrap())
+        .start()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            yc_billing::emulator::EmulatorError::AdminNotLoopback(_)
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("loopback"), "{err}");
 }

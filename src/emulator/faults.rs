@@ -205,7 +205,7 @@ pub struct Faults {
 
 impl Faults {
     /// Adds any fault.
-    pub fn add(mut self, fault: Fault) -> Self {
+    pub fn with(mut self, fault: Fault) -> Self {
         self.rules.push(fault.normalised());
         self
     }
@@ -224,7 +224,7 @@ impl Faults {
 
     /// Fails the first `count` calls of `method` with `code` (before any effect).
     pub fn fail_first(self, method: &str, count: u64, code: tonic::Code) -> Self {
-        self.add(Fault::FailFirst {
+        self.with(Fault::FailFirst {
             method: method.to_string(),
             count,
             code,

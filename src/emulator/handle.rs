@@ -250,7 +250,11 @@ impl EmulatorHandle {
                 service_account_id: service_account_id.to_string(),
                 public_key: key.public_key.clone(),
             });
-            if !seed.service_accounts.iter().any(|s| s == service_account_id) {
+            if !seed
+                .service_accounts
+                .iter()
+                .any(|s| s == service_account_id)
+            {
                 seed.service_accounts.push(service_account_id.to_string());
             }
             seed.access_bindings.push(SeedAccessBinding {
