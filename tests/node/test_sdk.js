@@ -56,15 +56,39 @@ const { iamTokenService: iam } = iamV1;
 const { operationService: ops } = operation;
 const { apiEndpointService: eps } = endpoint;
 
-// Seed constants of the emulator (src/emulator/seed.rs).
-const RESELLER = 'dn2emu0reseller00001';
-const IAM_TOKEN = 't1.emulator-iam-token-default';
-const OAUTH_TOKEN = 'y0_emulator-oauth-token-default';
-const NO_RIGHTS_TOKEN = 't1.emulator-iam-token-no-rights';
-const SUBJECT = 'ajeemu0subject000001';
-const NO_RIGHTS_SUBJECT = 'ajeemu0nobody0000001';
-const SA_ID = 'ajeemu0sa00000000001';
-const SEEDED_CUSTOMERS = ['emucustomer000000001', 'emucustomer000000002', 'emucustomer000000003'];
+// What the seed holds, read from the emulator itself (`GET /state` before
+// the first test, in `before` below) rather than copied from seed.rs.
+let RESELLER; // the default reseller account
+let SUBJECT; // the default subject, its owner
+let IAM_TOKEN; // a never-expiring IAM token of SUBJECT
+let OAUTH_TOKEN; // an OAuth token of SUBJECT
+let NO_RIGHTS_SUBJECT; // a subject with an IAM token and no binding anywhere
+let NO_RIGHTS_TOKEN;
+let SA_ID; // the first service account (the one --write-sa-key made a key for)
+let SEEDED_CUSTOMERS; // ids of RESELLER's customers
+let IAM; // Session credentials of SUBJECT
+let NO_RIGHTS; // Session credentials of NO_RIGHTS_SUBJECT
+
+function readSeed(seed) {
+    RESELLER = seed.default_reseller_id;
+    SUBJECT = seed.default_subject_id;
+    const tokenOf = (tokens, subject) => tokens.find((t) => t.subject_id === subject)?.token;
+    IAM_TOKEN = tokenOf(seed.iam_tokens, SUBJECT);
+    OAUTH_TOKEN = tokenOf(seed.oauth_tokens, SUBJECT);
+    const bound = new Set(
+        [...seed.access_bindings, ...seed.service_account_access_bindings].map((b) => b.subject_id),
+    );
+    const nobody = seed.iam_tokens.find((t) => !bound.has(t.subject_id));
+    [NO_RIGHTS_SUBJECT, NO_RIGHTS_TOKEN] = [nobody?.subject_id, nobody?.token];
+    SA_ID = seed.service_accounts[0];
+    SEEDED_CUSTOMERS = seed.customers.filter((c) => c.reseller_id === RESELLER).map((c) => c.id);
+    for (const [name, value] of Object.entries({ RESELLER, SUBJECT, IAM_TOKEN, OAUTH_TOKEN, NO_RIGHTS_TOKEN, SA_ID })) {
+        assert.ok(value, `the seed has no ${name}`);
+    }
+    assert.ok(SEEDED_CUSTOMERS.length >= 3, `the seed's reseller has ${SEEDED_CUSTOMERS.length} customers`);
+    IAM = { iamToken: IAM_TOKEN };
+    NO_RIGHTS = { iamToken: NO_RIGHTS_TOKEN };
+}
 
 const EMULATOR = process.env.EMULATOR;
 const ADMIN = process.env.ADMIN;
@@ -175,11 +199,9 @@ function session(auth, extra = {}) {
     return new Session({ ...auth, ssl: { rootCerts: CA }, pollInterval: 50, ...extra });
 }
 
-const IAM = { iamToken: IAM_TOKEN };
-const NO_RIGHTS = { iamToken: NO_RIGHTS_TOKEN };
-
 // A client of the default subject (or `auth`), on the SDK's endpoint table.
-function client(ClientClass, auth = IAM, endpointOverride = undefined) {
+function client(ClientClass, auth = undefined, endpointOverride = undefined) {
+    auth ??= IAM;
     return session(auth).client(checked(ClientClass), endpointOverride);
 }
 
@@ -265,7 +287,8 @@ function person(name) {
 
 // Waits with the SDK's waitForOperation; a failed operation rejects with
 // the operation itself (3.2.0 behaviour).
-async function finish(op, sess = session(IAM)) {
+async function finish(op, sess = undefined) {
+    sess ??= session(IAM);
     assert.ok(op.id && !op.done, `not a fresh operation: ${JSON.stringify(op)}`);
     assert.equal(op.createdBy, SUBJECT);
     assert.ok(op.createdAt && op.description, JSON.stringify(op));
@@ -354,6 +377,7 @@ async function mapEndpoints() {
 
 let MAPPED;
 before(async () => {
+    readSeed(await admin('GET', '/state'));
     MAPPED = await mapEndpoints();
 });
 
