@@ -289,7 +289,6 @@ async fn accept_errors_back_off_log_once_and_recover() {
 /// that reset between tests).
 #[tokio::test]
 async fn write_sa_key_survives_an_admin_reset() {
-    use std::io::{Read, Write};
     use yc_billing::Client;
     use yc_billing::auth::Credentials;
     let path =
@@ -300,17 +299,9 @@ async fn write_sa_key_survives_an_admin_reset() {
         "--write-sa-key".as_ref(),
         path.as_os_str(),
     ]);
-    let admin = ready["admin_address"].as_str().unwrap().to_string();
-    let mut http = std::net::TcpStream::connect(&admin).unwrap();
-    http.set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    http.write_all(
-        b"POST /reset HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-    )
-    .unwrap();
-    let mut answer = String::new();
-    http.read_to_string(&mut answer).unwrap();
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let admin = ready["admin_address"].as_str().unwrap();
+    let (status, body) = emulator_support::admin_at(admin, "POST", "/reset", None).await;
+    assert_eq!((status, body), (200, serde_json::json!({"reset": true})));
 
     let client = Client::builder()
         .endpoint(ready["address"].as_str().unwrap())
