@@ -87,7 +87,9 @@ pub(crate) struct Record {
     /// The gRPC message bytes (without the frame header), when kept.
     pub request: Option<Bytes>,
     pub request_bytes: usize,
-    pub metadata: Vec<(String, String)>,
+    /// The request headers as they came (values share the request's
+    /// buffers); filtered and redacted when the journal is read.
+    pub metadata: http::HeaderMap,
     pub code: tonic::Code,
     pub message: String,
     pub operation_id: Option<String>,
@@ -183,7 +185,7 @@ struct RecordView {
     transport: Transport,
     request: Option<Bytes>,
     request_bytes: usize,
-    metadata: Vec<(String, String)>,
+    metadata: http::HeaderMap,
     code: tonic::Code,
     message: String,
     operation_id: Option<String>,
@@ -230,8 +232,7 @@ impl RecordView {
             transport: self.transport,
             request,
             request_bytes: self.request_bytes,
-            metadata: self
-                .metadata
+            metadata: metadata_of(&self.metadata)
                 .into_iter()
                 .map(|(k, v)| (k, serde_json::Value::String(v)))
                 .collect(),
@@ -341,7 +342,7 @@ mod tests {
                 transport: Transport::Grpc,
                 request: None,
                 request_bytes: 0,
-                metadata: Vec::new(),
+                metadata: http::HeaderMap::new(),
                 code: tonic::Code::Ok,
                 message: String::new(),
                 operation_id: None,

@@ -23,7 +23,7 @@ use super::Shared;
 use super::auth::bearer_of;
 
 use super::conn::ConnInfo;
-use super::journal::{JOURNAL_REQUEST_BYTES, OperationSlot, Record, Transport, metadata_of};
+use super::journal::{JOURNAL_REQUEST_BYTES, OperationSlot, Record, Transport};
 use super::services::MAX_REQUEST_BYTES;
 use super::text::{EveryInterval, echo};
 use crate::transport::{
@@ -205,7 +205,7 @@ impl Service<Request<Body>> for EmuService {
                     .get::<Transport>()
                     .copied()
                     .unwrap_or_default();
-                let metadata = metadata_of(req.headers());
+                let metadata = req.headers().clone();
                 let (parts, body) = req.into_parts();
                 let limit = MAX_REQUEST_BYTES + GRPC_FRAME_HEADER + 1;
                 let (bytes, early) = match http_body_util::Limited::new(body, limit).collect().await
