@@ -282,3 +282,38 @@ async fn accept_errors_back_off_log_once_and_recover() {
     let _ = std::fs::remove_file(&log_path);
     assert_eq!(status.code(), Some(0), "{status}");
 }
+
+/// `--write-sa-key`'s key is part of the seed: after `POST /reset` of the
+/// admin API it still signs in (regression: the key and its rights were
+/// made after the start and a reset dropped them, breaking SDK harnesses
+/// that reset between tests).
+#[tokio::test]
+async fn write_sa_key_survives_an_admin_reset() {
+    use yc_billing::Client;
+    use yc_billing::auth::Credentials;
+    let path =
+        std::env::temp_dir().join(format!("yc-billing-sa-reset-{}.json", std::process::id()));
+    let (mut child, ready) = start_emulator(&[
+        "--admin-listen".as_ref(),
+        "127.0.0.1:0".as_ref(),
+        "--write-sa-key".as_ref(),
+        path.as_os_str(),
+    ]);
+    let admin = ready["admin_address"].as_str().unwrap();
+    let (status, body) = emulator_support::admin_at(admin, "POST", "/reset", None).await;
+    assert_eq!((status, body), (200, serde_json::json!({"reset": true})));
+
+    let client = Client::builder()
+        .endpoint(ready["address"].as_str().unwrap())
+        .plaintext(true)
+        .credentials(Credentials::service_account_key_file(&path).unwrap())
+        .build()
+        .await
+        .unwrap();
+    let account = client.billing_accounts().get(DEFAULT_RESELLER_ID).await;
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(account.unwrap().id, DEFAULT_RESELLER_ID);
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(i32::try_from(child.id()).unwrap(), libc::SIGTERM) };
+    assert!(wait_exit(&mut child, Duration::from_secs(10)).success());
+}
