@@ -55,7 +55,7 @@ if [ "$("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("
 fi
 PY=$VENV/bin/python
 say "node SDK (bench/node/package.json) in bench/node/node_modules"
-(cd bench/node && npm install --no-audit --no-fund --loglevel=error >"$LOG/npm.log" 2>&1) || { cat "$LOG/npm.log" >&2; exit 1; }
+(cd bench/node && npm ci --no-audit --no-fund --loglevel=error >"$LOG/npm.log" 2>&1) || { cat "$LOG/npm.log" >&2; exit 1; }
 VERSIONS=$("$PY" -c 'import importlib.metadata as m, sys; print("Python %d.%d.%d, yandexcloud %s, grpcio %s" % (sys.version_info[:3] + (m.version("yandexcloud"), m.version("grpcio"))))')
 VERSIONS="$VERSIONS; Node.js $(node --version), @yandex-cloud/nodejs-sdk $(node -p 'require("./bench/node/node_modules/@yandex-cloud/nodejs-sdk/package.json").version'), @grpc/grpc-js $(node -p 'require("./bench/node/node_modules/@grpc/grpc-js/package.json").version')"
 
