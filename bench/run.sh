@@ -38,7 +38,9 @@ kv() { sed -n "s/.*[ ]$2=\([^ ]*\).*/\1/p" <<<"$1"; }
 record() { printf '%s %s\n' "$1" "$2" | tee -a "$LINES" >&2; }
 
 say "building (release)"
-cargo bench --features "$FEATURES" --no-run 2>"$LOG/build.err" || { tail -30 "$LOG/build.err" >&2; exit 1; }
+# Only the benches run below (with them cargo builds the yc-billing binary: same features, one build).
+BENCHES=(--bench out_of_process --bench token_refresh --bench emulator_scale)
+cargo bench --features "$FEATURES" "${BENCHES[@]}" --no-run 2>"$LOG/build.err" || { tail -30 "$LOG/build.err" >&2; exit 1; }
 OOP=$(cargo bench --features "$FEATURES" --bench out_of_process --no-run --message-format=json 2>/dev/null |
     python3 -c 'import json, sys
 for line in sys.stdin:
