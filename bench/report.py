@@ -151,10 +151,10 @@ def goal4(rows, out):
         out.append("| waits | peak RSS of the client process (goal ≤ 50 MB) | `Operation.Get` per operation per second of waiting (goal ≤ 1) | finish-to-return delay p50 / p99 / max | poll interval in force when it finished p50 / p99 | delay / that interval, p50 / p99 (goal p99 ≤ 1.1) |")
         out.append("| --- | --- | --- | --- | --- | --- |")
         out.append(
-            "| %s (done %s ms after creation; created in %s s, all returned after %s s) | **%.1f MiB**: %s | **%.3f** (%s Gets): %s | %.0f / %.0f / %.0f ms | %.0f / %.0f ms | %.3f / **%.3f**: %s |"
+            "| %s (done %s ms after creation; created in %s s, all returned after %s s) | **%.1f MiB** (one waiter's future: %s bytes): %s | **%.3f** (%s Gets): %s | %.0f / %.0f / %.0f ms | %.0f / %.0f ms | %.3f / **%.3f**: %s |"
             % (
                 r["waits"], r["delay_ms"], r["created_s"], r["elapsed_s"],
-                f("peak_rss_mib"), verdict(f("peak_rss_mib"), 50 * 1e6 / 2**20),
+                f("peak_rss_mib"), r.get("waiter_future_bytes", "n/a"), verdict(f("peak_rss_mib"), 50 * 1e6 / 2**20),
                 f("gets_per_op_per_s"), r["gets"], verdict(f("gets_per_op_per_s"), 1.0),
                 f("delay_p50_ms"), f("delay_p99_ms"), f("delay_max_ms"),
                 f("interval_p50_ms"), f("interval_p99_ms"),

@@ -362,10 +362,11 @@ fn waits(n: usize, delay_ms: u64) {
             })
             .buffer_unordered(256);
         let mut handles = Vec::with_capacity(n);
+        let mut future_bytes = 0;
         while let Some(op) = creates.next().await {
             let op = op.expect("Activate");
             let policy = policy.clone();
-            handles.push(tokio::spawn(async move {
+            let waiter = async move {
                 let waiting = Instant::now();
                 let mut finished_at = None;
                 let mut polls: Vec<Instant> = Vec::new();
@@ -388,7 +389,10 @@ fn waits(n: usize, delay_ms: u64) {
                     _ => Duration::ZERO,
                 };
                 (delay, interval, gets, waiting.elapsed())
-            }));
+            };
+            // What one waiting task holds besides its operation: its future.
+            future_bytes = std::mem::size_of_val(&waiter);
+            handles.push(tokio::spawn(waiter));
         }
         let created_in = started.elapsed();
         let (mut delays, mut intervals, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
@@ -407,7 +411,7 @@ fn waits(n: usize, delay_ms: u64) {
         }
         println!(
             "oop_waits waits={n} delay_ms={delay_ms} created_s={:.2} elapsed_s={:.2} \
-             peak_rss_mib={:.1} gets={gets} gets_per_op_per_s={:.3} \
+             peak_rss_mib={:.1} waiter_future_bytes={future_bytes} gets={gets} gets_per_op_per_s={:.3} \
              delay_p50_ms={:.1} delay_p99_ms={:.1} delay_max_ms={:.1} \
              interval_p50_ms={:.1} interval_p99_ms={:.1} ratio_p50={:.3} ratio_p99={:.3} \
              policy_initial_ms={} policy_multiplier={} policy_max_ms={} policy_jitter={}",
