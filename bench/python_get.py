@@ -1,17 +1,21 @@
-"""BillingAccountService.Get through the official Python SDK (yandexcloud),
-sequentially and with N threads, against a running `yc-billing emulator`.
+"""BillingAccountService.Get through the official Python SDK (yandexcloud)
+with N calls in flight (N threads), against a running server (a
+`yc-billing emulator` or bench/python_server.py); measures this process's
+CPU per call.
 
 The SDK's generated stub over an insecure gRPC channel, with the
-`authorization: Bearer <IAM token>` metadata on every call: the same call
-the Rust side (benches/external_get.rs) makes.
+`authorization: Bearer <IAM token>` metadata and a 30 s deadline on every
+call: the call the Rust side (benches/out_of_process.rs) makes.
 
-Usage: python_get.py ADDRESS TOKEN ACCOUNT_ID [--threads N] [--runs R] [--seconds S]
-Prints one line per mode:
-    python_get mode=sequential concurrency=1 median=1234 runs=1200,1234,1250
+Usage: python_get.py ADDRESS TOKEN ACCOUNT_ID [--inflight N] [--seconds S]
+Prints one line, after a 0.3 s warm-up:
+    python_get inflight=64 calls=9000 secs=3.001 calls_per_s=2999 cpu_us=333.10
+where cpu_us is user + system time of this process (getrusage) per call
+over the measured round.
 """
 
 import argparse
-import statistics
+import resource
 import threading
 import time
 
@@ -20,16 +24,22 @@ from yandex.cloud.billing.v1 import billing_account_service_pb2 as svc
 from yandex.cloud.billing.v1 import billing_account_service_pb2_grpc as svc_grpc
 
 
-def round_rate(stub, metadata, account_id, threads, seconds):
+def cpu_seconds():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def round_calls(stub, metadata, account_id, threads, seconds):
+    """Runs `threads` callers for `seconds`; returns (calls, wall s, CPU s)."""
     counts = [0] * threads
-    deadline = time.monotonic() + seconds
-    start_gate = threading.Barrier(threads + 1)
+    gate = threading.Barrier(threads + 1)
+    deadline = [0.0]
 
     def worker(i):
         request = svc.GetBillingAccountRequest(id=account_id)
-        start_gate.wait()
+        gate.wait()
         n = 0
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline[0]:
             stub.Get(request, metadata=metadata, timeout=30)
             n += 1
         counts[i] = n
@@ -37,12 +47,13 @@ def round_rate(stub, metadata, account_id, threads, seconds):
     pool = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
     for t in pool:
         t.start()
+    cpu0 = cpu_seconds()
     start = time.monotonic()
-    deadline = start + seconds
-    start_gate.wait()
+    deadline[0] = start + seconds
+    gate.wait()
     for t in pool:
         t.join()
-    return sum(counts) / (time.monotonic() - start)
+    return sum(counts), time.monotonic() - start, cpu_seconds() - cpu0
 
 
 def main():
@@ -50,8 +61,7 @@ def main():
     p.add_argument("address")
     p.add_argument("token")
     p.add_argument("account_id")
-    p.add_argument("--threads", type=int, default=64)
-    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--inflight", type=int, default=1)
     p.add_argument("--seconds", type=float, default=3.0)
     a = p.parse_args()
 
@@ -59,16 +69,14 @@ def main():
     grpc.channel_ready_future(channel).result(timeout=10)
     stub = svc_grpc.BillingAccountServiceStub(channel)
     metadata = (("authorization", "Bearer " + a.token),)
-    # Check the call works and warm up.
     stub.Get(svc.GetBillingAccountRequest(id=a.account_id), metadata=metadata, timeout=10)
-    round_rate(stub, metadata, a.account_id, 4, 0.3)
-    for mode, threads in (("sequential", 1), ("concurrent", a.threads)):
-        rates = [round_rate(stub, metadata, a.account_id, threads, a.seconds) for _ in range(a.runs)]
-        print(
-            "python_get mode=%s concurrency=%d median=%.0f runs=%s"
-            % (mode, threads, statistics.median(rates), ",".join("%.0f" % r for r in rates)),
-            flush=True,
-        )
+    round_calls(stub, metadata, a.account_id, a.inflight, 0.3)
+    calls, wall, cpu = round_calls(stub, metadata, a.account_id, a.inflight, a.seconds)
+    print(
+        "python_get inflight=%d calls=%d secs=%.3f calls_per_s=%.0f cpu_us=%.2f"
+        % (a.inflight, calls, wall, calls / wall, cpu * 1e6 / max(calls, 1)),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":
