@@ -82,6 +82,7 @@ pub struct EmulatorBuilder {
     handshake_timeout: Duration,
     keepalive: (Duration, Duration),
     strict_person_fields: bool,
+    usage_rate_limit: Option<Duration>,
 }
 
 impl std::fmt::Debug for EmulatorBuilder {
@@ -98,6 +99,7 @@ impl std::fmt::Debug for EmulatorBuilder {
             .field("handshake_timeout", &self.handshake_timeout)
             .field("keepalive", &self.keepalive)
             .field("strict_person_fields", &self.strict_person_fields)
+            .field("usage_rate_limit", &self.usage_rate_limit)
             .finish_non_exhaustive()
     }
 }
@@ -121,6 +123,7 @@ impl Default for EmulatorBuilder {
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             keepalive: (DEFAULT_KEEPALIVE_INTERVAL, DEFAULT_KEEPALIVE_TIMEOUT),
             strict_person_fields: false,
+            usage_rate_limit: None,
         }
     }
 }
@@ -258,6 +261,16 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Emulates the usage API's documented rate limit (off by default): a
+    /// `ConsumptionCoreService` or `MetadataService` call from an IP that
+    /// called one less than `interval` ago answers RESOURCE_EXHAUSTED with a
+    /// `google.rpc.RetryInfo` of the time left. The real API allows one
+    /// call per minute (`Duration::from_secs(60)`).
+    pub fn usage_rate_limit(mut self, interval: Duration) -> Self {
+        self.usage_rate_limit = Some(interval);
+        self
+    }
+
     /// Binds, starts serving and returns the handle.
     pub async fn start(self) -> Result<EmulatorHandle, EmulatorError> {
         let listener = tokio::net::TcpListener::bind(self.listen)
@@ -317,6 +330,10 @@ impl EmulatorBuilder {
             reseller_id: seed.default_reseller_id.clone(),
             service_account_id: seed.service_accounts.first().cloned().unwrap_or_default(),
         };
+        let usage = super::usage::UsageStore::build(&seed.usage, &|account| {
+            super::usage::priced_skus(&state, account)
+        })
+        .map_err(|e| EmulatorError::Seed(e.to_string()))?;
         let validator = Validator::new();
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
@@ -337,6 +354,9 @@ impl EmulatorBuilder {
             jwt_audiences,
             default_subject: seed.default_subject_id.clone(),
             reseller_id: seed.default_reseller_id.clone(),
+            usage,
+            usage_rate_limit: self.usage_rate_limit,
+            usage_calls: Mutex::new(std::collections::HashMap::new()),
         });
 
         // Like production gRPC servers, bound the streams per connection so a

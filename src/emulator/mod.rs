@@ -40,7 +40,7 @@
 
 mod auth;
 mod builder;
-mod conn;
+pub(crate) mod conn;
 mod faults;
 mod handle;
 mod layer;
@@ -54,6 +54,7 @@ mod services;
 mod shared;
 mod state;
 mod text;
+pub(crate) mod usage;
 pub(crate) mod validation;
 
 pub use auth::{
@@ -74,6 +75,8 @@ pub use seed::{
     SeedToken, TOKEN_CREATOR_ROLE, example_person,
 };
 pub use state::CustomerRecord;
+pub use usage::report::MAX_REPORT_POINTS;
+pub use usage::{CreditKind, SeedUsage, SeedUsageGenerator, SeedUsageRecord};
 pub use text::{ECHO_CHARS, MAX_DESCRIPTION_CHARS, MAX_TEXT_CHARS};
 
 pub(crate) use shared::Shared;

@@ -190,6 +190,9 @@ pub struct Seed {
     pub default_subject_id: String,
     /// The reseller account the handle reports.
     pub default_reseller_id: String,
+    /// Consumption records of the usage API: generated per billing account
+    /// and explicit.
+    pub usage: super::usage::SeedUsage,
 }
 
 /// A complete, valid person like those of the default seed's customers:
@@ -276,6 +279,23 @@ impl Default for Seed {
             }],
             default_subject_id: DEFAULT_SUBJECT_ID.into(),
             default_reseller_id: DEFAULT_RESELLER_ID.into(),
+            usage: super::usage::SeedUsage {
+                generate: vec![
+                    super::usage::SeedUsageGenerator {
+                        billing_account_id: DEFAULT_RESELLER_ID.into(),
+                        ..Default::default()
+                    },
+                    super::usage::SeedUsageGenerator {
+                        billing_account_id: "dn2emu0customer00001".into(),
+                        seed: 2,
+                        clouds: 1,
+                        folders_per_cloud: 2,
+                        resources: 12,
+                        ..Default::default()
+                    },
+                ],
+                records: Vec::new(),
+            },
         }
     }
 }

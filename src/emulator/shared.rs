@@ -29,6 +29,12 @@ pub(crate) struct Shared {
     pub jwt_audiences: Vec<String>,
     pub default_subject: String,
     pub reseller_id: String,
+    /// Consumption records of the usage API.
+    pub usage: super::usage::UsageStore,
+    /// The usage API's rate limit: one call per this interval per IP.
+    pub usage_rate_limit: Option<Duration>,
+    /// When each IP last called the usage API (with the rate limit on).
+    pub usage_calls: Mutex<std::collections::HashMap<Option<std::net::IpAddr>, SystemTime>>,
 }
 
 impl Shared {

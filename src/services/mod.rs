@@ -53,6 +53,7 @@ mod customers;
 mod dynamic;
 mod operations;
 pub mod rpc;
+pub mod usage;
 
 use std::fmt;
 use std::future::IntoFuture;
@@ -67,6 +68,7 @@ pub use customers::Customers;
 #[cfg(feature = "json")]
 pub use dynamic::DynamicRequest;
 pub use operations::Operations;
+pub use usage::{ReportBuilder, Usage, UsageReport};
 
 use crate::call::CallOptions;
 use crate::client::Client;
