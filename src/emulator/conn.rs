@@ -146,7 +146,10 @@ impl Connected for Guarded {
     type ConnectInfo = ConnInfo;
 
     fn connect_info(&self) -> ConnInfo {
-        ConnInfo(self.called.clone(), self.io.peer_addr().ok().map(|a| a.ip()))
+        ConnInfo(
+            self.called.clone(),
+            self.io.peer_addr().ok().map(|a| a.ip()),
+        )
     }
 }
 

@@ -75,8 +75,8 @@ pub use seed::{
     SeedToken, TOKEN_CREATOR_ROLE, example_person,
 };
 pub use state::CustomerRecord;
+pub use text::{ECHO_CHARS, MAX_DESCRIPTION_CHARS, MAX_TEXT_CHARS};
 pub use usage::report::MAX_REPORT_POINTS;
 pub use usage::{CreditKind, SeedUsage, SeedUsageGenerator, SeedUsageRecord};
-pub use text::{ECHO_CHARS, MAX_DESCRIPTION_CHARS, MAX_TEXT_CHARS};
 
 pub(crate) use shared::Shared;

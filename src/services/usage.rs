@@ -12,7 +12,9 @@ use ::time::Date;
 use rust_decimal::Decimal;
 
 use super::Call;
-use super::rpc::billing::usage_records::v1::{consumption_core_service as core, metadata_service as meta};
+use super::rpc::billing::usage_records::v1::{
+    consumption_core_service as core, metadata_service as meta,
+};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::pagination::Page;
@@ -40,7 +42,9 @@ fn range(from: Date, to: Date) -> Result<(prost_types::Timestamp, prost_types::T
     if to < from {
         return Err(Error::config(
             "end_date",
-            format!("the range {from}..={to} is empty: the end date must be on or after the start date"),
+            format!(
+                "the range {from}..={to} is empty: the end date must be on or after the start date"
+            ),
         ));
     }
     Ok((timestamp(from), timestamp(to)))
@@ -120,12 +124,14 @@ impl Usage {
         to: Date,
     ) -> Result<Call<pb::GetUsageRequest, pb::GetUsageResponse>> {
         let (start, end) = range(from, to)?;
-        Ok(self.limited(self.client.call::<meta::GetUsage>(pb::GetUsageRequest {
-            billing_account_id: billing_account_id.into(),
-            start_date: Some(start),
-            end_date: Some(end),
-            ..Default::default()
-        })))
+        Ok(
+            self.limited(self.client.call::<meta::GetUsage>(pb::GetUsageRequest {
+                billing_account_id: billing_account_id.into(),
+                start_date: Some(start),
+                end_date: Some(end),
+                ..Default::default()
+            })),
+        )
     }
 
     /// `MetadataService.GetServiceInstance`: the service instances with usage.
@@ -164,13 +170,15 @@ impl Usage {
         key: impl Into<String>,
     ) -> Result<Call<pb::GetLabelRequest, pb::GetLabelResponse>> {
         let (start, end) = range(from, to)?;
-        Ok(self.limited(self.client.call::<meta::GetLabel>(pb::GetLabelRequest {
-            billing_account_id: billing_account_id.into(),
-            start_date: Some(start),
-            end_date: Some(end),
-            label_key: key.into(),
-            ..Default::default()
-        })))
+        Ok(
+            self.limited(self.client.call::<meta::GetLabel>(pb::GetLabelRequest {
+                billing_account_id: billing_account_id.into(),
+                start_date: Some(start),
+                end_date: Some(end),
+                label_key: key.into(),
+                ..Default::default()
+            })),
+        )
     }
 
     /// `MetadataService.GetCloud`: the clouds and their folders with usage,
@@ -186,12 +194,14 @@ impl Usage {
         to: Date,
     ) -> Result<Call<pb::GetCloudRequest, Page<pb::get_cloud_response::CloudInfo>>> {
         let (start, end) = range(from, to)?;
-        Ok(self.limited(self.client.call::<meta::GetCloud>(pb::GetCloudRequest {
-            billing_account_id: billing_account_id.into(),
-            start_date: Some(start),
-            end_date: Some(end),
-            ..Default::default()
-        })))
+        Ok(
+            self.limited(self.client.call::<meta::GetCloud>(pb::GetCloudRequest {
+                billing_account_id: billing_account_id.into(),
+                start_date: Some(start),
+                end_date: Some(end),
+                ..Default::default()
+            })),
+        )
     }
 
     /// `MetadataService.GetResources`: the service instances and their
@@ -208,14 +218,15 @@ impl Usage {
     ) -> Result<Call<pb::GetResourcesRequest, Page<pb::get_resources_response::ServiceInstanceInfo>>>
     {
         let (start, end) = range(from, to)?;
-        Ok(self.limited(self.client.call::<meta::GetResources>(
-            pb::GetResourcesRequest {
-                billing_account_id: billing_account_id.into(),
-                start_date: Some(start),
-                end_date: Some(end),
-                ..Default::default()
-            },
-        )))
+        Ok(self.limited(
+            self.client
+                .call::<meta::GetResources>(pb::GetResourcesRequest {
+                    billing_account_id: billing_account_id.into(),
+                    start_date: Some(start),
+                    end_date: Some(end),
+                    ..Default::default()
+                }),
+        ))
     }
 }
 
@@ -249,19 +260,25 @@ impl ReportBuilder {
 
     /// Only these clouds (any of them).
     pub fn clouds<I: IntoIterator<Item = S>, S: Into<String>>(mut self, ids: I) -> Self {
-        self.request.cloud_ids.extend(ids.into_iter().map(Into::into));
+        self.request
+            .cloud_ids
+            .extend(ids.into_iter().map(Into::into));
         self
     }
 
     /// Only these folders (any of them).
     pub fn folders<I: IntoIterator<Item = S>, S: Into<String>>(mut self, ids: I) -> Self {
-        self.request.folder_ids.extend(ids.into_iter().map(Into::into));
+        self.request
+            .folder_ids
+            .extend(ids.into_iter().map(Into::into));
         self
     }
 
     /// Only these services (any of them).
     pub fn services<I: IntoIterator<Item = S>, S: Into<String>>(mut self, ids: I) -> Self {
-        self.request.service_ids.extend(ids.into_iter().map(Into::into));
+        self.request
+            .service_ids
+            .extend(ids.into_iter().map(Into::into));
         self
     }
 
@@ -273,7 +290,9 @@ impl ReportBuilder {
 
     /// Only these resources (any of them).
     pub fn resources<I: IntoIterator<Item = S>, S: Into<String>>(mut self, ids: I) -> Self {
-        self.request.resource_ids.extend(ids.into_iter().map(Into::into));
+        self.request
+            .resource_ids
+            .extend(ids.into_iter().map(Into::into));
         self
     }
 
@@ -417,7 +436,8 @@ impl pb::StringDecimal {
 }
 
 fn dec(v: &Option<pb::StringDecimal>, field: &str) -> Result<Decimal> {
-    v.as_ref().map_or(Ok(Decimal::ZERO), |d| d.decimal_at(field))
+    v.as_ref()
+        .map_or(Ok(Decimal::ZERO), |d| d.decimal_at(field))
 }
 
 fn amounts(
@@ -432,8 +452,14 @@ fn amounts(
         cost: dec(cost, &f("cost"))?,
         credits: Credits {
             total: dec(&c.credit, &f("credit_details.credit"))?,
-            monetary_grant: dec(&c.monetary_grant_credit, &f("credit_details.monetary_grant_credit"))?,
-            volume_incentive: dec(&c.volume_incentive_credit, &f("credit_details.volume_incentive_credit"))?,
+            monetary_grant: dec(
+                &c.monetary_grant_credit,
+                &f("credit_details.monetary_grant_credit"),
+            )?,
+            volume_incentive: dec(
+                &c.volume_incentive_credit,
+                &f("credit_details.volume_incentive_credit"),
+            )?,
             cud: dec(&c.cud_credit, &f("credit_details.cud_credit"))?,
             free: dec(&c.free_credit, &f("credit_details.free_credit"))?,
         },
@@ -557,7 +583,10 @@ mod tests {
     #[test]
     fn an_inverted_range_names_end_date() {
         let e = range(date!(2025 - 02 - 01), date!(2025 - 01 - 31)).unwrap_err();
-        assert!(matches!(&e, Error::Config { field, .. } if field == "end_date"), "{e}");
+        assert!(
+            matches!(&e, Error::Config { field, .. } if field == "end_date"),
+            "{e}"
+        );
         let (s, e) = range(date!(2025 - 01 - 01), date!(2025 - 01 - 01)).unwrap();
         assert_eq!(s, e);
         assert_eq!(s.seconds, 1_735_689_600);
@@ -568,7 +597,8 @@ mod tests {
         let d = pb::StringDecimal {
             value: "0.1".into(),
         };
-        let sum = d.decimal_at("x").unwrap() + d.decimal_at("x").unwrap() + d.decimal_at("x").unwrap();
+        let sum =
+            d.decimal_at("x").unwrap() + d.decimal_at("x").unwrap() + d.decimal_at("x").unwrap();
         assert_eq!(sum, "0.3".parse::<Decimal>().unwrap());
         let bad = pb::StringDecimal {
             value: "1,5".into(),

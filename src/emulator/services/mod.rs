@@ -21,13 +21,13 @@ use super::layer::{CallCtx, EmuLayer};
 pub(crate) use super::operations::Mutation;
 use super::operations::NewOperation;
 use super::text::{MAX_DESCRIPTION_CHARS, truncate};
-use crate::proto::yandex::cloud::billing::v1::{
-    billing_account_service_server::BillingAccountServiceServer,
-    customer_service_server::CustomerServiceServer,
-};
 use crate::proto::yandex::cloud::billing::usage_records::v1::{
     consumption_core_service_server::ConsumptionCoreServiceServer,
     metadata_service_server::MetadataServiceServer,
+};
+use crate::proto::yandex::cloud::billing::v1::{
+    billing_account_service_server::BillingAccountServiceServer,
+    customer_service_server::CustomerServiceServer,
 };
 use crate::proto::yandex::cloud::endpoint::api_endpoint_service_server::ApiEndpointServiceServer;
 use crate::proto::yandex::cloud::iam::v1::iam_token_service_server::IamTokenServiceServer;

@@ -89,7 +89,11 @@ fn meta_page_size(size: i64) -> Result<usize, Status> {
             "must not be negative".into(),
         )]));
     }
-    Ok(if size == 0 { META_DEFAULT_PAGE } else { size.min(META_MAX_PAGE) } as usize)
+    Ok(if size == 0 {
+        META_DEFAULT_PAGE
+    } else {
+        size.min(META_MAX_PAGE)
+    } as usize)
 }
 
 fn contains_ci(filters: &[String], id: &str) -> bool {
@@ -122,9 +126,7 @@ impl Svc {
             }
             last.insert(ip, now);
         }
-        self.0
-            .lock()
-            .check_account(&subject, account, Level::View)
+        self.0.lock().check_account(&subject, account, Level::View)
     }
 
     /// The account's currency and a view of its usage.
@@ -457,7 +459,13 @@ impl MetadataService for Svc {
         req: Request<pb::GetUsageRequest>,
     ) -> Result<Response<pb::GetUsageResponse>, Status> {
         let r = req.get_ref();
-        let (start, end) = meta_check(self, &req, &r.billing_account_id, &r.start_date, &r.end_date)?;
+        let (start, end) = meta_check(
+            self,
+            &req,
+            &r.billing_account_id,
+            &r.start_date,
+            &r.end_date,
+        )?;
         let name = self
             .0
             .lock()
@@ -466,14 +474,21 @@ impl MetadataService for Svc {
             .unwrap_or_default();
         self.with_usage(&r.billing_account_id, |u, _| {
             let used = used(u, start, end);
-            let (mut clouds, mut keys, mut services, mut skus) =
-                (BTreeSet::new(), BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+            let (mut clouds, mut keys, mut services, mut skus) = (
+                BTreeSet::new(),
+                BTreeSet::new(),
+                BTreeSet::new(),
+                BTreeSet::new(),
+            );
             for (i, res) in u.resources.iter().enumerate().filter(|(i, _)| used[*i]) {
                 let _ = i;
                 let c = cloud(u, res.cloud, &r.billing_account_id);
                 let s = &u.skus[res.sku as usize];
-                let res_keys: Vec<&str> =
-                    res.labels.iter().map(|l| u.labels[*l as usize].0.as_str()).collect();
+                let res_keys: Vec<&str> = res
+                    .labels
+                    .iter()
+                    .map(|l| u.labels[*l as usize].0.as_str())
+                    .collect();
                 let keep = (r.cloud_ids.is_empty() || r.cloud_ids.contains(&c.id))
                     && (r.service_ids.is_empty() || r.service_ids.contains(&s.service_id))
                     && (r.sku_ids.is_empty() || r.sku_ids.contains(&s.id))
@@ -513,7 +528,13 @@ impl MetadataService for Svc {
         req: Request<pb::GetServiceInstanceRequest>,
     ) -> Result<Response<pb::GetServiceInstanceResponse>, Status> {
         let r = req.get_ref();
-        let (start, end) = meta_check(self, &req, &r.billing_account_id, &r.start_date, &r.end_date)?;
+        let (start, end) = meta_check(
+            self,
+            &req,
+            &r.billing_account_id,
+            &r.start_date,
+            &r.end_date,
+        )?;
         self.with_usage(&r.billing_account_id, |u, _| {
             let used = used(u, start, end);
             let instances: BTreeSet<u32> = u
@@ -524,7 +545,8 @@ impl MetadataService for Svc {
                 .map(|(_, res)| res.instance)
                 .filter(|i| {
                     r.service_instance_ids.is_empty()
-                        || r.service_instance_ids.contains(&u.instances[*i as usize].id)
+                        || r.service_instance_ids
+                            .contains(&u.instances[*i as usize].id)
                 })
                 .collect();
             Ok(Response::new(pb::GetServiceInstanceResponse {
@@ -541,7 +563,13 @@ impl MetadataService for Svc {
         req: Request<pb::GetLabelRequest>,
     ) -> Result<Response<pb::GetLabelResponse>, Status> {
         let r = req.get_ref();
-        let (start, end) = meta_check(self, &req, &r.billing_account_id, &r.start_date, &r.end_date)?;
+        let (start, end) = meta_check(
+            self,
+            &req,
+            &r.billing_account_id,
+            &r.start_date,
+            &r.end_date,
+        )?;
         if r.label_key.is_empty() {
             return Err(invalid_argument(vec![(
                 "label_key".into(),
@@ -552,8 +580,14 @@ impl MetadataService for Svc {
             let used = used(u, start, end);
             let mut values = BTreeSet::new();
             for (_, res) in u.resources.iter().enumerate().filter(|(i, _)| used[*i]) {
-                let cloud_id = u.clouds.get(res.cloud as usize).map_or("", |c| c.id.as_str());
-                let folder_id = u.folders.get(res.folder as usize).map_or("", |f| f.id.as_str());
+                let cloud_id = u
+                    .clouds
+                    .get(res.cloud as usize)
+                    .map_or("", |c| c.id.as_str());
+                let folder_id = u
+                    .folders
+                    .get(res.folder as usize)
+                    .map_or("", |f| f.id.as_str());
                 if !(r.cloud_ids.is_empty() || r.cloud_ids.iter().any(|c| c == cloud_id))
                     || !(r.folder_ids.is_empty() || r.folder_ids.iter().any(|f| f == folder_id))
                 {
@@ -595,7 +629,13 @@ impl MetadataService for Svc {
         req: Request<pb::GetCloudRequest>,
     ) -> Result<Response<pb::GetCloudResponse>, Status> {
         let r = req.get_ref();
-        let (start, end) = meta_check(self, &req, &r.billing_account_id, &r.start_date, &r.end_date)?;
+        let (start, end) = meta_check(
+            self,
+            &req,
+            &r.billing_account_id,
+            &r.start_date,
+            &r.end_date,
+        )?;
         self.with_usage(&r.billing_account_id, |u, _| {
             let used = used(u, start, end);
             // Folders with usage, by id; their clouds come from them.
@@ -607,7 +647,10 @@ impl MetadataService for Svc {
                 .map(|(_, res)| (u.folders[res.folder as usize].id.clone(), res.folder))
                 .filter(|(id, f)| {
                     contains_ci(&r.folder_ids, id)
-                        && contains_ci(&r.cloud_ids, &u.clouds[u.folders[*f as usize].cloud as usize].id)
+                        && contains_ci(
+                            &r.cloud_ids,
+                            &u.clouds[u.folders[*f as usize].cloud as usize].id,
+                        )
                 })
                 .collect();
             let folders: Vec<u32> = folders.into_iter().map(|(_, f)| f).collect();
@@ -639,7 +682,13 @@ impl MetadataService for Svc {
         req: Request<pb::GetResourcesRequest>,
     ) -> Result<Response<pb::GetResourcesResponse>, Status> {
         let r = req.get_ref();
-        let (start, end) = meta_check(self, &req, &r.billing_account_id, &r.start_date, &r.end_date)?;
+        let (start, end) = meta_check(
+            self,
+            &req,
+            &r.billing_account_id,
+            &r.start_date,
+            &r.end_date,
+        )?;
         self.with_usage(&r.billing_account_id, |u, _| {
             let used = used(u, start, end);
             let resources: BTreeSet<(String, u32)> = u
@@ -670,10 +719,12 @@ impl MetadataService for Svc {
             Ok(Response::new(pb::GetResourcesResponse {
                 items: by_instance
                     .into_iter()
-                    .map(|(i, resources)| pb::get_resources_response::ServiceInstanceInfo {
-                        service_instance: Some(instance(u, i, &r.billing_account_id)),
-                        resources,
-                    })
+                    .map(
+                        |(i, resources)| pb::get_resources_response::ServiceInstanceInfo {
+                            service_instance: Some(instance(u, i, &r.billing_account_id)),
+                            resources,
+                        },
+                    )
                     .collect(),
                 next_page_token,
             }))

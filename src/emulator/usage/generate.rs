@@ -70,8 +70,15 @@ pub(crate) fn generate(
     let mut folders = Vec::new();
     for c in 0..g.clouds {
         let cloud_id = format!("b1gemu{tag}cloud{c:03}");
-        let cloud_name = format!("cloud-{}", ["acme", "globex", "initech", "umbrella"][c as usize % 4]);
-        let cloud_name = if c >= 4 { format!("{cloud_name}-{c}") } else { cloud_name };
+        let cloud_name = format!(
+            "cloud-{}",
+            ["acme", "globex", "initech", "umbrella"][c as usize % 4]
+        );
+        let cloud_name = if c >= 4 {
+            format!("{cloud_name}-{c}")
+        } else {
+            cloud_name
+        };
         usage.clouds.push(Named {
             id: cloud_id.clone(),
             name: cloud_name.clone(),
@@ -106,7 +113,15 @@ pub(crate) fn generate(
         let sku_pos = rng.random_range(0..catalogue.len());
         let sku = usage.sku_index(&catalogue[sku_pos]);
         let (folder, cloud, inst) = if rng.random_bool(0.1) {
-            (NONE, NONE, if rng.random_bool(0.5) { datalens } else { tracker })
+            (
+                NONE,
+                NONE,
+                if rng.random_bool(0.5) {
+                    datalens
+                } else {
+                    tracker
+                },
+            )
         } else {
             folders[rng.random_range(0..folders.len())]
         };
@@ -118,10 +133,8 @@ pub(crate) fn generate(
             labels.push(usage.label_index("team", TEAMS[rng.random_range(0..TEAMS.len())]));
         }
         if rng.random_bool(0.3) {
-            labels.push(usage.label_index(
-                "project",
-                PROJECTS[rng.random_range(0..PROJECTS.len())],
-            ));
+            labels
+                .push(usage.label_index("project", PROJECTS[rng.random_range(0..PROJECTS.len())]));
         }
         let word = catalogue[sku_pos]
             .service_name

@@ -248,7 +248,8 @@ impl AccountUsage {
 
     /// Sorts the rows and merges those of the same day and resource.
     pub(crate) fn finish(&mut self) {
-        self.rows.sort_by_key(|r| (r.day, r.resource, r.credit_kind));
+        self.rows
+            .sort_by_key(|r| (r.day, r.resource, r.credit_kind));
     }
 }
 
@@ -457,20 +458,42 @@ pub(crate) fn priced_skus(state: &super::state::State, account: &str) -> Vec<Pri
         .account(account)
         .map(|a| a.proto.currency.clone())
         .unwrap_or_default();
-    let sku = |id: &str, name: &str, unit: &str, service: &str, sname: &str, price: &str| PricedSku {
-        id: id.into(),
-        name: name.into(),
-        ru: name.into(),
-        en: name.into(),
-        unit: unit.into(),
-        service_id: service.into(),
-        service_name: sname.into(),
-        service_description: sname.into(),
-        price: price.parse().unwrap_or_default(),
-    };
+    let sku =
+        |id: &str, name: &str, unit: &str, service: &str, sname: &str, price: &str| PricedSku {
+            id: id.into(),
+            name: name.into(),
+            ru: name.into(),
+            en: name.into(),
+            unit: unit.into(),
+            service_id: service.into(),
+            service_name: sname.into(),
+            service_description: sname.into(),
+            price: price.parse().unwrap_or_default(),
+        };
     vec![
-        sku("dn2tmpsku1", "vcpu", "core*hour", "dn2tmpsvc1", "Compute Cloud", "0.75"),
-        sku("dn2tmpsku2", "ssd", "gbyte*hour", "dn2tmpsvc1", "Compute Cloud", "0.0165"),
-        sku("dn2tmpsku3", "storage", "gbyte*month", "dn2tmpsvc2", "Object Storage", "2.01"),
+        sku(
+            "dn2tmpsku1",
+            "vcpu",
+            "core*hour",
+            "dn2tmpsvc1",
+            "Compute Cloud",
+            "0.75",
+        ),
+        sku(
+            "dn2tmpsku2",
+            "ssd",
+            "gbyte*hour",
+            "dn2tmpsvc1",
+            "Compute Cloud",
+            "0.0165",
+        ),
+        sku(
+            "dn2tmpsku3",
+            "storage",
+            "gbyte*month",
+            "dn2tmpsvc2",
+            "Object Storage",
+            "2.01",
+        ),
     ]
 }

@@ -173,9 +173,15 @@ fn selection(u: &AccountUsage, q: &Query) -> (Vec<bool>, Vec<bool>) {
         .resources
         .iter()
         .map(|r| {
-            let folder = u.folders.get(r.folder as usize).map_or("", |f| f.id.as_str());
+            let folder = u
+                .folders
+                .get(r.folder as usize)
+                .map_or("", |f| f.id.as_str());
             let sku = &u.skus[r.sku as usize];
-            let instance = u.instances.get(r.instance as usize).map_or("", |i| i.id.as_str());
+            let instance = u
+                .instances
+                .get(r.instance as usize)
+                .map_or("", |i| i.id.as_str());
             let labels_ok = q.labels.is_empty() || {
                 let has = |key: &str| {
                     r.labels
@@ -191,8 +197,7 @@ fn selection(u: &AccountUsage, q: &Query) -> (Vec<bool>, Vec<bool>) {
             any_of(
                 &q.cloud_ids,
                 u.clouds.get(r.cloud as usize).map_or("", |c| c.id.as_str()),
-            )
-                && any_of(&q.folder_ids, folder)
+            ) && any_of(&q.folder_ids, folder)
                 && any_of(&q.service_ids, &sku.service_id)
                 && any_of(&q.sku_ids, &sku.id)
                 && any_of(&q.resource_ids, &r.id)
@@ -221,7 +226,12 @@ pub(crate) fn compute(u: &AccountUsage, q: &Query, kind: Kind) -> Result<Report,
             Kind::Label => NONE,
         }
     };
-    let entity_of: Vec<u32> = u.resources.iter().enumerate().map(|(i, r)| slots(r, i)).collect();
+    let entity_of: Vec<u32> = u
+        .resources
+        .iter()
+        .enumerate()
+        .map(|(i, r)| slots(r, i))
+        .collect();
     let mut entities: Vec<Entity> = Vec::new();
     let mut position: HashMap<u32, usize> = HashMap::new();
     let mut points = 0usize;
@@ -272,7 +282,12 @@ pub(crate) fn compute(u: &AccountUsage, q: &Query, kind: Kind) -> Result<Report,
         }
     }
     // Largest cost first; ties by index, so the order is stable.
-    entities.sort_by(|a, b| b.totals.cost.cmp(&a.totals.cost).then(a.index.cmp(&b.index)));
+    entities.sort_by(|a, b| {
+        b.totals
+            .cost
+            .cmp(&a.totals.cost)
+            .then(a.index.cmp(&b.index))
+    });
     Ok(Report { totals, entities })
 }
 
@@ -295,4 +310,3 @@ pub(crate) fn sum_of_series(e: &Entity) -> Totals {
     }
     t
 }
-
