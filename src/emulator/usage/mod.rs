@@ -10,6 +10,8 @@
 
 mod generate;
 pub(crate) mod period;
+#[cfg(test)]
+mod proptests;
 pub(crate) mod report;
 
 use std::collections::HashMap;
