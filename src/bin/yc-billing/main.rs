@@ -14,6 +14,7 @@ mod demo;
 mod emulator_cmd;
 mod output;
 mod sanitize;
+mod usage;
 mod wait;
 
 use std::process::ExitCode;
@@ -50,6 +51,9 @@ enum Command {
     /// Long-running operations by id (OperationService).
     #[command(subcommand)]
     Operations(commands::OperationsCmd),
+    /// Usage reports and what they can be asked about (ConsumptionCoreService, MetadataService).
+    #[command(subcommand)]
+    Usage(usage::UsageCmd),
     /// Call any RPC of the API with a proto3 JSON request (`call --list` shows them).
     Call(call::CallArgs),
     /// Run the Billing API emulator until SIGINT/SIGTERM.
@@ -135,6 +139,10 @@ async fn dispatch(
         Command::Operations(cmd) => {
             let client = connect::client(&global, matches).await?;
             commands::operations(&client, &global, cmd).await
+        }
+        Command::Usage(cmd) => {
+            let client = connect::client(&global, matches).await?;
+            usage::run(&client, &global, cmd).await
         }
         Command::Call(args) => call::run(args, &global, matches).await,
         Command::Demo(args) => demo::run(args, &global, matches).await,
