@@ -46,6 +46,7 @@ pub fn command(args: &[&str]) -> tokio::process::Command {
         .env_remove("YC_METADATA_ADDR")
         .env_remove("YC_BILLING_ENDPOINT")
         .env_remove("YC_BILLING_RESELLER_ID")
+        .env_remove("YC_BILLING_ACCOUNT_ID")
         .env_remove("YC_BILLING_REGION")
         .env_remove("RUST_LOG")
         .env_remove("NO_COLOR")
