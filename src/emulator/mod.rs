@@ -50,7 +50,7 @@ pub(crate) mod paging;
 #[cfg(test)]
 mod proptests;
 mod seed;
-mod services;
+pub(crate) mod services;
 mod shared;
 mod state;
 mod text;

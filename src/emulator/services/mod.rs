@@ -5,7 +5,7 @@ mod customer;
 mod endpoint;
 mod iam;
 mod operation;
-mod usage;
+pub(crate) mod usage;
 
 use std::sync::Arc;
 

@@ -304,6 +304,17 @@ macro_rules! answer {
     }};
 }
 
+/// The answer of `GetResourceUsageReport` (also measured by `benches/usage_reports.rs`).
+pub(crate) fn resource_answer(
+    u: &AccountUsage,
+    currency: pb::Currency,
+    report: report::Report,
+) -> pb::ResourceUsageReportResponse {
+    answer!(ResourceUsageReportResponse, ResourceUsageReportEntityData, report, currency, |e| {
+        resource: Some(resource(u, e.index))
+    })
+}
+
 #[tonic::async_trait]
 impl ConsumptionCoreService for Svc {
     async fn get_billing_account_usage_report(
@@ -379,11 +390,7 @@ impl ConsumptionCoreService for Svc {
         &self,
         req: Request<pb::UsageReportRequest>,
     ) -> Result<Response<pb::ResourceUsageReportResponse>, Status> {
-        self.report(req, Kind::Resource, |u, currency, report| {
-            answer!(ResourceUsageReportResponse, ResourceUsageReportEntityData, report, currency, |e| {
-                resource: Some(resource(u, e.index))
-            })
-        })
+        self.report(req, Kind::Resource, resource_answer)
     }
 
     async fn get_label_key_usage_report(

@@ -453,13 +453,24 @@ fn add_record(
     Ok(())
 }
 
+/// The SKUs of a RUB account (the benchmark's).
+#[cfg(feature = "fuzzing")]
+pub(crate) fn bench_skus() -> Vec<PricedSku> {
+    priced_skus_in("RUB")
+}
+
 /// The SKUs usage is generated from, priced in the account's currency.
 // TEMPORARY: replaced by part A's price catalogue (`emulator::catalogue`) on merge.
 pub(crate) fn priced_skus(state: &super::state::State, account: &str) -> Vec<PricedSku> {
-    let _currency = state
+    let currency = state
         .account(account)
         .map(|a| a.proto.currency.clone())
         .unwrap_or_default();
+    priced_skus_in(&currency)
+}
+
+/// The catalogue's SKUs priced in `currency`.
+pub(crate) fn priced_skus_in(_currency: &str) -> Vec<PricedSku> {
     let sku =
         |id: &str, name: &str, unit: &str, service: &str, sname: &str, price: &str| PricedSku {
             id: id.into(),

@@ -208,8 +208,18 @@ fn selection(u: &AccountUsage, q: &Query) -> (Vec<bool>, Vec<bool>) {
     (allowed, label_match)
 }
 
-/// Computes the report of `kind` over `u` for `q`.
+/// Computes the report of `kind` over `u` for `q`, at most [`MAX_REPORT_POINTS`] points.
 pub(crate) fn compute(u: &AccountUsage, q: &Query, kind: Kind) -> Result<Report, ReportError> {
+    compute_bounded(u, q, kind, MAX_REPORT_POINTS)
+}
+
+/// [`compute`] with another bound on the points (the benchmark's).
+pub(crate) fn compute_bounded(
+    u: &AccountUsage,
+    q: &Query,
+    kind: Kind,
+    max_points: usize,
+) -> Result<Report, ReportError> {
     let rows = u.rows_between(q.start, q.end);
     let (allowed, label_match) = selection(u, q);
     let (bucket_of_day, bucket_start) = period::buckets(q.grouping, q.start, q.end.max(q.start));
@@ -277,7 +287,7 @@ pub(crate) fn compute(u: &AccountUsage, q: &Query, kind: Kind) -> Result<Report,
         } else {
             add(&mut entities, entity_of[r], bucket, row)
         };
-        if n > MAX_REPORT_POINTS {
+        if n > max_points {
             return Err(ReportError::TooLarge(n));
         }
     }
