@@ -123,15 +123,6 @@ pub enum Error {
         /// The page bound that was reached.
         limit: u32,
     },
-    /// A decimal string of a response (an amount or a quantity of a usage
-    /// report) is not a decimal number.
-    #[error("{field}: {value:?} is not a decimal number")]
-    Decimal {
-        /// Where, as a path in the response (`entities_data[2].cost`).
-        field: String,
-        /// The value, cut to 64 characters.
-        value: String,
-    },
     /// A call failed in the transport: the connection to the endpoint could
     /// not be made (name resolution, refused, TLS) or broke. Names the
     /// endpoint (`host:port`), the cause chain and, for a TLS/plaintext

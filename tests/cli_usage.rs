@@ -3,8 +3,8 @@
 //! commands; errors and exit codes.
 #![cfg(feature = "cli")]
 
-use rust_decimal::Decimal;
 use yc_billing::emulator::{DEFAULT_IAM_TOKEN, DEFAULT_RESELLER_ID, Emulator, EmulatorHandle};
+use yc_billing::money::Decimal;
 
 mod cli_support;
 use cli_support::{Out, command, output};

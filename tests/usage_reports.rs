@@ -7,12 +7,12 @@ mod emulator_support;
 use std::time::{Duration, Instant};
 
 use emulator_support::{client_for, client_with_token};
-use rust_decimal::Decimal;
 use time::macros::date;
 use tonic::Code;
 use yc_billing::emulator::{
     DEFAULT_RESELLER_ID, Emulator, EmulatorHandle, NO_RIGHTS_IAM_TOKEN, Seed,
 };
+use yc_billing::money::{Currency, Decimal};
 use yc_billing::services::UsageReport;
 use yc_billing::services::usage::{Period, ReportView};
 use yc_billing::{Client, Error, RetryPolicy};
@@ -91,6 +91,8 @@ async fn every_report_is_non_trivial_and_adds_up() {
         ),
     ];
     let total = views[0].1.amounts;
+    let cost = views[0].1.cost().unwrap();
+    assert_eq!((cost.amount, cost.currency), (total.cost, Currency::Rub));
     assert!(total.cost > Decimal::from(1000), "{total:?}");
     assert!(total.credits.monetary_grant < Decimal::ZERO);
     assert!(total.credits.cud < Decimal::ZERO);

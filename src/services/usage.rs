@@ -9,7 +9,6 @@
 //! deadline of a few minutes (`.timeout(…)`) to let a retry happen.
 
 use ::time::Date;
-use rust_decimal::Decimal;
 
 use super::Call;
 use super::rpc::billing::usage_records::v1::{
@@ -17,6 +16,7 @@ use super::rpc::billing::usage_records::v1::{
 };
 use crate::client::Client;
 use crate::error::{Error, Result};
+use crate::money::{Currency, Decimal, Money};
 use crate::pagination::Page;
 use crate::proto::yandex::cloud::billing::usage_records::v1 as pb;
 
@@ -402,7 +402,8 @@ pub struct EntityView {
     pub series: Vec<Point>,
 }
 
-/// A report of any grouping, with exact decimals.
+/// A report of any grouping, with exact decimals ([`ReportView::money`]
+/// pairs an amount with the currency).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportView {
     /// The currency of every amount (`RUB`, `USD`, `KZT`, `EUR`).
@@ -415,23 +416,51 @@ pub struct ReportView {
     pub entities: Vec<EntityView>,
 }
 
-impl pb::StringDecimal {
-    /// The exact value.
+impl ReportView {
+    /// `amount` in the report's currency.
     ///
     /// # Errors
     ///
-    /// [`Error::Decimal`] naming `field` when it is not a decimal number.
+    /// [`Error::Money`] naming `currency` when it is not one of
+    /// [`Currency::ALL`](crate::money::Currency::ALL) (the usage API also knows `EUR`).
+    pub fn money(&self, amount: Decimal) -> Result<Money> {
+        Ok(Money::new(
+            amount,
+            Currency::parse("currency", &self.currency)?,
+        ))
+    }
+
+    /// The overall cost, before credits.
+    ///
+    /// # Errors
+    ///
+    /// As [`money`](Self::money).
+    pub fn cost(&self) -> Result<Money> {
+        self.money(self.amounts.cost)
+    }
+
+    /// The overall expense: what is billed.
+    ///
+    /// # Errors
+    ///
+    /// As [`money`](Self::money).
+    pub fn expense_money(&self) -> Result<Money> {
+        self.money(self.amounts.expense)
+    }
+}
+
+impl pb::StringDecimal {
+    /// The exact value (an empty string is 0), read by
+    /// [`money::parse_decimal`](crate::money::parse_decimal).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Money`] naming `field` when it is not a decimal number.
     pub fn decimal_at(&self, field: &str) -> Result<Decimal> {
         if self.value.is_empty() {
             return Ok(Decimal::ZERO);
         }
-        self.value
-            .parse::<Decimal>()
-            .or_else(|_| Decimal::from_scientific(&self.value))
-            .map_err(|_| Error::Decimal {
-                field: field.to_owned(),
-                value: crate::quote::quoted(&self.value),
-            })
+        Ok(crate::money::parse_decimal(field, &self.value)?)
     }
 }
 
@@ -475,9 +504,9 @@ fn series(periodic: &[pb::UsageReportPeriodicData], at: &str) -> Result<Vec<Poin
             let at = format!("{at}periodic[{i}].");
             let seconds = p.timestamp.as_ref().map_or(0, |t| t.seconds);
             let date = ::time::OffsetDateTime::from_unix_timestamp(seconds)
-                .map_err(|_| Error::Decimal {
-                    field: format!("{at}timestamp"),
-                    value: seconds.to_string(),
+                .map_err(|_| Error::InvalidResponse {
+                    method: "usage report".into(),
+                    reason: format!("{at}timestamp: {seconds} s is not a date"),
                 })?
                 .date();
             Ok(Point {
@@ -494,7 +523,7 @@ pub trait UsageReport {
     ///
     /// # Errors
     ///
-    /// [`Error::Decimal`] naming the field of a value that is not a decimal.
+    /// [`Error::Money`] naming the field of a value that is not a decimal.
     fn view(&self) -> Result<ReportView>;
 }
 
@@ -605,5 +634,6 @@ mod tests {
         };
         let e = bad.decimal_at("entities_data[0].cost").unwrap_err();
         assert!(e.to_string().contains("entities_data[0].cost"), "{e}");
+        assert!(matches!(e, Error::Money(_)));
     }
 }
