@@ -86,9 +86,12 @@ pub struct UsageBench {
 
 impl UsageBench {
     /// `resources` resources over `days` days from 2025-01-01, generator seed `seed`,
-    /// priced from the emulator's catalogue for a RUB account.
+    /// priced from the emulator's default catalogue for a RUB account.
     pub fn generate(resources: u32, days: u32, seed: u64) -> Result<Self, String> {
-        use crate::emulator::usage::{AccountUsage, SeedUsageGenerator, generate};
+        use crate::emulator::catalogue::Catalogue;
+        use crate::emulator::usage::{
+            AccountUsage, CataloguePricing, SeedUsageGenerator, generate,
+        };
         let g = SeedUsageGenerator {
             billing_account_id: "bench".into(),
             seed,
@@ -99,7 +102,13 @@ impl UsageBench {
             days,
         };
         let mut usage = AccountUsage::default();
-        generate(&g, &crate::emulator::usage::bench_skus(), &mut usage)?;
+        let catalogue = Catalogue::default_seeded();
+        let prices = CataloguePricing {
+            catalogue: &catalogue,
+            currency: crate::money::Currency::Rub,
+            account: "bench",
+        };
+        generate(&g, &prices, &mut usage)?;
         usage.finish();
         Ok(UsageBench { usage })
     }

@@ -457,7 +457,9 @@ async fn metadata_lists_what_reports_can_be_asked_about() {
 
 #[tokio::test]
 async fn the_rate_limit_answers_retry_info_and_the_client_waits_it() {
-    let interval = Duration::from_millis(400);
+    // Long enough for the first report (which also generates the records)
+    // to come back well within it on a loaded machine.
+    let interval = Duration::from_secs(2);
     let emu = Emulator::builder()
         .usage_rate_limit(interval)
         .start()
@@ -511,4 +513,86 @@ async fn the_rate_limit_answers_retry_info_and_the_client_waits_it() {
     assert_eq!(e.code(), Some(Code::ResourceExhausted), "{e}");
     assert!(started.elapsed() < Duration::from_millis(300));
     emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn seed_records_are_reported_exactly_and_bad_ones_refused() {
+    use yc_billing::emulator::catalogue::Catalogue;
+    use yc_billing::emulator::{CreditKind, SeedUsage, SeedUsageRecord};
+    let sku = Catalogue::default_seeded().skus()[0].id.clone();
+    let record = |date: &str, cost: Option<&str>| SeedUsageRecord {
+        billing_account_id: DEFAULT_RESELLER_ID.into(),
+        date: date.into(),
+        cloud_id: "b1gseedcloud".into(),
+        folder_id: "b1gseedfolder".into(),
+        resource_id: "seed-vm-1".into(),
+        sku_id: sku.clone(),
+        quantity: "24".into(),
+        cost: cost.map(str::to_owned),
+        credits: [(CreditKind::Cud, "-1.25".to_string())].into(),
+        labels: [("env".to_string(), "prod".to_string())].into(),
+    };
+    let mut seed = Seed::default();
+    seed.usage = SeedUsage {
+        generate: Vec::new(),
+        records: vec![
+            record("2025-03-02", Some("10.10")),
+            record("2025-03-03", None),
+        ],
+    };
+    let emu = Emulator::builder()
+        .seed(seed.clone())
+        .start()
+        .await
+        .unwrap();
+    let client = client_for(&emu).await.unwrap();
+    let v = client
+        .usage()
+        .report(
+            DEFAULT_RESELLER_ID,
+            date!(2025 - 03 - 01),
+            date!(2025 - 03 - 31),
+        )
+        .unwrap()
+        .period(Period::Day)
+        .by_resource()
+        .await
+        .unwrap()
+        .view()
+        .unwrap();
+    assert_eq!(v.entities.len(), 1);
+    let e = &v.entities[0];
+    assert_eq!(e.id, "seed-vm-1");
+    assert_eq!(e.series.len(), 2);
+    assert_eq!(
+        e.series[0].amounts.cost,
+        "10.10".parse::<Decimal>().unwrap()
+    );
+    // The second day is priced from the catalogue.
+    assert!(e.series[1].amounts.cost > Decimal::ZERO);
+    assert_eq!(e.amounts.credits.cud, "-2.5".parse::<Decimal>().unwrap());
+    assert_eq!(
+        v.amounts.expense,
+        v.amounts.cost - "2.5".parse::<Decimal>().unwrap()
+    );
+    emu.shutdown().await;
+
+    let mut bad = seed;
+    bad.usage.records[0].sku_id = "nope".into();
+    let e = Emulator::builder()
+        .seed(bad.clone())
+        .start()
+        .await
+        .err()
+        .expect("refused");
+    assert!(e.to_string().contains("records[0].sku_id"), "{e}");
+    bad.usage.records[0].sku_id = sku;
+    bad.usage.records[0].credits = [(CreditKind::Free, "3".to_string())].into();
+    let e = Emulator::builder()
+        .seed(bad)
+        .start()
+        .await
+        .err()
+        .expect("refused");
+    assert!(e.to_string().contains("records[0].credits"), "{e}");
 }

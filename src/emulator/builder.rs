@@ -330,10 +330,18 @@ impl EmulatorBuilder {
             reseller_id: seed.default_reseller_id.clone(),
             service_account_id: seed.service_accounts.first().cloned().unwrap_or_default(),
         };
-        let usage = super::usage::UsageStore::build(&seed.usage, &|account| {
-            super::usage::priced_skus(&state, account)
-        })
-        .map_err(|e| EmulatorError::Seed(e.to_string()))?;
+        // Usage is priced from the catalogue in each account's currency.
+        let catalogue = super::catalogue::Catalogue::default_seeded();
+        let currencies = state
+            .accounts()
+            .iter()
+            .filter_map(|a| {
+                let c = crate::money::Currency::parse("currency", &a.proto.currency).ok()?;
+                Some((a.proto.id.clone(), c))
+            })
+            .collect();
+        let usage = super::usage::LazyUsage::new(&seed.usage, catalogue, currencies)
+            .map_err(|e| EmulatorError::Seed(e.to_string()))?;
         let validator = Validator::new();
         let shared = Arc::new(Shared {
             state: Mutex::new(state),

@@ -40,6 +40,7 @@
 
 mod auth;
 mod builder;
+pub mod catalogue;
 pub(crate) mod conn;
 mod faults;
 mod handle;

@@ -30,7 +30,7 @@ pub(crate) struct Shared {
     pub default_subject: String,
     pub reseller_id: String,
     /// Consumption records of the usage API.
-    pub usage: super::usage::UsageStore,
+    pub usage: super::usage::LazyUsage,
     /// The usage API's rate limit: one call per this interval per IP.
     pub usage_rate_limit: Option<Duration>,
     /// When each IP last called the usage API (with the rate limit on).

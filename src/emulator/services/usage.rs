@@ -142,7 +142,7 @@ impl Svc {
             .map(|a| currency_of(&a.proto.currency))
             .unwrap_or(pb::Currency::Unspecified);
         let empty = AccountUsage::default();
-        let usage = self.0.usage.account(account).unwrap_or(&empty);
+        let usage = self.0.usage.get().account(account).unwrap_or(&empty);
         f(usage, currency)
     }
 

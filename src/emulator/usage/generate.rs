@@ -8,12 +8,12 @@
 //! most one credit: a monetary grant until it is spent, then committed use
 //! discounts, volume incentives and a free tier on some resources.
 
+use crate::money::Decimal;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use rust_decimal::Decimal;
 
 use super::{
-    AccountUsage, CreditKind, DayRow, FolderRec, InstanceRec, NANOS, NONE, Named, PricedSku,
+    AccountUsage, CreditKind, DayRow, FolderRec, InstanceRec, NANOS, NONE, Named, Pricing,
     ResourceRec, SeedUsageGenerator, period, to_nanos,
 };
 
@@ -39,17 +39,10 @@ fn kind_index(kind: CreditKind) -> u8 {
     CreditKind::ALL.iter().position(|k| *k == kind).unwrap_or(0) as u8
 }
 
-/// Adds the generated usage of `g` to `usage`; the error is the rule broken.
-pub(crate) fn generate(
-    g: &SeedUsageGenerator,
-    catalogue: &[PricedSku],
-    usage: &mut AccountUsage,
-) -> Result<(), String> {
-    if catalogue.is_empty() {
-        return Err("the billing account's catalogue has no SKU".into());
-    }
-    if g.clouds == 0 || g.folders_per_cloud == 0 {
-        return Err("clouds and folders_per_cloud must be at least 1".into());
+/// The parameters' rules (cheap: checked when the emulator starts); the first day.
+pub(crate) fn check(g: &SeedUsageGenerator) -> Result<time::Date, String> {
+    if !(1..=1000).contains(&g.clouds) || !(1..=100).contains(&g.folders_per_cloud) {
+        return Err("clouds must be 1-1000 and folders_per_cloud 1-100".into());
     }
     if g.days == 0 || g.days > 3660 {
         return Err("days must be 1-3660".into());
@@ -57,11 +50,24 @@ pub(crate) fn generate(
     if g.resources > 1_000_000 {
         return Err("resources must be at most 1000000".into());
     }
-    let start = time::Date::parse(
+    time::Date::parse(
         &g.start_date,
         &time::format_description::well_known::Iso8601::DATE,
     )
-    .map_err(|_| "start_date must be a date YYYY-MM-DD".to_string())?;
+    .map_err(|_| "start_date must be a date YYYY-MM-DD".to_string())
+}
+
+/// Adds the generated usage of `g` to `usage`; the error is the rule broken.
+pub(crate) fn generate(
+    g: &SeedUsageGenerator,
+    prices: &dyn Pricing,
+    usage: &mut AccountUsage,
+) -> Result<(), String> {
+    let catalogue = prices.skus();
+    if catalogue.is_empty() {
+        return Err("the billing account's catalogue has no SKU".into());
+    }
+    let start = check(g)?;
     let first_day = period::day(start);
     let days = g.days as i32;
     let mut rng = StdRng::seed_from_u64(g.seed);
@@ -103,7 +109,7 @@ pub(crate) fn generate(
         from: i32,
         to: i32,
         base: f64,
-        price: Decimal,
+        sku: String,
         cud: bool,
         volume: bool,
         free: bool,
@@ -163,7 +169,7 @@ pub(crate) fn generate(
             from,
             to,
             base: rng.random_range(1.0..100.0),
-            price: catalogue[sku_pos].price,
+            sku: catalogue[sku_pos].id.clone(),
             cud: rng.random_bool(0.15),
             volume: sku_pos % 5 == 0,
             free: sku_pos % 7 == 1,
@@ -183,7 +189,11 @@ pub(crate) fn generate(
             // Quantities to the thousandth of a unit.
             let milli = (p.base * rhythm * growth * noise * 1000.0).round().max(1.0) as i64;
             let quantity = Decimal::new(milli, 3);
-            let cost = to_nanos(quantity * p.price).unwrap_or(0);
+            let day = first_day + d;
+            // No price that day (before the SKU's first version): no usage.
+            let Some(cost) = prices.cost(&p.sku, day, quantity).and_then(to_nanos) else {
+                continue;
+            };
             let quantity = milli * 10_i64.pow(NANOS - 3);
             if d < 30 {
                 first_month_cost += cost;
@@ -205,13 +215,14 @@ pub(crate) fn generate(
             } else if p.volume && d >= days / 2 {
                 (-(cost / 20), CreditKind::VolumeIncentive)
             } else if p.free {
-                let free = to_nanos(p.price).unwrap_or(0).min(cost);
+                let one = prices.cost(&p.sku, day, Decimal::ONE).and_then(to_nanos);
+                let free = one.unwrap_or(0).min(cost);
                 (-free, CreditKind::Free)
             } else {
                 (0, CreditKind::MonetaryGrant)
             };
             usage.rows.push(DayRow {
-                day: first_day + d,
+                day,
                 resource: p.resource,
                 quantity,
                 cost,

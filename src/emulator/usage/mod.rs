@@ -16,10 +16,13 @@ pub(crate) mod report;
 
 use std::collections::HashMap;
 
-use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use super::catalogue::Catalogue;
+use crate::money::{Currency, Decimal};
+
 pub(crate) use generate::generate;
+use std::sync::OnceLock;
 
 /// Amounts are integers of 10⁻⁹.
 pub(crate) const NANOS: u32 = 9;
@@ -125,10 +128,9 @@ pub struct SeedUsage {
     pub records: Vec<SeedUsageRecord>,
 }
 
-/// A SKU as usage needs it: its identity, service and price in the
-/// account's currency.
+/// A SKU as usage needs it: its identity and service.
 #[derive(Clone, Debug)]
-pub(crate) struct PricedSku {
+pub(crate) struct UsageSku {
     pub id: String,
     pub name: String,
     pub ru: String,
@@ -137,8 +139,55 @@ pub(crate) struct PricedSku {
     pub service_id: String,
     pub service_name: String,
     pub service_description: String,
-    /// Price of one pricing unit.
-    pub price: Decimal,
+}
+
+/// How usage is priced.
+pub(crate) trait Pricing {
+    /// The SKUs usage may be of.
+    fn skus(&self) -> Vec<UsageSku>;
+    /// The cost of `quantity` units of `sku` used on `day`.
+    fn cost(&self, sku: &str, day: i32, quantity: Decimal) -> Option<Decimal>;
+}
+
+/// The price catalogue's prices for one billing account: its contract
+/// prices where it has them, else the street prices in effect that day,
+/// tier by tier over the day's quantity, in the account's currency.
+pub(crate) struct CataloguePricing<'a> {
+    pub catalogue: &'a Catalogue,
+    pub currency: Currency,
+    pub account: &'a str,
+}
+
+impl Pricing for CataloguePricing<'_> {
+    fn skus(&self) -> Vec<UsageSku> {
+        self.catalogue
+            .skus()
+            .iter()
+            .map(|s| {
+                let service = self.catalogue.service(&s.service_id);
+                UsageSku {
+                    id: s.id.clone(),
+                    name: s.name.clone(),
+                    ru: s.name.clone(),
+                    en: s.name.clone(),
+                    unit: s.pricing_unit.clone(),
+                    service_id: s.service_id.clone(),
+                    service_name: service.map(|x| x.name.clone()).unwrap_or_default(),
+                    service_description: service.map(|x| x.description.clone()).unwrap_or_default(),
+                }
+            })
+            .collect()
+    }
+
+    fn cost(&self, sku: &str, day: i32, quantity: Decimal) -> Option<Decimal> {
+        self.catalogue.cost(
+            sku,
+            self.currency,
+            i64::from(day) * 86_400,
+            Some(self.account),
+            quantity,
+        )
+    }
 }
 
 /// A named dimension record.
@@ -198,7 +247,7 @@ pub(crate) struct AccountUsage {
     pub folders: Vec<FolderRec>,
     pub instances: Vec<InstanceRec>,
     pub resources: Vec<ResourceRec>,
-    pub skus: Vec<PricedSku>,
+    pub skus: Vec<UsageSku>,
     /// Distinct services of `skus`: (id, name, description).
     pub services: Vec<(String, String, String)>,
     /// Service index of each SKU.
@@ -227,7 +276,7 @@ impl AccountUsage {
         }
     }
 
-    pub(crate) fn sku_index(&mut self, sku: &PricedSku) -> u32 {
+    pub(crate) fn sku_index(&mut self, sku: &UsageSku) -> u32 {
         if let Some(i) = self.skus.iter().position(|s| s.id == sku.id) {
             return i as u32;
         }
@@ -252,6 +301,60 @@ impl AccountUsage {
     pub(crate) fn finish(&mut self) {
         self.rows
             .sort_by_key(|r| (r.day, r.resource, r.credit_kind));
+    }
+}
+
+/// The usage of a seed, checked when the emulator starts and generated on
+/// first use (so emulators that never serve a report never pay for it).
+pub(crate) struct LazyUsage {
+    seed: SeedUsage,
+    catalogue: Catalogue,
+    currencies: HashMap<String, Currency>,
+    store: OnceLock<UsageStore>,
+}
+
+impl std::fmt::Debug for LazyUsage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LazyUsage")
+            .field("built", &self.store.get().is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl LazyUsage {
+    /// Checks every rule of `seed` that does not need the generator to run
+    /// (generator parameters, every explicit record).
+    pub(crate) fn new(
+        seed: &SeedUsage,
+        catalogue: Catalogue,
+        currencies: HashMap<String, Currency>,
+    ) -> Result<Self, UsageSeedError> {
+        for (i, g) in seed.generate.iter().enumerate() {
+            generate::check(g).map_err(|rule| seed_error(format!("generate[{i}]"), rule))?;
+        }
+        let records = SeedUsage {
+            generate: Vec::new(),
+            records: seed.records.clone(),
+        };
+        let currency_of = |a: &str| currencies.get(a).copied().unwrap_or(Currency::Rub);
+        UsageStore::build(&records, &catalogue, &currency_of)?;
+        Ok(LazyUsage {
+            seed: seed.clone(),
+            catalogue,
+            currencies,
+            store: OnceLock::new(),
+        })
+    }
+
+    /// The records, generated on the first call.
+    pub(crate) fn get(&self) -> &UsageStore {
+        self.store.get_or_init(|| {
+            let currency_of = |a: &str| self.currencies.get(a).copied().unwrap_or(Currency::Rub);
+            UsageStore::build(&self.seed, &self.catalogue, &currency_of).unwrap_or_else(|e| {
+                tracing::error!(error = %e, "usage seed");
+                UsageStore::default()
+            })
+        })
     }
 }
 
@@ -302,25 +405,37 @@ impl UsageStore {
     /// each billing account.
     pub(crate) fn build(
         seed: &SeedUsage,
-        skus: &dyn Fn(&str) -> Vec<PricedSku>,
+        catalogue: &Catalogue,
+        currency_of: &dyn Fn(&str) -> Currency,
     ) -> Result<Self, UsageSeedError> {
         let mut store = UsageStore::default();
+        fn pricing<'a>(
+            catalogue: &'a Catalogue,
+            currency_of: &dyn Fn(&str) -> Currency,
+            account: &'a str,
+        ) -> CataloguePricing<'a> {
+            CataloguePricing {
+                catalogue,
+                currency: currency_of(account),
+                account,
+            }
+        }
         for (i, g) in seed.generate.iter().enumerate() {
-            let catalogue = skus(&g.billing_account_id);
+            let prices = pricing(catalogue, currency_of, &g.billing_account_id);
             let usage = store
                 .accounts
                 .entry(g.billing_account_id.clone())
                 .or_default();
-            generate(g, &catalogue, usage)
+            generate(g, &prices, usage)
                 .map_err(|rule| seed_error(format!("generate[{i}]"), rule))?;
         }
         for (i, r) in seed.records.iter().enumerate() {
-            let catalogue = skus(&r.billing_account_id);
+            let prices = pricing(catalogue, currency_of, &r.billing_account_id);
             let usage = store
                 .accounts
                 .entry(r.billing_account_id.clone())
                 .or_default();
-            add_record(usage, r, &catalogue, i)?;
+            add_record(usage, r, &prices, i)?;
         }
         for usage in store.accounts.values_mut() {
             usage.finish();
@@ -336,7 +451,7 @@ impl UsageStore {
 fn add_record(
     usage: &mut AccountUsage,
     r: &SeedUsageRecord,
-    catalogue: &[PricedSku],
+    prices: &dyn Pricing,
     i: usize,
 ) -> Result<(), UsageSeedError> {
     let at = |f: &str| format!("records[{i}].{f}");
@@ -348,7 +463,8 @@ fn add_record(
     if r.resource_id.is_empty() {
         return Err(seed_error(at("resource_id"), "value is required"));
     }
-    let sku = catalogue
+    let skus = prices.skus();
+    let sku = skus
         .iter()
         .find(|s| s.id == r.sku_id)
         .ok_or_else(|| seed_error(at("sku_id"), "no SKU of the catalogue has this id"))?;
@@ -358,7 +474,10 @@ fn add_record(
         None => {
             let q = Decimal::try_from_i128_with_scale(i128::from(quantity), NANOS)
                 .map_err(|_| seed_error(at("quantity"), "out of range"))?;
-            to_nanos(q * sku.price).ok_or_else(|| seed_error(at("quantity"), "out of range"))?
+            let cost = prices
+                .cost(&sku.id, period::day(date), q)
+                .ok_or_else(|| seed_error(at("date"), "the SKU has no price on this day"))?;
+            to_nanos(cost).ok_or_else(|| seed_error(at("quantity"), "out of range"))?
         }
     };
     let sku = usage.sku_index(sku);
@@ -451,62 +570,4 @@ fn add_record(
         });
     }
     Ok(())
-}
-
-/// The SKUs of a RUB account (the benchmark's).
-#[cfg(feature = "fuzzing")]
-pub(crate) fn bench_skus() -> Vec<PricedSku> {
-    priced_skus_in("RUB")
-}
-
-/// The SKUs usage is generated from, priced in the account's currency.
-// TEMPORARY: replaced by part A's price catalogue (`emulator::catalogue`) on merge.
-pub(crate) fn priced_skus(state: &super::state::State, account: &str) -> Vec<PricedSku> {
-    let currency = state
-        .account(account)
-        .map(|a| a.proto.currency.clone())
-        .unwrap_or_default();
-    priced_skus_in(&currency)
-}
-
-/// The catalogue's SKUs priced in `currency`.
-pub(crate) fn priced_skus_in(_currency: &str) -> Vec<PricedSku> {
-    let sku =
-        |id: &str, name: &str, unit: &str, service: &str, sname: &str, price: &str| PricedSku {
-            id: id.into(),
-            name: name.into(),
-            ru: name.into(),
-            en: name.into(),
-            unit: unit.into(),
-            service_id: service.into(),
-            service_name: sname.into(),
-            service_description: sname.into(),
-            price: price.parse().unwrap_or_default(),
-        };
-    vec![
-        sku(
-            "dn2tmpsku1",
-            "vcpu",
-            "core*hour",
-            "dn2tmpsvc1",
-            "Compute Cloud",
-            "0.75",
-        ),
-        sku(
-            "dn2tmpsku2",
-            "ssd",
-            "gbyte*hour",
-            "dn2tmpsvc1",
-            "Compute Cloud",
-            "0.0165",
-        ),
-        sku(
-            "dn2tmpsku3",
-            "storage",
-            "gbyte*month",
-            "dn2tmpsvc2",
-            "Object Storage",
-            "2.01",
-        ),
-    ]
 }

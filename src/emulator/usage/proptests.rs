@@ -6,12 +6,37 @@
 use proptest::prelude::*;
 
 use super::report::{Kind, Query, Totals, compute, sum_of_entities, sum_of_series};
-use super::{AccountUsage, PricedSku, SeedUsageGenerator, generate};
+use super::{AccountUsage, Pricing, SeedUsageGenerator, UsageSku, generate};
+use crate::money::Decimal;
 use crate::proto::yandex::cloud::billing::usage_records::v1::{LabelList, TimeGrouping};
 
-/// Test SKUs: prices with many decimals, so sums are exact or visibly not.
-fn skus() -> Vec<PricedSku> {
-    let sku = |id: &str, service: &str, price: &str| PricedSku {
+/// Test prices with many decimals, so sums are exact or visibly not.
+struct Fixed;
+
+const PRICES: [(&str, &str, &str); 5] = [
+    ("a", "s1", "0.7512"),
+    ("b", "s1", "0.0000125"),
+    ("c", "s2", "2.01"),
+    ("d", "s3", "13.3333333"),
+    ("e", "s3", "0.1"),
+];
+
+impl Pricing for Fixed {
+    fn skus(&self) -> Vec<UsageSku> {
+        PRICES
+            .iter()
+            .map(|(id, service, _)| sku(id, service))
+            .collect()
+    }
+
+    fn cost(&self, sku: &str, _day: i32, quantity: Decimal) -> Option<Decimal> {
+        let (_, _, price) = PRICES.iter().find(|p| p.0 == sku)?;
+        Some(quantity * price.parse::<Decimal>().ok()?)
+    }
+}
+
+fn sku(id: &str, service: &str) -> UsageSku {
+    UsageSku {
         id: id.into(),
         name: id.into(),
         ru: id.into(),
@@ -20,15 +45,7 @@ fn skus() -> Vec<PricedSku> {
         service_id: service.into(),
         service_name: format!("Service {service}"),
         service_description: String::new(),
-        price: price.parse().unwrap(),
-    };
-    vec![
-        sku("a", "s1", "0.7512"),
-        sku("b", "s1", "0.0000125"),
-        sku("c", "s2", "2.01"),
-        sku("d", "s3", "13.3333333"),
-        sku("e", "s3", "0.1"),
-    ]
+    }
 }
 
 fn usage(seed: u64, resources: u32) -> AccountUsage {
@@ -42,7 +59,7 @@ fn usage(seed: u64, resources: u32) -> AccountUsage {
         start_date: "2025-01-01".into(),
         days: 400,
     };
-    generate(&g, &skus(), &mut u).unwrap();
+    generate(&g, &Fixed, &mut u).unwrap();
     u.finish();
     u
 }
