@@ -324,7 +324,7 @@ async fn bad_requests_are_refused_with_the_field_named() {
     seed.usage.generate[0].resources = 200;
     let big = Emulator::builder().seed(seed).start().await.unwrap();
     let big_client = client_for(&big).await.unwrap();
-    let e = big_client
+    let Err(e) = big_client
         .usage()
         .report(
             DEFAULT_RESELLER_ID,
@@ -335,8 +335,9 @@ async fn bad_requests_are_refused_with_the_field_named() {
         .period(Period::Day)
         .by_resource()
         .await
-        .err()
-        .expect("too large a report is refused");
+    else {
+        panic!("too large a report is refused")
+    };
     assert_eq!(e.code(), Some(Code::InvalidArgument), "{e}");
     assert_eq!(
         e.as_rpc().unwrap().field_violations()[0].0,
@@ -532,13 +533,15 @@ async fn seed_records_are_reported_exactly_and_bad_ones_refused() {
         credits: [(CreditKind::Cud, "-1.25".to_string())].into(),
         labels: [("env".to_string(), "prod".to_string())].into(),
     };
-    let mut seed = Seed::default();
-    seed.usage = SeedUsage {
-        generate: Vec::new(),
-        records: vec![
-            record("2025-03-02", Some("10.10")),
-            record("2025-03-03", None),
-        ],
+    let seed = Seed {
+        usage: SeedUsage {
+            generate: Vec::new(),
+            records: vec![
+                record("2025-03-02", Some("10.10")),
+                record("2025-03-03", None),
+            ],
+        },
+        ..Seed::default()
     };
     let emu = Emulator::builder()
         .seed(seed.clone())
@@ -579,20 +582,14 @@ async fn seed_records_are_reported_exactly_and_bad_ones_refused() {
 
     let mut bad = seed;
     bad.usage.records[0].sku_id = "nope".into();
-    let e = Emulator::builder()
-        .seed(bad.clone())
-        .start()
-        .await
-        .err()
-        .expect("refused");
+    let Err(e) = Emulator::builder().seed(bad.clone()).start().await else {
+        panic!("a record of an unknown SKU is refused")
+    };
     assert!(e.to_string().contains("records[0].sku_id"), "{e}");
     bad.usage.records[0].sku_id = sku;
     bad.usage.records[0].credits = [(CreditKind::Free, "3".to_string())].into();
-    let e = Emulator::builder()
-        .seed(bad)
-        .start()
-        .await
-        .err()
-        .expect("refused");
+    let Err(e) = Emulator::builder().seed(bad).start().await else {
+        panic!("a positive credit is refused")
+    };
     assert!(e.to_string().contains("records[0].credits"), "{e}");
 }
