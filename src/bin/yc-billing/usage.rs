@@ -566,7 +566,7 @@ mod tests {
         assert_eq!(bar(Decimal::ZERO).trim(), "");
         assert_eq!(bar(Decimal::ONE).trim_end(), "█".repeat(BAR));
         assert_eq!(bar("0.5".parse().unwrap()).trim_end(), "█".repeat(BAR / 2));
-        assert!(bar("0.03".parse().unwrap()).starts_with('▌'));
+        assert!(bar("0.025".parse().unwrap()).starts_with('▌'));
         assert_eq!(bar(Decimal::from(3)).chars().count(), BAR);
     }
 }
