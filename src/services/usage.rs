@@ -70,6 +70,7 @@ impl Usage {
     /// ```no_run
     /// # async fn f(client: yc_billing::Client) -> yc_billing::Result<()> {
     /// use time::macros::date;
+    /// use yc_billing::services::UsageReport;
     /// use yc_billing::services::usage::Period;
     ///
     /// let report = client
