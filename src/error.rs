@@ -129,6 +129,10 @@ pub enum Error {
     /// mismatch, what to change.
     #[error(transparent)]
     Transport(Box<TransportError>),
+    /// A price, cost or quantity of a response is not an exact decimal, or
+    /// its currency is not one of the API's (names the field).
+    #[error(transparent)]
+    Money(#[from] crate::money::MoneyError),
 }
 
 /// `path: reason`, or the reason alone without a path.

@@ -78,3 +78,71 @@ pub fn validate_request(kind: u8, bytes: &[u8]) -> Option<Result<(), String>> {
         _ => run::<billing::SuspendCustomerRequest>(bytes),
     }
 }
+
+/// A generated account's usage, for `benches/usage_reports.rs`.
+pub struct UsageBench {
+    usage: crate::emulator::usage::AccountUsage,
+}
+
+impl UsageBench {
+    /// `resources` resources over `days` days from 2025-01-01, generator seed `seed`,
+    /// priced from the emulator's default catalogue for a RUB account.
+    pub fn generate(resources: u32, days: u32, seed: u64) -> Result<Self, String> {
+        use crate::emulator::catalogue::Catalogue;
+        use crate::emulator::usage::{
+            AccountUsage, CataloguePricing, SeedUsageGenerator, generate,
+        };
+        let g = SeedUsageGenerator {
+            billing_account_id: "bench".into(),
+            seed,
+            clouds: 10,
+            folders_per_cloud: 10,
+            resources,
+            start_date: "2025-01-01".into(),
+            days,
+        };
+        let mut usage = AccountUsage::default();
+        let catalogue = Catalogue::default_seeded();
+        let prices = CataloguePricing {
+            catalogue: &catalogue,
+            currency: crate::money::Currency::Rub,
+            account: "bench",
+        };
+        generate(&g, &prices, &mut usage)?;
+        usage.finish();
+        Ok(UsageBench { usage })
+    }
+
+    /// Day rows held.
+    pub fn rows(&self) -> usize {
+        self.usage.rows.len()
+    }
+
+    /// `GetResourceUsageReport` as the emulator answers it over `days` days
+    /// from the first, by `period` (`"day"`, `"week"`, `"month"`, …): the
+    /// encoded size of the answer and its entities and points.
+    pub fn resource_report(
+        &self,
+        period: &str,
+        days: i32,
+    ) -> Result<(usize, usize, usize), String> {
+        use crate::emulator::usage::report::{Kind, Query, compute_bounded};
+        use crate::proto::yandex::cloud::billing::usage_records::v1::{Currency, TimeGrouping};
+        let grouping = TimeGrouping::from_str_name(&period.to_uppercase())
+            .ok_or_else(|| format!("unknown period {period}"))?;
+        let start = self.usage.rows.first().map_or(0, |r| r.day);
+        let q = Query {
+            start,
+            end: start + days - 1,
+            grouping,
+            ..Query::default()
+        };
+        let report = compute_bounded(&self.usage, &q, Kind::Resource, usize::MAX)
+            .map_err(|e| format!("{e:?}"))?;
+        let points = report.entities.iter().map(|e| e.series.len()).sum();
+        let entities = report.entities.len();
+        let answer =
+            crate::emulator::services::usage::resource_answer(&self.usage, Currency::Rub, report);
+        Ok((prost::Message::encoded_len(&answer), entities, points))
+    }
+}

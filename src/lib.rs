@@ -12,6 +12,7 @@ pub mod error;
 pub mod fuzzing;
 #[cfg(feature = "json")]
 pub mod json;
+pub mod money;
 pub mod operation;
 pub mod pagination;
 pub mod proto;

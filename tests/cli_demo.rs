@@ -15,14 +15,18 @@ fn demo_runs_every_step_and_exits_0() {
     let stdout = String::from_utf8(out.stdout).unwrap();
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
-    for n in 1..=10 {
+    for n in 1..=11 {
         assert!(
-            stdout.contains(&format!("[{n:>2}/10] ")),
+            stdout.contains(&format!("[{n:>2}/11] ")),
             "step {n} missing:\n{stdout}"
         );
     }
     assert!(!stdout.contains("skipped"), "{stdout}");
     assert!(stdout.contains("code: NOT_FOUND"), "{stdout}");
+    assert!(
+        stdout.contains("usage report") && stdout.contains("service(s), expense"),
+        "{stdout}"
+    );
     assert!(stdout.contains("request id: "), "{stdout}");
     assert!(stdout.contains("exits with code 4"), "{stdout}");
     assert!(stdout.contains("demo finished in"), "{stdout}");

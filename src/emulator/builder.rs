@@ -105,6 +105,7 @@ pub struct EmulatorBuilder {
     #[debug("{}", manual_clock.is_some())]
     manual_clock: Option<ManualClock>,
     state_file: Option<std::path::PathBuf>,
+    usage_rate_limit: Option<Duration>,
 }
 
 impl Default for EmulatorBuilder {
@@ -130,6 +131,7 @@ impl Default for EmulatorBuilder {
             journal_size: DEFAULT_JOURNAL_SIZE,
             manual_clock: None,
             state_file: None,
+            usage_rate_limit: None,
         }
     }
 }
@@ -316,6 +318,16 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Emulates the usage API's documented rate limit (off by default): a
+    /// `ConsumptionCoreService` or `MetadataService` call from an IP that
+    /// called one less than `interval` ago answers RESOURCE_EXHAUSTED with a
+    /// `google.rpc.RetryInfo` of the time left. The real API allows one
+    /// call per minute (`Duration::from_secs(60)`).
+    pub fn usage_rate_limit(mut self, interval: Duration) -> Self {
+        self.usage_rate_limit = Some(interval);
+        self
+    }
+
     /// Binds, starts serving and returns the handle.
     pub async fn start(self) -> Result<EmulatorHandle, EmulatorError> {
         if let Some(admin) = self.admin_listen.filter(|a| !a.ip().is_loopback()) {
@@ -375,6 +387,18 @@ impl EmulatorBuilder {
             reseller_id: seed.default_reseller_id.clone(),
             service_account_id: seed.service_accounts.first().cloned().unwrap_or_default(),
         };
+        // Usage is priced from the catalogue in each account's currency.
+        let catalogue = super::catalogue::Catalogue::default_seeded();
+        let currencies = seed
+            .billing_accounts
+            .iter()
+            .filter_map(|a| {
+                let c = crate::money::Currency::parse("currency", &a.currency).ok()?;
+                Some((a.id.clone(), c))
+            })
+            .collect();
+        let usage = super::usage::LazyUsage::new(&seed.usage, catalogue, currencies)
+            .map_err(|e| EmulatorError::Seed(e.to_string()))?;
         let validator = Validator::new();
         let shared = Arc::new(Shared {
             state: Mutex::new(State::from_seed(&Seed::default(), self.clock.clone())),
@@ -403,6 +427,9 @@ impl EmulatorBuilder {
             },
             manual_clock: self.manual_clock.clone(),
             state_file: self.state_file.clone().map(StateFile::new),
+            usage,
+            usage_rate_limit: self.usage_rate_limit,
+            usage_calls: Mutex::new(std::collections::HashMap::new()),
         });
         let initial = shared.state_from(stored.as_ref().unwrap_or(seed));
         *shared.state.lock().unwrap_or_else(|e| e.into_inner()) = initial;

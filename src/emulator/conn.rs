@@ -99,7 +99,8 @@ impl Stream for Accept {
 }
 
 /// What the services see of a connection (request extension): lets the
-/// layer mark the handshake of a TLS connection done on its first call.
+/// layer mark the handshake of a TLS connection done on its first call;
+/// the peer's address (the usage API's rate limit is per IP).
 #[derive(Clone, Debug)]
 pub(crate) struct ConnInfo(Arc<AtomicBool>, Option<std::net::SocketAddr>);
 
@@ -111,6 +112,11 @@ impl ConnInfo {
 
     pub fn mark_called(&self) {
         self.0.store(true, Ordering::Relaxed);
+    }
+
+    /// The peer's IP address.
+    pub fn peer_ip(&self) -> Option<std::net::IpAddr> {
+        self.1.map(|a| a.ip())
     }
 }
 

@@ -53,7 +53,8 @@
 mod admin;
 mod auth;
 mod builder;
-mod conn;
+pub mod catalogue;
+pub(crate) mod conn;
 mod faults;
 mod handle;
 mod journal;
@@ -64,10 +65,11 @@ pub(crate) mod paging;
 #[cfg(test)]
 mod proptests;
 mod seed;
-mod services;
+pub(crate) mod services;
 mod shared;
 mod state;
 mod text;
+pub(crate) mod usage;
 pub(crate) mod validation;
 
 pub use admin::http::MAX_ADMIN_BODY;
@@ -95,5 +97,7 @@ pub use seed::{
 };
 pub use state::CustomerRecord;
 pub use text::{ECHO_CHARS, MAX_DESCRIPTION_CHARS, MAX_TEXT_CHARS};
+pub use usage::report::MAX_REPORT_POINTS;
+pub use usage::{CreditKind, SeedUsage, SeedUsageGenerator, SeedUsageRecord};
 
 pub(crate) use shared::Shared;

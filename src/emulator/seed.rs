@@ -218,6 +218,9 @@ pub struct Seed {
     /// Registered service-account keys (public halves).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub service_account_keys: Vec<SeedServiceAccountKey>,
+    /// Consumption records of the usage API: generated per billing account
+    /// and explicit.
+    pub usage: super::usage::SeedUsage,
 }
 
 /// A complete, valid person like those of the default seed's customers:
@@ -309,6 +312,23 @@ impl Default for Seed {
             default_reseller_id: DEFAULT_RESELLER_ID.into(),
             billable_object_bindings: Vec::new(),
             service_account_keys: Vec::new(),
+            usage: super::usage::SeedUsage {
+                generate: vec![
+                    super::usage::SeedUsageGenerator {
+                        billing_account_id: DEFAULT_RESELLER_ID.into(),
+                        ..Default::default()
+                    },
+                    super::usage::SeedUsageGenerator {
+                        billing_account_id: "dn2emu0customer00001".into(),
+                        seed: 2,
+                        clouds: 1,
+                        folders_per_cloud: 2,
+                        resources: 12,
+                        ..Default::default()
+                    },
+                ],
+                records: Vec::new(),
+            },
         }
     }
 }

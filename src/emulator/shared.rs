@@ -32,6 +32,12 @@ pub(crate) struct Shared {
     pub default_subject: String,
     pub reseller_id: String,
     pub journal: Journal,
+    /// Consumption records of the usage API.
+    pub usage: super::usage::LazyUsage,
+    /// The usage API's rate limit: one call per this interval per IP.
+    pub usage_rate_limit: Option<Duration>,
+    /// When each IP last called the usage API (with the rate limit on).
+    pub usage_calls: Mutex<std::collections::HashMap<Option<std::net::IpAddr>, SystemTime>>,
     /// What `reset` goes back to.
     pub reset_to: ResetTo,
     /// The emulator's own manual clock (`--manual-clock`), which the admin

@@ -335,6 +335,9 @@ impl State {
     pub fn to_seed(&self, defaults: (&str, &str)) -> Seed {
         let stamp = |t: SystemTime| prost_types::Timestamp::from(t).to_string();
         let mut seed = Seed {
+            // The usage section is the start seed's (usage is generated
+            // once, at start): the caller fills it in.
+            usage: Default::default(),
             billing_accounts: Vec::new(),
             customers: Vec::new(),
             access_bindings: Vec::new(),

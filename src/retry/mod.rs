@@ -49,6 +49,8 @@ pub struct RetryPolicy {
     exhausted_initial_backoff: Duration,
     /// Bit `n` set: code `n` is retried.
     retryable: u32,
+    /// Wait what the server's `google.rpc.RetryInfo` says, when it says.
+    retry_info: bool,
 }
 
 impl Default for RetryPolicy {
@@ -60,6 +62,9 @@ impl Default for RetryPolicy {
 const fn bit(code: Code) -> u32 {
     1 << (code as i32 as u32)
 }
+
+/// The first backoff after `RESOURCE_EXHAUSTED` of [`RetryPolicy::rate_limited`].
+const RATE_LIMIT_BACKOFF: Duration = Duration::from_secs(60);
 
 /// Codes no policy retries: the caller's deadline or cancellation is final.
 const NEVER: u32 = bit(Code::DeadlineExceeded) | bit(Code::Cancelled) | bit(Code::Ok);
@@ -73,7 +78,45 @@ impl RetryPolicy {
             backoff: Backoff::new(Duration::from_millis(100), Duration::from_secs(5)),
             exhausted_initial_backoff: Duration::from_secs(1),
             retryable: bit(Code::Unavailable) | bit(Code::ResourceExhausted),
+            retry_info: false,
         }
+    }
+
+    /// The setting of the rate-limited RPCs (the usage reports: "1 request
+    /// per minute per IP"), derived from `self`: the server's
+    /// `google.rpc.RetryInfo` delay is waited when it sends one, otherwise
+    /// `RESOURCE_EXHAUSTED` backs off from a minute; at least 3 attempts.
+    /// The retries stay within the call's deadline: a wait that would end
+    /// past it is not started (so give such calls a timeout of a few minutes).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tonic::Code;
+    /// use yc_billing::RetryPolicy;
+    ///
+    /// let p = RetryPolicy::standard().rate_limited();
+    /// assert!(p.honors_retry_info());
+    /// assert_eq!(p.backoff_cap(1, Code::ResourceExhausted), Duration::from_secs(60));
+    /// ```
+    pub fn rate_limited(self) -> Self {
+        RetryPolicy {
+            max_attempts: self.max_attempts.max(3),
+            exhausted_initial_backoff: RATE_LIMIT_BACKOFF,
+            retry_info: true,
+            ..self
+        }
+    }
+
+    /// Whether a retry waits the delay of the server's `google.rpc.RetryInfo`
+    /// (when the error carries one) instead of the backoff.
+    pub fn retry_info(mut self, on: bool) -> Self {
+        self.retry_info = on;
+        self
+    }
+
+    /// Whether the server's `google.rpc.RetryInfo` delay is honoured.
+    pub fn honors_retry_info(&self) -> bool {
+        self.retry_info
     }
 
     /// A policy that makes exactly one attempt.
@@ -155,7 +198,15 @@ impl RetryPolicy {
     pub(crate) fn verdict(&self, error: &Error) -> Option<(Backoff, Cost)> {
         match error {
             Error::Rpc(e) if self.is_retryable(e.code()) => {
-                Some((self.backoff_for(e.code()), Cost::Rpc))
+                let hint = e.details().retry_info().and_then(|r| r.retry_delay);
+                let backoff = match hint {
+                    // The server's word, exactly: no growth, no jitter.
+                    Some(delay) if self.retry_info => {
+                        Backoff::new(delay, delay).jitter(Jitter::None)
+                    }
+                    _ => self.backoff_for(e.code()),
+                };
+                Some((backoff, Cost::Rpc))
             }
             Error::Transport(t)
                 if t.kind().is_transient() && self.is_retryable(Code::Unavailable) =>
@@ -237,6 +288,34 @@ mod tests {
         assert!(samples.iter().all(|d| *d <= ms(350)));
         let distinct: std::collections::HashSet<_> = samples.iter().collect();
         assert!(distinct.len() > 100, "full jitter must spread the delays");
+    }
+
+    #[test]
+    fn rate_limited_waits_the_servers_retry_info() {
+        use crate::error::RpcError;
+        use tonic_types::{ErrorDetails, StatusExt};
+        let hinted = Error::from(RpcError::from_status(
+            "/a.B/C",
+            &tonic::Status::with_error_details(
+                Code::ResourceExhausted,
+                "slow down",
+                ErrorDetails::with_retry_info(Some(Duration::from_millis(1234))),
+            ),
+        ));
+        let plain = Error::from(RpcError::from_status(
+            "/a.B/C",
+            &tonic::Status::new(Code::ResourceExhausted, "slow down"),
+        ));
+        let p = RetryPolicy::standard().rate_limited();
+        let (backoff, _) = p.verdict(&hinted).unwrap();
+        assert_eq!(backoff.delay(1), Duration::from_millis(1234));
+        assert_eq!(backoff.delay(3), Duration::from_millis(1234));
+        let (backoff, _) = p.verdict(&plain).unwrap();
+        assert_eq!(backoff.cap(1), Duration::from_secs(60));
+        // The standard policy keeps its own backoff, hint or not.
+        let (backoff, _) = RetryPolicy::standard().verdict(&hinted).unwrap();
+        assert_eq!(backoff.cap(1), Duration::from_secs(1));
+        assert!(p.attempts() >= 3);
     }
 
     #[test]

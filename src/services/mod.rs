@@ -58,6 +58,7 @@ mod customers;
 mod dynamic;
 mod operations;
 pub mod rpc;
+pub mod usage;
 
 use std::future::IntoFuture;
 use std::time::Duration;
@@ -71,6 +72,7 @@ pub use customers::Customers;
 #[cfg(feature = "json")]
 pub use dynamic::DynamicRequest;
 pub use operations::Operations;
+pub use usage::{ReportBuilder, Usage, UsageReport};
 
 use crate::call::CallOptions;
 use crate::client::Client;

@@ -52,6 +52,7 @@ pub fn command(args: &[&str]) -> tokio::process::Command {
         .env("HOME", "/nonexistent/yc-billing-test-home")
         .env_remove("YC_BILLING_ENDPOINT")
         .env_remove("YC_BILLING_RESELLER_ID")
+        .env_remove("YC_BILLING_ACCOUNT_ID")
         .env_remove("YC_BILLING_REGION")
         .env_remove("RUST_LOG")
         .env_remove("NO_COLOR")

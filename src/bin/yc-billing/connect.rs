@@ -19,6 +19,8 @@ pub enum Format {
     Yaml,
     /// A readable table.
     Table,
+    /// CSV, one row per entity and period (`usage report` only).
+    Csv,
 }
 
 /// Options every subcommand accepts.

@@ -37,7 +37,7 @@ pub struct DemoArgs {
     operation_delay: Duration,
 }
 
-const TOTAL: usize = 10;
+const TOTAL: usize = 11;
 const WAIT_LIMIT: Duration = Duration::from_secs(120);
 
 struct Steps {
@@ -323,6 +323,41 @@ pub async fn run(args: DemoArgs, global: &GlobalArgs, matches: &ArgMatches) -> a
                     })
                     .collect();
                 Ok(((), format!("{} binding(s): {}", all.len(), rows.join("; "))))
+            },
+        )
+        .await?;
+
+    steps
+        .run(
+            "a usage report of the reseller account by service, 2025 by quarter",
+            &format!(
+                "--format table usage report --billing-account-id {reseller_id} --by service \\\n            --from 2025-01-01 --to 2025-12-31 --period quarter"
+            ),
+            async {
+                let report = client
+                    .usage()
+                    .report(
+                        &reseller_id,
+                        time::macros::date!(2025 - 01 - 01),
+                        time::macros::date!(2025 - 12 - 31),
+                    )?
+                    .period(yc_billing::services::usage::Period::Quarter)
+                    .by_service()
+                    .await?;
+                let view = yc_billing::services::UsageReport::view(&report)?;
+                let top = view.entities.first().map_or_else(
+                    || "no usage".to_owned(),
+                    |e| format!("largest: {} ({})", e.name, view.money(e.amounts.expense.round_dp(2)).map_or_else(|_| e.amounts.expense.to_string(), |m| m.to_string())),
+                );
+                Ok((
+                    (),
+                    format!(
+                        "{} service(s), expense {} {}; {top}",
+                        view.entities.len(),
+                        view.expense.round_dp(2),
+                        view.currency
+                    ),
+                ))
             },
         )
         .await?;

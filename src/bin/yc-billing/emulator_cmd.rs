@@ -72,6 +72,11 @@ pub struct EmulatorArgs {
     /// or phoneword) and `person.email` in Invite and CreateResellerServed.
     #[arg(long)]
     strict_person_fields: bool,
+    /// Emulate the usage API's rate limit: one call per SECS seconds per IP
+    /// (the real API: 60); RESOURCE_EXHAUSTED with a RetryInfo past it.
+    #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "60",
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    usage_rate_limit: Option<u64>,
     /// Generate a key for the seed's first service account and write it here.
     #[arg(long)]
     write_sa_key: Option<PathBuf>,
@@ -226,6 +231,9 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
     }
     if let Some(n) = args.complete_after_gets {
         builder = builder.complete_after_gets(n);
+    }
+    if let Some(secs) = args.usage_rate_limit {
+        builder = builder.usage_rate_limit(Duration::from_secs(secs));
     }
     if let Some(s) = args.poll_interval_hint_secs {
         builder = builder.poll_interval_hint(Duration::from_secs(s));

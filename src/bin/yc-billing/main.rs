@@ -15,6 +15,7 @@ mod demo;
 mod emulator_cmd;
 mod output;
 mod sanitize;
+mod usage;
 mod wait;
 
 use std::process::ExitCode;
@@ -54,6 +55,9 @@ enum Command {
     /// Which credentials would be used (`auth which`) and their IAM token (`auth print-token`).
     #[command(subcommand)]
     Auth(auth_cmd::AuthCmd),
+    /// Usage reports and what they can be asked about (ConsumptionCoreService, MetadataService).
+    #[command(subcommand)]
+    Usage(usage::UsageCmd),
     /// Call any RPC of the API with a proto3 JSON request (`call --list` shows them).
     Call(call::CallArgs),
     /// Run the Billing API emulator until SIGINT/SIGTERM.
@@ -198,6 +202,10 @@ async fn dispatch(
             commands::operations(&client, &global, cmd).await
         }
         Command::Auth(cmd) => auth_cmd::run(cmd, &global, matches).await,
+        Command::Usage(cmd) => {
+            let client = connect::client(&global, matches).await?;
+            usage::run(&client, &global, cmd).await
+        }
         Command::Call(args) => call::run(args, &global, matches).await,
         Command::Demo(args) => demo::run(args, &global, matches).await,
         Command::Emulator(_) => unreachable!("handled by run"),

@@ -36,6 +36,7 @@ pub fn print(format: Format, value: &Value) -> anyhow::Result<()> {
         Format::Json => serde_json::to_string_pretty(value)?,
         Format::Yaml => yaml(value)?,
         Format::Table => table(value),
+        Format::Csv => anyhow::bail!("--format csv is for `usage report`; use json, yaml or table"),
     };
     let mut out = std::io::stdout().lock();
     writeln!(out, "{text}")?;

@@ -162,8 +162,19 @@ impl Shared {
 
     /// The state as a seed.
     pub(crate) fn snapshot(&self) -> Seed {
-        self.lock()
-            .to_seed((&self.default_subject, &self.reseller_id))
+        let mut seed = self
+            .lock()
+            .to_seed((&self.default_subject, &self.reseller_id));
+        // Usage is generated from the start seed's section, once; a state
+        // carries that section unchanged.
+        seed.usage = self
+            .reset_to
+            .seed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .usage
+            .clone();
+        seed
     }
 
     /// Replaces the state with `seed`'s (pending operations are discarded).

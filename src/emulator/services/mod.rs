@@ -5,6 +5,7 @@ mod customer;
 mod endpoint;
 mod iam;
 mod operation;
+pub(crate) mod usage;
 
 use std::sync::Arc;
 
@@ -20,6 +21,10 @@ use super::layer::{CallCtx, EmuLayer};
 pub(crate) use super::operations::Mutation;
 use super::operations::NewOperation;
 use super::text::{MAX_DESCRIPTION_CHARS, truncate};
+use crate::proto::yandex::cloud::billing::usage_records::v1::{
+    consumption_core_service_server::ConsumptionCoreServiceServer,
+    metadata_service_server::MetadataServiceServer,
+};
 use crate::proto::yandex::cloud::billing::v1::{
     billing_account_service_server::BillingAccountServiceServer,
     customer_service_server::CustomerServiceServer,
@@ -34,12 +39,14 @@ use crate::proto::yandex::cloud::operation::operation_service_server::OperationS
 pub(crate) struct Svc(pub Arc<Shared>);
 
 /// Full names of the services [`router`] serves, from the generated servers.
-pub(crate) const SERVED_SERVICES: [&str; 5] = [
+pub(crate) const SERVED_SERVICES: [&str; 7] = [
     <CustomerServiceServer<Svc> as NamedService>::NAME,
     <BillingAccountServiceServer<Svc> as NamedService>::NAME,
     <OperationServiceServer<Svc> as NamedService>::NAME,
     <IamTokenServiceServer<Svc> as NamedService>::NAME,
     <ApiEndpointServiceServer<Svc> as NamedService>::NAME,
+    <ConsumptionCoreServiceServer<Svc> as NamedService>::NAME,
+    <MetadataServiceServer<Svc> as NamedService>::NAME,
 ];
 
 /// The largest request message a service decodes; larger ones answer
@@ -62,6 +69,13 @@ pub(crate) fn router(server: Server, shared: Arc<Shared>) -> Router<Stack<EmuLay
         )
         .add_service(
             IamTokenServiceServer::new(svc.clone()).max_decoding_message_size(MAX_REQUEST_BYTES),
+        )
+        .add_service(
+            ConsumptionCoreServiceServer::new(svc.clone())
+                .max_decoding_message_size(MAX_REQUEST_BYTES),
+        )
+        .add_service(
+            MetadataServiceServer::new(svc.clone()).max_decoding_message_size(MAX_REQUEST_BYTES),
         )
         .add_service(
             ApiEndpointServiceServer::new(svc).max_decoding_message_size(MAX_REQUEST_BYTES),
