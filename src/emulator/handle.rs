@@ -50,6 +50,7 @@ pub struct EmulatorHandle {
     pub(super) addr: SocketAddr,
     pub(super) endpoint: String,
     pub(super) metadata_addr: Option<SocketAddr>,
+    pub(super) rest_addr: Option<SocketAddr>,
     pub(super) credentials: SeededCredentials,
     /// The PEM certificate chain served with TLS, trusted by [`Self::client_builder`].
     pub(super) tls_roots: Option<Vec<u8>>,
@@ -74,6 +75,7 @@ impl std::fmt::Debug for EmulatorHandle {
             .field("addr", &self.addr)
             .field("endpoint", &self.endpoint)
             .field("metadata_addr", &self.metadata_addr)
+            .field("rest_addr", &self.rest_addr)
             .field("credentials", &self.credentials)
             .finish_non_exhaustive()
     }
@@ -93,6 +95,23 @@ impl EmulatorHandle {
     /// The metadata HTTP endpoint's address, when it runs.
     pub fn metadata_addr(&self) -> Option<SocketAddr> {
         self.metadata_addr
+    }
+
+    /// The REST port's address, when it runs
+    /// ([`EmulatorBuilder::rest_listen`](super::EmulatorBuilder::rest_listen)).
+    pub fn rest_addr(&self) -> Option<SocketAddr> {
+        self.rest_addr
+    }
+
+    /// The REST port's base URL: `http://127.0.0.1:P`, or
+    /// `https://localhost:P` with TLS (the certificate's name).
+    pub fn rest_endpoint(&self) -> Option<String> {
+        let addr = self.rest_addr?;
+        Some(if self.tls_roots.is_some() {
+            format!("https://localhost:{}", addr.port())
+        } else {
+            format!("http://{addr}")
+        })
     }
 
     /// Credentials of the default subject.

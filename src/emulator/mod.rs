@@ -49,6 +49,7 @@ mod operations;
 pub(crate) mod paging;
 #[cfg(test)]
 mod proptests;
+mod rest;
 mod seed;
 mod services;
 mod shared;
