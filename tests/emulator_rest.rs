@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use tonic::Code;
 use yc_billing::emulator::{
     DEFAULT_RESELLER_ID, DEFAULT_SERVICE_ACCOUNT_ID, Emulator, EmulatorHandle, Faults,
-    NO_RIGHTS_IAM_TOKEN,
+    NO_RIGHTS_IAM_TOKEN, Transport,
 };
 use yc_billing::proto::paths::billing::v1::{billing_account_service, customer_service};
 use yc_billing::proto::yandex::cloud::billing::v1::{CustomerPerson, InviteCustomerRequest};
@@ -778,5 +778,39 @@ async fn the_rest_port_can_be_turned_off() {
     let emu = Emulator::builder().rest_listen(None).start().await.unwrap();
     assert_eq!(emu.rest_addr(), None);
     assert_eq!(emu.rest_endpoint(), None);
+    emu.shutdown().await;
+}
+
+/// The journal of the admin API says which transport each call came by,
+/// with the REST client's address and its request as JSON.
+#[tokio::test]
+async fn journal_entries_say_which_transport() {
+    let emu = emulator().await;
+    let rest = Rest::new(&emu);
+    let a = rest
+        .get(&format!(
+            "/billing/v1/billingAccounts/{DEFAULT_RESELLER_ID}"
+        ))
+        .await;
+    assert_eq!(a.status, 200);
+    let client = client_for(&emu).await.unwrap();
+    client
+        .billing_accounts()
+        .get(DEFAULT_RESELLER_ID)
+        .await
+        .unwrap();
+    let get = billing_account_service::GET.trim_start_matches('/');
+    let page = emu.requests(Some(get), 0);
+    let transports: Vec<Transport> = page.requests.iter().map(|e| e.transport).collect();
+    assert_eq!(transports, [Transport::Rest, Transport::Grpc]);
+    let entry = &page.requests[0];
+    assert_eq!(entry.request.as_ref().unwrap()["id"], DEFAULT_RESELLER_ID);
+    assert!(
+        entry.peer.as_deref().unwrap().starts_with("127.0.0.1:"),
+        "{entry:?}"
+    );
+    assert_eq!(entry.code, "OK");
+    let json = serde_json::to_value(entry).unwrap();
+    assert_eq!(json["transport"], "rest");
     emu.shutdown().await;
 }

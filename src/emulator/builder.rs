@@ -8,17 +8,20 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use super::admin::StateFile;
 use super::faults::{FaultRuntime, Faults};
 use super::handle::{EmulatorHandle, SeededCredentials};
+use super::journal::{DEFAULT_JOURNAL_SIZE, Journal};
 use super::layer::CallCounters;
 use super::operations::Completion;
 use super::paging::PageTokens;
 use super::seed::Seed;
+use super::shared::ResetTo;
 use super::shared::Shared;
 use super::state::State;
 use super::validation::Validator;
 use super::{conn, metadata_http, services};
-use crate::time::{Clock, SystemClock};
+use crate::time::{Clock, ManualClock, SystemClock};
 
 /// Entry point: `Emulator::builder()`.
 #[derive(Debug)]
@@ -49,6 +52,14 @@ pub enum EmulatorError {
     /// Bad seed.
     #[error("seed: {0}")]
     Seed(String),
+    /// The state file cannot be read or is not an emulator state.
+    #[error("state file {}: {reason}", path.display())]
+    StateFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 /// Streams a client may have open at once on one connection to the emulator.
@@ -83,6 +94,10 @@ pub struct EmulatorBuilder {
     handshake_timeout: Duration,
     keepalive: (Duration, Duration),
     strict_person_fields: bool,
+    admin_listen: Option<SocketAddr>,
+    journal_size: usize,
+    manual_clock: Option<ManualClock>,
+    state_file: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for EmulatorBuilder {
@@ -100,6 +115,10 @@ impl std::fmt::Debug for EmulatorBuilder {
             .field("handshake_timeout", &self.handshake_timeout)
             .field("keepalive", &self.keepalive)
             .field("strict_person_fields", &self.strict_person_fields)
+            .field("admin_listen", &self.admin_listen)
+            .field("journal_size", &self.journal_size)
+            .field("manual_clock", &self.manual_clock.is_some())
+            .field("state_file", &self.state_file)
             .finish_non_exhaustive()
     }
 }
@@ -124,6 +143,10 @@ impl Default for EmulatorBuilder {
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             keepalive: (DEFAULT_KEEPALIVE_INTERVAL, DEFAULT_KEEPALIVE_TIMEOUT),
             strict_person_fields: false,
+            admin_listen: None,
+            journal_size: DEFAULT_JOURNAL_SIZE,
+            manual_clock: None,
+            state_file: None,
         }
     }
 }
@@ -269,6 +292,53 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Serves the admin HTTP API (JSON: reset, state, faults, the request
+    /// journal, operations, the clock; see the README) on this address,
+    /// e.g. `127.0.0.1:0` (default: no admin server; the handle's methods
+    /// do the same from Rust).
+    pub fn admin_listen(mut self, addr: SocketAddr) -> Self {
+        self.admin_listen = Some(addr);
+        self
+    }
+
+    /// Keeps the latest `size` calls in the request journal (default
+    /// 1000, [`DEFAULT_JOURNAL_SIZE`]); older ones are dropped and counted.
+    /// 0 turns the journal off.
+    pub fn journal_size(mut self, size: usize) -> Self {
+        self.journal_size = size;
+        self
+    }
+
+    /// Runs on this manual clock, which [`EmulatorHandle::advance_clock`]
+    /// and the admin API's `POST /clock:advance` move: token expiry,
+    /// timestamps and operation completion (due times then follow this
+    /// clock instead of real time) move with it, with no real waiting.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use yc_billing::emulator::Emulator;
+    /// use yc_billing::time::ManualClock;
+    /// let emu = Emulator::builder().manual_clock(ManualClock::default()).start().await?;
+    /// emu.advance_clock(Duration::from_secs(3600))?;
+    /// # Ok(()) }
+    /// ```
+    pub fn manual_clock(mut self, clock: ManualClock) -> Self {
+        self.clock = Arc::new(clock.clone());
+        self.manual_clock = Some(clock);
+        self
+    }
+
+    /// Keeps the state in this JSON file (the seed format): loaded at start
+    /// when it exists (instead of the seed; [`EmulatorHandle::reset`] still
+    /// goes back to the seed), written atomically (a 0600 temporary file
+    /// renamed over it) after each change. A file that is not an emulator
+    /// state is an error at start, never a silent reset.
+    pub fn state_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.state_file = Some(path.into());
+        self
+    }
+
     /// Binds, starts serving and returns the handle.
     pub async fn start(self) -> Result<EmulatorHandle, EmulatorError> {
         let listener = tokio::net::TcpListener::bind(self.listen)
@@ -302,13 +372,10 @@ impl EmulatorBuilder {
         }
 
         let seed = &self.seed;
-        let mut state = State::from_seed(seed, self.clock.clone());
-        state.random_delay = self.random_operation_delay.map(|(max, seed)| {
-            (
-                max,
-                <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed),
-            )
-        });
+        let stored = match &self.state_file {
+            Some(path) => StateFile::load(path)?,
+            None => None,
+        };
         let iam_token = seed
             .iam_tokens
             .iter()
@@ -330,7 +397,7 @@ impl EmulatorBuilder {
         };
         let validator = Validator::new();
         let shared = Arc::new(Shared {
-            state: Mutex::new(state),
+            state: Mutex::new(State::from_seed(&Seed::default(), self.clock.clone())),
             faults: Mutex::new(FaultRuntime::new(self.faults.clone())),
             calls: CallCounters::new(validator.methods_of(services::SERVED_SERVICES)),
             iam_exchanges: AtomicU64::new(0),
@@ -348,7 +415,18 @@ impl EmulatorBuilder {
             jwt_audiences,
             default_subject: seed.default_subject_id.clone(),
             reseller_id: seed.default_reseller_id.clone(),
+            journal: Journal::new(self.journal_size),
+            reset_to: ResetTo {
+                seed: self.seed.clone(),
+                faults: self.faults.clone(),
+                random_delay: self.random_operation_delay,
+            },
+            manual_clock: self.manual_clock.clone(),
+            state_file: self.state_file.clone().map(StateFile::new),
         });
+        let initial = shared.state_from(stored.as_ref().unwrap_or(seed));
+        *shared.state.lock().unwrap_or_else(|e| e.into_inner()) = initial;
+        shared.persist();
 
         // Like production gRPC servers, bound the streams per connection so a
         // client bursting thousands of calls queues them on its side; h2
@@ -408,7 +486,7 @@ impl EmulatorBuilder {
             servers.push(tokio::spawn(metadata_http::serve(
                 listener,
                 shared.clone(),
-                super::handle::stopped(stopped),
+                super::handle::stopped(stopped.clone()),
             )));
             metadata_addr = Some(maddr);
         }
@@ -429,12 +507,29 @@ impl EmulatorBuilder {
             )));
             rest_addr = Some(raddr);
         }
+        let mut admin_addr = None;
+        if let Some(listen) = self.admin_listen {
+            let bind_err = |source| EmulatorError::Bind {
+                addr: listen,
+                source,
+            };
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .map_err(bind_err)?;
+            admin_addr = Some(listener.local_addr().map_err(bind_err)?);
+            servers.push(tokio::spawn(super::admin::http::serve(
+                listener,
+                shared.clone(),
+                super::handle::stopped(stop.subscribe()),
+            )));
+        }
         tracing::info!(%addr, ?rest_addr, tls, "emulator listening");
         Ok(EmulatorHandle {
             addr,
             endpoint,
             metadata_addr,
             rest_addr,
+            admin_addr,
             credentials,
             tls_roots: self.tls.map(|(cert, _)| cert),
             shared,

@@ -101,9 +101,20 @@ impl Stream for Accept {
 /// What the services see of a connection (request extension): lets the
 /// layer mark the handshake of a TLS connection done on its first call.
 #[derive(Clone, Debug)]
-pub(crate) struct ConnInfo(Arc<AtomicBool>);
+pub(crate) struct ConnInfo(Arc<AtomicBool>, Option<std::net::SocketAddr>);
 
 impl ConnInfo {
+    /// The peer's address (for the journal).
+    pub fn peer(&self) -> Option<std::net::SocketAddr> {
+        self.1
+    }
+
+    /// A connection that is past its handshake, from `peer` (the REST
+    /// gateway's calls, whose connections are its own).
+    pub fn of_peer(peer: std::net::SocketAddr) -> Self {
+        Self(Arc::new(AtomicBool::new(true)), Some(peer))
+    }
+
     pub fn mark_called(&self) {
         self.0.store(true, Ordering::Relaxed);
     }
@@ -140,7 +151,7 @@ impl Connected for Guarded {
     type ConnectInfo = ConnInfo;
 
     fn connect_info(&self) -> ConnInfo {
-        ConnInfo(self.called.clone())
+        ConnInfo(self.called.clone(), self.io.peer_addr().ok())
     }
 }
 

@@ -9,12 +9,16 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use super::admin::{AdminError, ClockReading};
 use super::auth::ServiceAccountKeyFile;
-use super::faults::{FaultRuntime, Faults};
+use super::faults::{ActiveFault, Fault, FaultRuntime, Faults};
+use super::journal::JournalPage;
+use super::seed::Seed;
 use super::shared::Shared;
 use super::state::CustomerRecord;
 use crate::proto::yandex::cloud::access::AccessBinding;
 use crate::proto::yandex::cloud::billing::v1::{BillableObjectBinding, BillingAccount, Customer};
+use crate::proto::yandex::cloud::operation::Operation;
 
 /// Credentials of the seed's default subject.
 #[derive(Clone, PartialEq, Eq)]
@@ -51,6 +55,7 @@ pub struct EmulatorHandle {
     pub(super) endpoint: String,
     pub(super) metadata_addr: Option<SocketAddr>,
     pub(super) rest_addr: Option<SocketAddr>,
+    pub(super) admin_addr: Option<SocketAddr>,
     pub(super) credentials: SeededCredentials,
     /// The PEM certificate chain served with TLS, trusted by [`Self::client_builder`].
     pub(super) tls_roots: Option<Vec<u8>>,
@@ -76,6 +81,7 @@ impl std::fmt::Debug for EmulatorHandle {
             .field("endpoint", &self.endpoint)
             .field("metadata_addr", &self.metadata_addr)
             .field("rest_addr", &self.rest_addr)
+            .field("admin_addr", &self.admin_addr)
             .field("credentials", &self.credentials)
             .finish_non_exhaustive()
     }
@@ -112,6 +118,94 @@ impl EmulatorHandle {
         } else {
             format!("http://{addr}")
         })
+    }
+
+    /// The admin HTTP API's address, when it runs
+    /// ([`EmulatorBuilder::admin_listen`](super::EmulatorBuilder::admin_listen)).
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_addr
+    }
+
+    /// Back to the start (`POST /reset`): the seed's state, the faults the
+    /// emulator started with, an empty journal. Pending operations are
+    /// discarded with the state: their ids answer NOT_FOUND afterwards and
+    /// their effects never apply.
+    pub fn reset(&self) {
+        self.shared.reset();
+    }
+
+    /// The whole state as a seed (`GET /state`): accounts, customers,
+    /// bindings, tokens, keys. Operations, idempotency keys and page tokens
+    /// are not part of it.
+    pub fn state(&self) -> Seed {
+        self.shared.snapshot()
+    }
+
+    /// Replaces the state with a seed's (`PUT /state`); pending operations
+    /// are discarded.
+    pub fn set_state(&self, seed: &Seed) {
+        self.shared.restore(seed);
+    }
+
+    /// Adds faults at run time (`POST /faults`): all of them, or none when
+    /// one is invalid (an unknown method, a rate outside 0–1). Their ids.
+    pub fn add_faults(&self, faults: Vec<Fault>) -> Result<Vec<u64>, AdminError> {
+        self.shared.add_faults(faults)
+    }
+
+    /// The faults in force (`GET /faults`).
+    pub fn faults(&self) -> Vec<ActiveFault> {
+        self.shared.list_faults()
+    }
+
+    /// Removes every fault (`DELETE /faults`).
+    pub fn clear_faults(&self) {
+        self.shared.clear_faults();
+    }
+
+    /// The request journal (`GET /requests`): the calls of `method` (every
+    /// method when `None`) with a sequence number above `since`.
+    pub fn requests(&self, method: Option<&str>, since: u64) -> JournalPage {
+        self.shared.requests(method, since)
+    }
+
+    /// Empties the request journal (`DELETE /requests`).
+    pub fn clear_requests(&self) {
+        self.shared.journal.clear();
+    }
+
+    /// Every operation, oldest first (`GET /operations`).
+    pub fn operations(&self) -> Vec<Operation> {
+        self.shared.operations()
+    }
+
+    /// Completes a pending operation now, with its effect
+    /// (`POST /operations/{id}:complete`).
+    pub fn complete_operation(&self, id: &str) -> Result<Operation, AdminError> {
+        self.shared.finish_operation(id, None)
+    }
+
+    /// Fails a pending operation now with `code` and `message`, without
+    /// effect (`POST /operations/{id}:fail`).
+    pub fn fail_operation(
+        &self,
+        id: &str,
+        code: tonic::Code,
+        message: &str,
+    ) -> Result<Operation, AdminError> {
+        self.shared
+            .finish_operation(id, Some((code, message.to_string())))
+    }
+
+    /// The emulator's clock (`GET /clock`).
+    pub fn clock(&self) -> ClockReading {
+        self.shared.clock_reading()
+    }
+
+    /// Moves the manual clock forward (`POST /clock:advance`); only with
+    /// [`EmulatorBuilder::manual_clock`](super::EmulatorBuilder::manual_clock).
+    pub fn advance_clock(&self, by: Duration) -> Result<std::time::SystemTime, AdminError> {
+        self.shared.advance_clock(by)
     }
 
     /// Credentials of the default subject.
@@ -236,18 +330,18 @@ impl EmulatorHandle {
 
     /// Replaces the fault configuration (and restarts its counters and random source).
     pub fn set_faults(&self, faults: Faults) {
-        *self.shared.faults.lock().unwrap_or_else(|e| e.into_inner()) = FaultRuntime::new(faults);
+        *self.shared.faults() = FaultRuntime::new(faults);
     }
 
     /// The next operation `method` creates will fail with `code` and
-    /// `message` when it completes, without effect.
+    /// `message` when it completes, without effect (a
+    /// [`Fault::FailNextOperation`]).
     pub fn fail_next_operation(&self, method: &str, code: tonic::Code, message: &str) {
-        self.shared
-            .lock()
-            .fail_next
-            .entry(method.trim_start_matches('/').to_string())
-            .or_default()
-            .push_back((code, message.to_string()));
+        self.shared.faults().add(Fault::FailNextOperation {
+            method: method.to_string(),
+            code,
+            message: message.to_string(),
+        });
     }
 
     /// Snapshot of all customers (API view).

@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use axum::body::Bytes;
 use http::{HeaderValue, Request, Response};
+use http_body_util::BodyExt;
 use tonic::Status;
 use tonic::body::Body;
 use tonic::service::Routes;
@@ -21,6 +23,7 @@ use super::Shared;
 use super::auth::bearer_of;
 
 use super::conn::ConnInfo;
+use super::journal::{JOURNAL_REQUEST_BYTES, OperationSlot, Record, Transport, metadata_of};
 use super::services::MAX_REQUEST_BYTES;
 use super::text::{EveryInterval, echo};
 use crate::transport::{
@@ -103,6 +106,24 @@ fn translate_size_limit(response: Response<Body>) -> Response<Body> {
 #[derive(Clone, Debug)]
 pub(crate) struct CallCtx {
     pub subject: Option<String>,
+    /// Where an operation-starting handler leaves the operation's id for
+    /// the journal (only while the journal is on).
+    pub operation: Option<OperationSlot>,
+}
+
+/// The frame header of a gRPC message: compression flag and length.
+const GRPC_FRAME_HEADER: usize = 5;
+
+/// The message bytes of a one-message gRPC body, when uncompressed and small
+/// enough to journal; and the message size.
+fn journal_message(body: &Bytes) -> (Option<Bytes>, usize) {
+    if body.len() < GRPC_FRAME_HEADER {
+        return (None, 0);
+    }
+    let compressed = body[0] != 0;
+    let len = u32::from_be_bytes([body[1], body[2], body[3], body[4]]) as usize;
+    let keep = !compressed && len <= JOURNAL_REQUEST_BYTES && body.len() == GRPC_FRAME_HEADER + len;
+    (keep.then(|| body.slice(GRPC_FRAME_HEADER..)), len)
 }
 
 /// Methods that need no authorization (the method table's rule, which the
@@ -163,13 +184,48 @@ impl Service<Request<Body>> for EmuService {
                 .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_string);
             let trace_id = uuid::Uuid::new_v4().simple().to_string();
             // A call finishes the handshake of its connection (see `conn`).
+            let mut peer = None;
             if let Some(info) = req.extensions().get::<ConnInfo>() {
                 info.mark_called();
+                peer = info.peer();
             } else if let Some(info) = req.extensions().get::<TlsConnectInfo<ConnInfo>>() {
                 info.get_ref().mark_called();
+                peer = info.get_ref().peer();
             }
             if !shared.calls.hit(&method) {
                 return Ok(unknown_method(&method));
+            }
+            let arrived = shared.clock.now();
+            // With the journal on, the body is read here (bounded) so that
+            // the request can be journaled, and handed on as it was.
+            let mut journal = None;
+            if shared.journal.enabled() {
+                let transport = req
+                    .extensions()
+                    .get::<Transport>()
+                    .copied()
+                    .unwrap_or_default();
+                let metadata = metadata_of(req.headers());
+                let (parts, body) = req.into_parts();
+                let limit = MAX_REQUEST_BYTES + GRPC_FRAME_HEADER + 1;
+                let (bytes, early) = match http_body_util::Limited::new(body, limit).collect().await
+                {
+                    Ok(collected) => (collected.to_bytes(), None),
+                    Err(e) if e.is::<http_body_util::LengthLimitError>() => (
+                        Bytes::new(),
+                        Some(Status::resource_exhausted(format!(
+                            "request message is too large: the limit is {MAX_REQUEST_BYTES} bytes (4 MiB)"
+                        ))),
+                    ),
+                    Err(_) => (
+                        Bytes::new(),
+                        Some(Status::cancelled("the request body could not be read")),
+                    ),
+                };
+                let (message, size) = journal_message(&bytes);
+                req = Request::from_parts(parts, Body::new(http_body_util::Full::new(bytes)));
+                let slot = OperationSlot::default();
+                journal = Some((transport, metadata, message, size, slot, early));
             }
             let decision = shared
                 .faults
@@ -179,7 +235,9 @@ impl Service<Request<Body>> for EmuService {
             if !decision.latency.is_zero() {
                 tokio::time::sleep(decision.latency).await;
             }
-            let mut response = if let Some(status) = decision.fail_before {
+            let early = journal.as_mut().and_then(|j| j.5.take());
+            let slot = journal.as_ref().map(|j| j.4.clone());
+            let mut response = if let Some(status) = early.or(decision.fail_before) {
                 status.into_http()
             } else {
                 let subject = if is_public(&method) {
@@ -195,7 +253,10 @@ impl Service<Request<Body>> for EmuService {
                 match subject {
                     Err(status) => status.into_http(),
                     Ok(subject) => {
-                        req.extensions_mut().insert(CallCtx { subject });
+                        req.extensions_mut().insert(CallCtx {
+                            subject,
+                            operation: slot.clone(),
+                        });
                         let Ok(resp) = inner.call(req).await;
                         let resp = translate_size_limit(resp);
                         if decision.lose_response {
@@ -221,11 +282,27 @@ impl Service<Request<Body>> for EmuService {
                     );
                 }
             }
-            let code = headers
-                .get("grpc-status")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<i32>().ok())
-                .map_or(tonic::Code::Ok, tonic::Code::from_i32);
+            let status = Status::from_header_map(headers);
+            let code = status.as_ref().map_or(tonic::Code::Ok, Status::code);
+            if let Some((transport, metadata, message, size, slot, _)) = journal {
+                shared.journal.push(Record {
+                    seq: 0,
+                    time: arrived,
+                    method: method.clone(),
+                    peer,
+                    transport,
+                    request: message,
+                    request_bytes: size,
+                    metadata,
+                    code,
+                    message: status.map(|s| s.message().to_string()).unwrap_or_default(),
+                    operation_id: slot.get().cloned(),
+                    duration: start.elapsed(),
+                });
+            }
+            if shared.state_file.is_some() {
+                shared.persist();
+            }
             tracing::info!(
                 method = %method,
                 request_id = %request_id,

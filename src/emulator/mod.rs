@@ -38,11 +38,13 @@
 //! unknown token (`NOT_FOUND`); another subject's operation answers like a
 //! missing one (`NOT_FOUND`).
 
+mod admin;
 mod auth;
 mod builder;
 mod conn;
 mod faults;
 mod handle;
+mod journal;
 mod layer;
 mod metadata_http;
 mod operations;
@@ -57,6 +59,8 @@ mod state;
 mod text;
 pub(crate) mod validation;
 
+pub use admin::http::MAX_ADMIN_BODY;
+pub use admin::{AdminError, ClockReading, MAX_CLOCK_ADVANCE};
 pub use auth::{
     JWT_AUDIENCES, JWT_LEEWAY_SECS, MAX_JWT_LIFETIME_SECS, PRIVATE_KEY_PREFIX,
     ServiceAccountKeyFile,
@@ -65,14 +69,18 @@ pub use builder::{
     DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_KEEPALIVE_INTERVAL, DEFAULT_KEEPALIVE_TIMEOUT, Emulator,
     EmulatorBuilder, EmulatorError, MAX_CONCURRENT_STREAMS, MAX_REQUEST_BYTES,
 };
-pub use faults::Faults;
+pub use faults::{ActiveFault, Fault, Faults, MAX_LATENCY_MS, code_name, parse_code};
 pub use handle::{EmulatorHandle, SeededCredentials};
+pub use journal::{
+    DEFAULT_JOURNAL_SIZE, JOURNAL_REQUEST_BYTES, JournalEntry, JournalPage, REDACTED, Transport,
+};
 pub use paging::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 pub use seed::{
     CustomerStatus, DEFAULT_IAM_TOKEN, DEFAULT_OAUTH_TOKEN, DEFAULT_RESELLER_ID,
     DEFAULT_SERVICE_ACCOUNT_ID, DEFAULT_SUBJECT_ID, NO_RIGHTS_IAM_TOKEN, NO_RIGHTS_SUBJECT_ID,
-    Seed, SeedAccessBinding, SeedBillingAccount, SeedCustomer, SeedServiceAccountBinding,
-    SeedToken, TOKEN_CREATOR_ROLE, example_person,
+    Seed, SeedAccessBinding, SeedBillableObjectBinding, SeedBillingAccount, SeedCustomer,
+    SeedServiceAccountBinding, SeedServiceAccountKey, SeedToken, TOKEN_CREATOR_ROLE,
+    example_person,
 };
 pub use state::CustomerRecord;
 pub use text::{ECHO_CHARS, MAX_DESCRIPTION_CHARS, MAX_TEXT_CHARS};

@@ -1,7 +1,7 @@
 //! Long-running operations: creation, completion, cancel, idempotency.
 
 use std::cmp::Reverse;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use prost::Message;
 use prost_types::Any;
@@ -60,6 +60,8 @@ pub(crate) struct NewOperation<'a> {
     pub mutation: Mutation,
     /// `OperationService.Get` calls to answer NOT_FOUND first (fault injection).
     pub not_found_gets: u32,
+    /// The error the operation ends with, without effect (fault injection).
+    pub fail: Option<(Code, String)>,
 }
 
 pub(crate) struct OpRecord {
@@ -73,6 +75,13 @@ pub(crate) struct OpRecord {
     /// This operation's own completion delay (see
     /// [`EmulatorBuilder::random_operation_delay`](super::EmulatorBuilder::random_operation_delay)).
     pub delay: Option<Duration>,
+}
+
+/// Why [`State::finish_now`] did nothing.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum FinishError {
+    NotFound,
+    Done,
 }
 
 /// How operations complete.
@@ -121,15 +130,17 @@ impl State {
         }
         // Delay-based completion: the queue is ordered by due time, so
         // settling costs O(log n) per completed operation, not O(n) per call.
-        // Due times are monotonic real time, not the injected clock:
-        // `operation_delay` is a real delay, so operations complete while a
-        // test's `ManualClock` stands still (timestamps do use the clock).
+        // Due times are monotonic real time, not the injected clock
+        // (`operation_delay` is a real delay, so operations complete while a
+        // test's `ManualClock` stands still), except under the emulator's
+        // own manual clock (`EmulatorBuilder::manual_clock`), where they
+        // follow it.
         let extra = if self.random_delay.is_some() {
             Duration::ZERO
         } else {
             completion.delay
         };
-        let now = Instant::now();
+        let now = self.tick();
         while let Some(Reverse((base, _, _))) = self.due.peek() {
             if *base + extra > now {
                 break;
@@ -155,6 +166,24 @@ impl State {
         for (_, id) in due {
             self.complete(&id);
         }
+    }
+
+    /// Finishes a pending operation now: with its effect, or failed with
+    /// `fail` (without effect). `Err` names why not (unknown id, already done).
+    pub fn finish_now(
+        &mut self,
+        id: &str,
+        fail: Option<(Code, String)>,
+    ) -> Result<(), FinishError> {
+        let rec = self.operations.get_mut(id).ok_or(FinishError::NotFound)?;
+        if rec.op.done {
+            return Err(FinishError::Done);
+        }
+        if fail.is_some() {
+            rec.fail = fail;
+        }
+        self.complete(id);
+        Ok(())
     }
 
     fn complete(&mut self, id: &str) {
@@ -306,10 +335,10 @@ impl State {
                     effect,
                 },
             not_found_gets,
+            fail,
         } = new;
         let now = self.now();
         let id = new_id("emuop");
-        let fail = self.fail_next.get_mut(method).and_then(|q| q.pop_front());
         let op = Operation {
             id: id.clone(),
             description,
@@ -321,7 +350,7 @@ impl State {
             result: None,
         };
         self.op_seq += 1;
-        let created = Instant::now();
+        let created = self.tick();
         let delay = self
             .random_delay
             .as_mut()

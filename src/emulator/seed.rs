@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::EmulatorError;
@@ -23,7 +24,7 @@ pub const DEFAULT_SERVICE_ACCOUNT_ID: &str = "ajeemu0sa00000000001";
 pub const DEFAULT_RESELLER_ID: &str = "dn2emu0reseller00001";
 
 /// Status of a customer of a reseller.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum CustomerStatus {
     /// Invited by e-mail, has not accepted yet.
@@ -37,7 +38,7 @@ pub enum CustomerStatus {
 }
 
 /// A billing account in the seed.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct SeedBillingAccount {
     /// Id.
@@ -71,7 +72,7 @@ impl Default for SeedBillingAccount {
 }
 
 /// A customer in the seed; its billing account is created automatically.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SeedCustomer {
     /// Customer id.
     pub id: String,
@@ -90,11 +91,12 @@ pub struct SeedCustomer {
     /// mapping read through the descriptors (field names in snake_case, as
     /// written, or camelCase; unknown fields ignored).
     #[serde(default, with = "person_json")]
+    #[schemars(schema_with = "person_json::schema")]
     pub person: CustomerPerson,
 }
 
 /// An access binding in the seed.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SeedAccessBinding {
     /// Billing account the binding is on.
     pub billing_account_id: String,
@@ -122,7 +124,7 @@ pub const TOKEN_CREATOR_ROLE: &str = "iam.serviceAccounts.tokenCreator";
 /// call `CreateForServiceAccount` for it; `admin` (or
 /// `iam.serviceAccounts.admin`) also lets the subject revoke the service
 /// account's IAM tokens.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SeedServiceAccountBinding {
     /// The service account the binding is on.
     pub service_account_id: String,
@@ -136,12 +138,40 @@ pub struct SeedServiceAccountBinding {
 }
 
 /// A token known to the emulator and the subject it stands for.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SeedToken {
     /// The token itself.
     pub token: String,
     /// Subject id.
     pub subject_id: String,
+    /// For an IAM token: when it expires (RFC 3339, e.g.
+    /// `2030-01-01T00:00:00Z`); absent, it never does. Ignored for OAuth tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+}
+
+/// A billable object (e.g. a cloud) bound to a billing account, in the seed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SeedBillableObjectBinding {
+    /// The billing account that pays for the object.
+    pub billing_account_id: String,
+    /// The object's type, e.g. `cloud`.
+    #[serde(rename = "type")]
+    pub object_type: String,
+    /// The object's id.
+    pub id: String,
+}
+
+/// A registered service-account key (its public half), in the seed: JWTs
+/// signed with the private half are accepted by `IamTokenService.Create`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SeedServiceAccountKey {
+    /// Key id (the JWT's `kid`).
+    pub id: String,
+    /// The service account it belongs to.
+    pub service_account_id: String,
+    /// The public key, PEM.
+    pub public_key: String,
 }
 
 impl std::fmt::Debug for SeedToken {
@@ -149,6 +179,7 @@ impl std::fmt::Debug for SeedToken {
         f.debug_struct("SeedToken")
             .field("token", &"<redacted>")
             .field("subject_id", &self.subject_id)
+            .field("expires_at", &self.expires_at)
             .finish()
     }
 }
@@ -167,7 +198,7 @@ impl std::fmt::Debug for SeedToken {
 /// [`Seed::default`] when missing (so a seed written before
 /// `service_account_access_bindings` existed keeps loading, with the default
 /// binding).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct Seed {
     /// Billing accounts (reseller accounts and others).
@@ -190,6 +221,12 @@ pub struct Seed {
     pub default_subject_id: String,
     /// The reseller account the handle reports.
     pub default_reseller_id: String,
+    /// Billable objects bound to billing accounts.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub billable_object_bindings: Vec<SeedBillableObjectBinding>,
+    /// Registered service-account keys (public halves).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub service_account_keys: Vec<SeedServiceAccountKey>,
 }
 
 /// A complete, valid person like those of the default seed's customers:
@@ -256,15 +293,18 @@ impl Default for Seed {
             oauth_tokens: vec![SeedToken {
                 token: DEFAULT_OAUTH_TOKEN.into(),
                 subject_id: DEFAULT_SUBJECT_ID.into(),
+                expires_at: None,
             }],
             iam_tokens: vec![
                 SeedToken {
                     token: DEFAULT_IAM_TOKEN.into(),
                     subject_id: DEFAULT_SUBJECT_ID.into(),
+                    expires_at: None,
                 },
                 SeedToken {
                     token: NO_RIGHTS_IAM_TOKEN.into(),
                     subject_id: NO_RIGHTS_SUBJECT_ID.into(),
+                    expires_at: None,
                 },
             ],
             service_accounts: vec![DEFAULT_SERVICE_ACCOUNT_ID.into()],
@@ -276,14 +316,53 @@ impl Default for Seed {
             }],
             default_subject_id: DEFAULT_SUBJECT_ID.into(),
             default_reseller_id: DEFAULT_RESELLER_ID.into(),
+            billable_object_bindings: Vec::new(),
+            service_account_keys: Vec::new(),
         }
     }
 }
 
 impl Seed {
     /// Parses a seed from JSON; missing top-level keys take their defaults.
+    /// A value that does not fit is an error naming its JSON path
+    /// (`customers[0].status: unknown variant ...`).
     pub fn from_json(json: &str) -> Result<Self, EmulatorError> {
-        serde_json::from_str(json).map_err(|e| EmulatorError::Seed(e.to_string()))
+        let mut de = serde_json::Deserializer::from_str(json);
+        let seed: Seed = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let path = e.path().to_string();
+            EmulatorError::Seed(format!("{path}: {}", e.into_inner()))
+        })?;
+        de.end()
+            .map_err(|e| EmulatorError::Seed(format!("after the seed: {e}")))?;
+        seed.check()?;
+        Ok(seed)
+    }
+
+    /// Checks what the types alone do not: timestamps parse.
+    fn check(&self) -> Result<(), EmulatorError> {
+        for (i, t) in self.iam_tokens.iter().enumerate() {
+            if let Some(at) = &t.expires_at {
+                if at.parse::<prost_types::Timestamp>().is_err() {
+                    return Err(EmulatorError::Seed(format!(
+                        "iam_tokens[{i}].expires_at: {} is not an RFC 3339 time \
+                         (e.g. 2030-01-01T00:00:00Z)",
+                        super::text::echo(at)
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The JSON Schema (draft 2020-12) of seed files, generated from these
+    /// types (`yc-billing emulator --print-seed-schema` prints it).
+    ///
+    /// ```
+    /// let schema = yc_billing::emulator::Seed::json_schema();
+    /// assert_eq!(schema["title"], "Seed");
+    /// ```
+    pub fn json_schema() -> serde_json::Value {
+        serde_json::to_value(schemars::schema_for!(Seed)).expect("a schema is JSON")
     }
 
     /// Reads a seed from a JSON file.
@@ -333,6 +412,32 @@ mod person_json {
             .use_proto_field_name(true)
             .skip_default_fields(false);
         message.serialize_with_options(s, &options)
+    }
+
+    /// An object of the message's fields (all strings), by proto name or
+    /// JSON name, read from the descriptor.
+    pub fn schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let mut properties = serde_json::Map::new();
+        for field in descriptor().fields() {
+            let kind = match field.kind() {
+                prost_reflect::Kind::String => "string",
+                prost_reflect::Kind::Bool => "boolean",
+                prost_reflect::Kind::Message(_) => "object",
+                _ => "number",
+            };
+            let doc = format!("`{}` of CustomerPerson", field.name());
+            for name in [field.name(), field.json_name()] {
+                properties.insert(
+                    name.to_string(),
+                    serde_json::json!({"type": kind, "description": doc}),
+                );
+            }
+        }
+        schemars::json_schema!({
+            "type": "object",
+            "description": "The API's CustomerPerson in proto3 JSON (snake_case or camelCase); unknown fields are ignored",
+            "properties": properties,
+        })
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<CustomerPerson, D::Error> {

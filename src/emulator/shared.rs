@@ -5,13 +5,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use super::auth;
-use super::faults::FaultRuntime;
+use super::faults::{FaultRuntime, Faults};
+use super::journal::Journal;
 use super::layer::CallCounters;
 use super::operations::Completion;
 use super::paging::PageTokens;
+use super::seed::Seed;
 use super::state::{IamTokenEntry, State};
 use super::validation::Validator;
-use crate::time::Clock;
+use crate::time::{Clock, ManualClock};
 
 pub(crate) struct Shared {
     pub state: Mutex<State>,
@@ -29,6 +31,21 @@ pub(crate) struct Shared {
     pub jwt_audiences: Vec<String>,
     pub default_subject: String,
     pub reseller_id: String,
+    pub journal: Journal,
+    /// What `reset` goes back to.
+    pub reset_to: ResetTo,
+    /// The emulator's own manual clock (`--manual-clock`), which the admin
+    /// API may move; operations are then due by it.
+    pub manual_clock: Option<ManualClock>,
+    /// Where the state is written after each change (`--state-file`).
+    pub state_file: Option<super::admin::StateFile>,
+}
+
+/// The starting point `reset` restores.
+pub(crate) struct ResetTo {
+    pub seed: Seed,
+    pub faults: Faults,
+    pub random_delay: Option<(Duration, u64)>,
 }
 
 impl Shared {
@@ -39,12 +56,19 @@ impl Shared {
         st
     }
 
-    pub fn not_found_gets(&self) -> u32 {
-        self.faults
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .faults
-            .operation_not_found_gets
+    /// The fault rules and their running state.
+    pub fn faults(&self) -> MutexGuard<'_, FaultRuntime> {
+        self.faults.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// NOT_FOUND Gets a new operation of `method` starts with.
+    pub fn not_found_gets(&self, method: &str) -> u32 {
+        self.faults().not_found_gets(method)
+    }
+
+    /// The failure a new operation of `method` ends with, if a fault says so.
+    pub fn take_operation_failure(&self, method: &str) -> Option<(tonic::Code, String)> {
+        self.faults().take_operation_failure(method)
     }
 
     pub fn issue_iam_token(&self, subject_id: &str, ttl: Duration) -> (String, SystemTime) {

@@ -9,11 +9,14 @@ use std::time::SystemTime;
 use tonic::Status;
 
 use super::operations::OpRecord;
-use super::seed::{CustomerStatus, Seed};
+use super::seed::{
+    CustomerStatus, Seed, SeedAccessBinding, SeedBillableObjectBinding, SeedBillingAccount,
+    SeedCustomer, SeedServiceAccountBinding, SeedServiceAccountKey, SeedToken,
+};
 use crate::emulator::text::echo;
 use crate::proto::yandex::cloud::access::{AccessBinding, Subject};
 use crate::proto::yandex::cloud::billing::v1::{
-    BillableObjectBinding, BillingAccount, Customer, CustomerPerson,
+    BillableObject, BillableObjectBinding, BillingAccount, Customer, CustomerPerson,
 };
 use crate::time::Clock;
 
@@ -162,9 +165,13 @@ pub(crate) struct State {
     pub op_seq: u64,
     /// (subject, method, idempotency key) -> (request bytes, operation id)
     pub idempotency: HashMap<(String, String, String), (Vec<u8>, String)>,
-    pub fail_next: HashMap<String, std::collections::VecDeque<(tonic::Code, String)>>,
-    /// Pending operations by `(due time without the fixed delay, seq, id)`, soonest first.
-    pub due: std::collections::BinaryHeap<std::cmp::Reverse<(std::time::Instant, u64, String)>>,
+    /// Pending operations by `(due time without the fixed delay, seq, id)`,
+    /// soonest first; times are [`State::tick`]s.
+    pub due: std::collections::BinaryHeap<std::cmp::Reverse<(std::time::Duration, u64, String)>>,
+    /// Whether due times follow the clock (the emulator's manual clock)
+    /// rather than monotonic real time since `started`.
+    pub due_on_clock: bool,
+    started: std::time::Instant,
     /// Per-operation random completion delays: the largest delay and the seeded source.
     pub random_delay: Option<(std::time::Duration, rand::rngs::StdRng)>,
 }
@@ -190,8 +197,9 @@ impl State {
             operations: HashMap::new(),
             op_seq: 0,
             idempotency: HashMap::new(),
-            fail_next: HashMap::new(),
             due: BinaryHeap::new(),
+            due_on_clock: false,
+            started: std::time::Instant::now(),
             random_delay: None,
         }
     }
@@ -199,6 +207,18 @@ impl State {
     /// The current time on the emulator's clock.
     pub fn now(&self) -> SystemTime {
         self.clock.now()
+    }
+
+    /// The time operations are due by: monotonic real time since the state
+    /// was made, or the clock's time since the epoch when due times follow it.
+    pub fn tick(&self) -> std::time::Duration {
+        if self.due_on_clock {
+            self.now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or_default()
+        } else {
+            self.started.elapsed()
+        }
     }
 
     /// The seeded state; every record is created at the clock's now.
@@ -265,12 +285,35 @@ impl State {
                 .insert(t.token.clone(), t.subject_id.clone());
         }
         for t in &seed.iam_tokens {
+            let expires_at = t
+                .expires_at
+                .as_deref()
+                .and_then(|at| at.parse::<prost_types::Timestamp>().ok())
+                .and_then(|ts| SystemTime::try_from(ts).ok());
             st.iam_tokens.insert(
                 t.token.clone(),
                 IamTokenEntry {
                     subject_id: t.subject_id.clone(),
-                    expires_at: None,
+                    expires_at,
                 },
+            );
+        }
+        for b in &seed.billable_object_bindings {
+            st.bind_billable(
+                &b.billing_account_id,
+                BillableObjectBinding {
+                    effective_time: Some(now.into()),
+                    billable_object: Some(BillableObject {
+                        id: b.id.clone(),
+                        r#type: b.object_type.clone(),
+                    }),
+                },
+            );
+        }
+        for k in &seed.service_account_keys {
+            st.sa_keys.insert(
+                k.id.clone(),
+                (k.service_account_id.clone(), k.public_key.clone()),
             );
         }
         st.service_accounts = seed.service_accounts.iter().cloned().collect();
@@ -283,6 +326,115 @@ impl State {
             );
         }
         st
+    }
+
+    /// The state as a seed (what `GET /state` answers and the state file
+    /// holds): every account, customer, binding, token and key, in the
+    /// order the state keeps them; `defaults` gives the default subject and
+    /// reseller. Operations, idempotency keys and page tokens are not part of it.
+    pub fn to_seed(&self, defaults: (&str, &str)) -> Seed {
+        let stamp = |t: SystemTime| prost_types::Timestamp::from(t).to_string();
+        let mut seed = Seed {
+            billing_accounts: Vec::new(),
+            customers: Vec::new(),
+            access_bindings: Vec::new(),
+            oauth_tokens: Vec::new(),
+            iam_tokens: Vec::new(),
+            service_accounts: Vec::new(),
+            service_account_access_bindings: Vec::new(),
+            default_subject_id: defaults.0.to_string(),
+            default_reseller_id: defaults.1.to_string(),
+            billable_object_bindings: Vec::new(),
+            service_account_keys: Vec::new(),
+        };
+        for a in &self.accounts {
+            seed.billing_accounts.push(SeedBillingAccount {
+                id: a.proto.id.clone(),
+                name: a.proto.name.clone(),
+                country_code: a.proto.country_code.clone(),
+                currency: a.proto.currency.clone(),
+                active: a.proto.active,
+                balance: a.proto.balance.clone(),
+                reseller_id: a.reseller_id.clone(),
+            });
+            for b in &a.access {
+                let subject = b.subject.clone().unwrap_or_default();
+                seed.access_bindings.push(SeedAccessBinding {
+                    billing_account_id: a.proto.id.clone(),
+                    role_id: b.role_id.clone(),
+                    subject_id: subject.id,
+                    subject_type: subject.r#type,
+                });
+            }
+            for b in &a.billable {
+                let object = b.billable_object.clone().unwrap_or_default();
+                seed.billable_object_bindings
+                    .push(SeedBillableObjectBinding {
+                        billing_account_id: a.proto.id.clone(),
+                        object_type: object.r#type,
+                        id: object.id,
+                    });
+            }
+        }
+        for c in &self.customers {
+            seed.customers.push(SeedCustomer {
+                id: c.id.clone(),
+                reseller_id: c.reseller_id.clone(),
+                billing_account_id: c.billing_account_id.clone(),
+                name: c.name.clone(),
+                status: c.status,
+                invitation_email: c.invitation_email.clone(),
+                person: c.person.clone(),
+            });
+        }
+        let mut oauth: Vec<_> = self.oauth_tokens.iter().collect();
+        oauth.sort();
+        seed.oauth_tokens = oauth
+            .into_iter()
+            .map(|(token, subject)| SeedToken {
+                token: token.clone(),
+                subject_id: subject.clone(),
+                expires_at: None,
+            })
+            .collect();
+        let mut iam: Vec<_> = self.iam_tokens.iter().collect();
+        iam.sort_by(|a, b| a.0.cmp(b.0));
+        seed.iam_tokens = iam
+            .into_iter()
+            .map(|(token, e)| SeedToken {
+                token: token.clone(),
+                subject_id: e.subject_id.clone(),
+                expires_at: e.expires_at.map(stamp),
+            })
+            .collect();
+        let mut sas: Vec<_> = self.service_accounts.iter().cloned().collect();
+        sas.sort();
+        seed.service_accounts = sas;
+        let mut sa_access: Vec<_> = self.sa_access.iter().collect();
+        sa_access.sort_by(|a, b| a.0.cmp(b.0));
+        for (sa, bindings) in sa_access {
+            for b in bindings {
+                let subject = b.subject.clone().unwrap_or_default();
+                seed.service_account_access_bindings
+                    .push(SeedServiceAccountBinding {
+                        service_account_id: sa.clone(),
+                        role_id: b.role_id.clone(),
+                        subject_id: subject.id,
+                        subject_type: subject.r#type,
+                    });
+            }
+        }
+        let mut keys: Vec<_> = self.sa_keys.iter().collect();
+        keys.sort_by(|a, b| a.0.cmp(b.0));
+        seed.service_account_keys = keys
+            .into_iter()
+            .map(|(id, (sa, pem))| SeedServiceAccountKey {
+                id: id.clone(),
+                service_account_id: sa.clone(),
+                public_key: pem.clone(),
+            })
+            .collect();
+        seed
     }
 
     /// Adds a role on a service account (once).

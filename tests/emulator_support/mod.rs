@@ -161,3 +161,42 @@ pub fn sign_jwt(
     let enc = jsonwebtoken::EncodingKey::from_rsa_pem(key.private_key_pem().as_bytes()).unwrap();
     jsonwebtoken::encode(&header, &claims, &enc).unwrap()
 }
+
+/// One call of the emulator's admin HTTP API over loopback: the status and
+/// the JSON body (`Null` when empty).
+pub async fn admin(
+    emu: &EmulatorHandle,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> (u16, serde_json::Value) {
+    use http_body_util::BodyExt;
+    let addr = emu.admin_addr().expect("the admin API runs");
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Full<bytes_of::Bytes>>();
+    let req = http::Request::builder()
+        .method(method)
+        .uri(format!("http://{addr}{path}"))
+        .header("content-type", "application/json")
+        .body(http_body_util::Full::new(bytes_of::Bytes::from(
+            body.unwrap_or("").to_string(),
+        )))
+        .expect("request builds");
+    let resp = tokio::time::timeout(std::time::Duration::from_secs(10), client.request(req))
+        .await
+        .expect("admin answers within 10 s")
+        .expect("admin request succeeds");
+    let status = resp.status().as_u16();
+    let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+    let value = if bytes.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_slice(&bytes).expect("admin answers JSON")
+    };
+    (status, value)
+}
+
+/// The `Bytes` type the HTTP crates share.
+mod bytes_of {
+    pub use tonic::codegen::Bytes;
+}

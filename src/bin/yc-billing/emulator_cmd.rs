@@ -81,6 +81,58 @@ pub struct EmulatorArgs {
     /// Generate a key for the seed's first service account and write it here.
     #[arg(long)]
     write_sa_key: Option<PathBuf>,
+    /// Listen address of the admin HTTP API (reset, state, faults, request
+    /// journal, operations, clock; JSON). `off` turns it off.
+    #[arg(long, default_value = "127.0.0.1:0", value_parser = parse_admin_listen)]
+    admin_listen: AdminListen,
+    /// Calls kept in the request journal (`GET /requests`); 0 turns it off.
+    #[arg(long, default_value_t = yc_billing::emulator::DEFAULT_JOURNAL_SIZE)]
+    journal_size: usize,
+    /// Run on a manual clock that only `POST /clock:advance` moves (token
+    /// expiry, timestamps, operation completion).
+    #[arg(long)]
+    manual_clock: bool,
+    /// Keep the state in this JSON file: loaded at start, written
+    /// atomically after each change.
+    #[arg(long, value_name = "FILE")]
+    state_file: Option<PathBuf>,
+    /// Print the JSON Schema of seed files and exit.
+    #[arg(long)]
+    print_seed_schema: bool,
+    /// Print only the shell lines to export (`eval "$(yc-billing emulator
+    /// --print-env)"` in a harness that keeps the emulator running).
+    #[arg(long)]
+    print_env: bool,
+}
+
+/// `--admin-listen`: an address or `off`.
+#[derive(Debug, Clone, Copy)]
+pub struct AdminListen(Option<SocketAddr>);
+
+fn parse_admin_listen(s: &str) -> Result<AdminListen, String> {
+    if s == "off" {
+        return Ok(AdminListen(None));
+    }
+    s.parse()
+        .map(|a| AdminListen(Some(a)))
+        .map_err(|e| format!("{s:?}: {e} (an address like 127.0.0.1:0, or off)"))
+}
+
+/// The shell lines a harness evaluates to reach the emulator.
+fn env_lines(endpoint: &str, address: &str, iam_token: &str, admin: Option<SocketAddr>) -> String {
+    let quote = |v: &str| format!("'{}'", v.replace('\'', "'\\''"));
+    let mut lines = vec![
+        format!("export YC_BILLING_ENDPOINT={}", quote(address)),
+        format!("export YC_BILLING_EMULATOR_URL={}", quote(endpoint)),
+        format!("export YC_IAM_TOKEN={}", quote(iam_token)),
+    ];
+    if let Some(a) = admin {
+        lines.push(format!(
+            "export YC_BILLING_EMULATOR_ADMIN={}",
+            quote(&format!("http://{a}"))
+        ));
+    }
+    lines.join("\n")
 }
 
 fn parse_fail_first(spec: &str) -> anyhow::Result<(String, u64, tonic::Code)> {
@@ -115,6 +167,10 @@ fn parse_fail_next_operation(spec: &str) -> anyhow::Result<(String, tonic::Code,
 
 /// Runs the emulator until SIGINT or SIGTERM.
 pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
+    if args.print_seed_schema {
+        println!("{:#}", Seed::json_schema());
+        return Ok(());
+    }
     let seed = match &args.seed {
         Some(path) => Seed::from_json_file(path)?,
         None => Seed::default(),
@@ -141,7 +197,17 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
         .metadata_listen(args.metadata_listen)
         .rest_listen((!args.no_rest).then_some(args.rest_listen))
         .handshake_timeout(Duration::from_millis(args.handshake_timeout_ms))
-        .strict_person_fields(args.strict_person_fields);
+        .strict_person_fields(args.strict_person_fields)
+        .journal_size(args.journal_size);
+    if let Some(addr) = args.admin_listen.0 {
+        builder = builder.admin_listen(addr);
+    }
+    if args.manual_clock {
+        builder = builder.manual_clock(yc_billing::time::ManualClock::default());
+    }
+    if let Some(path) = &args.state_file {
+        builder = builder.state_file(path);
+    }
     if let Some(n) = args.complete_after_gets {
         builder = builder.complete_after_gets(n);
     }
@@ -174,16 +240,38 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
         write_private(path, key.to_json().as_bytes())
             .with_context(|| format!("--write-sa-key {}", path.display()))?;
     }
-    let ready = serde_json::json!({
-        "event": "ready",
-        "address": emu.addr().to_string(),
-        "endpoint": emu.endpoint(),
-        "metadata_address": emu.metadata_addr().map(|a| a.to_string()),
-        "rest_address": emu.rest_addr().map(|a| a.to_string()),
-        "rest_endpoint": emu.rest_endpoint(),
-        "tls": tls,
-    });
-    println!("{ready}");
+    let address = emu.endpoint();
+    let address = address
+        .split_once("://")
+        .map_or(address.as_str(), |(_, rest)| rest);
+    let env = env_lines(
+        &emu.endpoint(),
+        address,
+        &emu.credentials().iam_token,
+        emu.admin_addr(),
+    );
+    if args.print_env {
+        println!("{env}");
+    } else {
+        let ready = serde_json::json!({
+            "event": "ready",
+            "address": emu.addr().to_string(),
+            "endpoint": emu.endpoint(),
+            "metadata_address": emu.metadata_addr().map(|a| a.to_string()),
+            "admin_address": emu.admin_addr().map(|a| a.to_string()),
+            "admin_url": emu.admin_addr().map(|a| format!("http://{a}")),
+            "rest_address": emu.rest_addr().map(|a| a.to_string()),
+            "rest_endpoint": emu.rest_endpoint(),
+            "tls": tls,
+            "manual_clock": args.manual_clock,
+            "env": env,
+        });
+        println!("{ready}");
+    }
+    {
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+    }
     signals.wait().await;
     tracing::info!("shutting down");
     emu.shutdown().await;
@@ -252,19 +340,4 @@ impl Signals {
     }
 }
 
-/// Parses a gRPC code from its name (`UNAVAILABLE`, `Unavailable`,
-/// `unavailable`) or number (`14`).
-fn parse_code(s: &str) -> Option<tonic::Code> {
-    if let Ok(n) = s.parse::<i32>() {
-        let code = tonic::Code::from_i32(n);
-        return (code as i32 == n).then_some(code);
-    }
-    let norm: String = s
-        .chars()
-        .filter(|c| *c != '_')
-        .collect::<String>()
-        .to_ascii_lowercase();
-    (0..=16)
-        .map(tonic::Code::from_i32)
-        .find(|c| format!("{c:?}").to_ascii_lowercase() == norm)
-}
+use yc_billing::emulator::parse_code;

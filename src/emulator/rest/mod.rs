@@ -31,7 +31,9 @@ use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use super::Shared;
+use super::Transport;
 use super::builder::{EmulatorError, MAX_CONCURRENT_STREAMS, MAX_REQUEST_BYTES};
+use super::conn::ConnInfo;
 use super::layer::EmuService;
 use super::text::echo;
 use crate::transport::{
@@ -39,11 +41,6 @@ use crate::transport::{
     X_REQUEST_ID, X_SERVER_TRACE_ID,
 };
 use routes::Route;
-
-/// How a call reached the services: put in the request extensions of every
-/// call the gateway forwards (the gRPC port's calls carry none).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct ViaRest;
 
 /// Request headers forwarded to the services as gRPC metadata (HTTP header
 /// names are case-insensitive: `Authorization`, `Idempotency-Key`, …).
@@ -90,7 +87,7 @@ impl Gateway {
     }
 
     /// Answers one HTTP request.
-    pub async fn handle<B>(&self, req: Request<B>) -> RestResponse
+    pub async fn handle<B>(&self, req: Request<B>, peer: Option<SocketAddr>) -> RestResponse
     where
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -150,7 +147,7 @@ impl Gateway {
             Ok(m) => m,
             Err(e) => return error_response(&transcode::bad_request_status(&e)),
         };
-        self.call(route, &parts.headers, &message).await
+        self.call(route, &parts.headers, &message, peer).await
     }
 
     /// Sends the message to the in-process gRPC service and writes its answer.
@@ -159,6 +156,7 @@ impl Gateway {
         route: &Route,
         headers: &HeaderMap,
         message: &prost_reflect::DynamicMessage,
+        peer: Option<SocketAddr>,
     ) -> RestResponse {
         let mut grpc = Request::new(tonic::body::Body::new(Full::new(transcode::frame(message))));
         *grpc.method_mut() = Method::POST;
@@ -177,7 +175,11 @@ impl Gateway {
                 h.insert(X_CLIENT_REQUEST_ID, v.clone());
             }
         }
-        grpc.extensions_mut().insert(ViaRest);
+        // The journal says which transport; the peer is the REST client's.
+        grpc.extensions_mut().insert(Transport::Rest);
+        if let Some(peer) = peer {
+            grpc.extensions_mut().insert(ConnInfo::of_peer(peer));
+        }
 
         let Ok(answer) = self.service.clone().oneshot(grpc).await;
         let (parts, body) = answer.into_parts();
@@ -268,11 +270,11 @@ pub(crate) async fn serve(
         let (gateway, tls, stop) = (gateway.clone(), tls.clone(), stop.clone());
         tokio::spawn(async move {
             match tls {
-                None => connection(stream, gateway, handshake_timeout, stop).await,
+                None => connection(stream, peer, gateway, handshake_timeout, stop).await,
                 Some(acceptor) => {
                     match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
                         Ok(Ok(stream)) => {
-                            connection(stream, gateway, handshake_timeout, stop).await;
+                            connection(stream, peer, gateway, handshake_timeout, stop).await;
                         }
                         Ok(Err(e)) => {
                             tracing::debug!(%peer, error = %e, "REST TLS handshake failed")
@@ -288,6 +290,7 @@ pub(crate) async fn serve(
 /// One HTTP/1.1 or HTTP/2 connection (hyper-util's auto detection).
 async fn connection<I>(
     io: I,
+    peer: SocketAddr,
     gateway: Arc<Gateway>,
     handshake_timeout: Duration,
     stop: watch::Receiver<bool>,
@@ -296,7 +299,7 @@ async fn connection<I>(
 {
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         let gateway = gateway.clone();
-        async move { Ok::<_, Infallible>(gateway.handle(req).await) }
+        async move { Ok::<_, Infallible>(gateway.handle(req, Some(peer)).await) }
     });
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     builder

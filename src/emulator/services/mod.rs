@@ -116,12 +116,22 @@ impl Svc {
             .validator
             .operation_types(method)
             .ok_or_else(|| Status::internal(format!("{method} declares no operation types")))?;
-        let not_found_gets = self.0.not_found_gets();
+        let not_found_gets = self.0.not_found_gets(method);
+        let slot = req
+            .extensions()
+            .get::<CallCtx>()
+            .and_then(|c| c.operation.clone());
         let mut st = self.0.lock();
         let m = check(&mut st, &subject)?;
         if let Some(op) = st.idempotent_replay(&subject, key.as_deref(), method, &bytes)? {
+            if let Some(slot) = slot {
+                let _ = slot.set(op.id.clone());
+            }
             return Ok(Response::new(op));
         }
+        // The state lock is held: the fault rule is taken only for an
+        // operation that is really created (lock order: state, then faults).
+        let fail = self.0.take_operation_failure(method);
         let op = st.start_operation(NewOperation {
             method,
             types,
@@ -132,7 +142,11 @@ impl Svc {
                 ..m
             },
             not_found_gets,
+            fail,
         });
+        if let Some(slot) = slot {
+            let _ = slot.set(op.id.clone());
+        }
         Ok(Response::new(op))
     }
 }
