@@ -75,17 +75,14 @@ pub(crate) fn request(
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
             let (key, value) = (decode_query(key), decode_query(value));
             let path: Vec<String> = key.split('.').map(str::to_owned).collect();
-            if bound.iter().any(|b| path.starts_with(b)) {
+            let proto_path = proto_names(&input, &path);
+            if bound.iter().any(|b| proto_path.starts_with(b)) {
                 return Err(bad(
                     key.as_str(),
                     "is bound by the path and cannot be set by a query parameter",
                 ));
             }
-            if route.body != "*"
-                && !route.body.is_empty()
-                && field_by_name(&input, &path[0]).map(|f| f.name().to_owned())
-                    == Some(route.body.clone())
-            {
+            if !route.body.is_empty() && proto_path.first() == Some(&route.body) {
                 return Err(bad(
                     key.as_str(),
                     "is the request body and cannot be set by a query parameter",
@@ -140,6 +137,26 @@ fn parse_body(
             format!("the request body is not a valid {}: {e}", input.full_name()),
         )
     })
+}
+
+/// The proto names of a field path given by proto or JSON names (as far
+/// as the fields resolve).
+fn proto_names(input: &MessageDescriptor, path: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut message = Some(input.clone());
+    for name in path {
+        let Some(field) = message.as_ref().and_then(|m| field_by_name(m, name)) else {
+            out.push(name.clone());
+            message = None;
+            continue;
+        };
+        out.push(field.name().to_owned());
+        message = match field.kind() {
+            Kind::Message(m) => Some(m),
+            _ => None,
+        };
+    }
+    out
 }
 
 /// A field by its proto name or its lowerCamelCase JSON name.
@@ -403,4 +420,148 @@ pub(crate) fn frame(message: &DynamicMessage) -> Bytes {
         .encode(&mut out)
         .expect("a Vec grows to hold any message");
     Bytes::from(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::emulator::rest::routes::Template;
+
+    /// A GET route with `template` onto the RPC `service`/`method`.
+    fn route(service: &str, method: &str, template: &str) -> Route {
+        let rpc = crate::proto::METHODS
+            .iter()
+            .find(|m| m.service == service && m.method == method)
+            .unwrap();
+        let descriptor = crate::json::descriptor_pool()
+            .get_service_by_name(service)
+            .and_then(|s| s.methods().find(|m| m.name() == method))
+            .unwrap();
+        Route {
+            method: http::Method::GET,
+            template: Template::parse(template).unwrap(),
+            body: String::new(),
+            response_body: String::new(),
+            rpc,
+            descriptor,
+        }
+    }
+
+    fn usage_route() -> Route {
+        route(
+            "yandex.cloud.billing.usage_records.v1.ConsumptionCoreService",
+            "GetBillingAccountUsageReport",
+            "/v1/usage/{billing_account_id}",
+        )
+    }
+
+    fn json_of(r: &Route, query: &str) -> Result<serde_json::Value, BadRequest> {
+        let bound = r.template.matches("/v1/usage/ba%2F1").unwrap();
+        let m = request(r, bound, Some(query), b"")?;
+        Ok(crate::json::dynamic_to_value(&m).unwrap())
+    }
+
+    #[test]
+    fn query_parameters_fill_repeated_typed_and_well_known_fields() {
+        let v = json_of(
+            &usage_route(),
+            "cloudIds=c1&cloud_ids=c2&folderIds=f+1&startDate=2024-01-02T03:04:05Z\
+             &aggregationPeriod=WEEK&labelsOrFilterLogic=true",
+        )
+        .unwrap();
+        assert_eq!(v["billingAccountId"], "ba/1");
+        assert_eq!(v["cloudIds"], json!(["c1", "c2"]));
+        assert_eq!(v["folderIds"], json!(["f 1"]));
+        assert_eq!(v["startDate"], "2024-01-02T03:04:05Z");
+        assert_eq!(v["aggregationPeriod"], "WEEK");
+        assert_eq!(v["labelsOrFilterLogic"], true);
+    }
+
+    #[test]
+    fn nested_fields_by_either_name() {
+        let r = route(
+            "yandex.cloud.billing.v1.BillingAccountService",
+            "BindBillableObject",
+            "/v1/usage/{billing_account_id}",
+        );
+        let v = json_of(&r, "billableObject.id=b1&billable_object.type=cloud").unwrap();
+        assert_eq!(v["billableObject"], json!({"id": "b1", "type": "cloud"}));
+        let e = json_of(&r, "billableObject.nope=1").unwrap_err();
+        assert_eq!(e.field, "billableObject.nope");
+        let e = json_of(&r, "billingAccountId.x=1").unwrap_err();
+        assert!(e.description.contains("bound by the path"), "{e}");
+    }
+
+    /// `body: "billable_object"`: the body is that field; the rest comes
+    /// from the path and the query, and the body field is not in the query.
+    #[test]
+    fn a_field_body_is_that_field() {
+        let mut r = route(
+            "yandex.cloud.billing.v1.BillingAccountService",
+            "BindBillableObject",
+            "/v1/usage/{billing_account_id}",
+        );
+        r.body = "billable_object".into();
+        let bound = r.template.matches("/v1/usage/ba1").unwrap();
+        let m = request(&r, bound, None, br#"{"id": "b1", "type": "cloud"}"#).unwrap();
+        let v = crate::json::dynamic_to_value(&m).unwrap();
+        assert_eq!(
+            v,
+            json!({"billingAccountId": "ba1", "billableObject": {"id": "b1", "type": "cloud"}})
+        );
+        let bound = r.template.matches("/v1/usage/ba1").unwrap();
+        let e = request(&r, bound, Some("billableObject.id=x"), b"{}").unwrap_err();
+        assert!(e.description.contains("is the request body"), "{e}");
+        let bound = r.template.matches("/v1/usage/ba1").unwrap();
+        let e = request(&r, bound, None, br#"{"nope": 1}"#).unwrap_err();
+        assert!(e.description.contains("nope"), "{e}");
+    }
+
+    #[test]
+    fn bad_query_values_name_the_field_and_the_rule() {
+        let r = usage_route();
+        for (query, field, rule) in [
+            (
+                "labelsOrFilterLogic=yes",
+                "labelsOrFilterLogic",
+                "is not a bool",
+            ),
+            (
+                "aggregationPeriod=HOURLY",
+                "aggregationPeriod",
+                "is not a value of",
+            ),
+            (
+                "startDate=yesterday",
+                "startDate",
+                "is not a valid google.protobuf.Timestamp",
+            ),
+            ("labels=x", "labels", "a map field"),
+            ("nope=1", "nope", "unknown field"),
+            (
+                "labelsOrFilterLogic=true&labelsOrFilterLogic=false",
+                "labelsOrFilterLogic",
+                "more than once",
+            ),
+            (
+                "billing_account_id=x",
+                "billing_account_id",
+                "bound by the path",
+            ),
+        ] {
+            let e = json_of(&r, query).unwrap_err();
+            assert_eq!(e.field, field, "{query}");
+            assert!(e.description.contains(rule), "{query}: {e}");
+        }
+    }
+
+    #[test]
+    fn http_statuses_follow_the_google_mapping() {
+        assert_eq!(http_status(Code::InvalidArgument), StatusCode::BAD_REQUEST);
+        assert_eq!(http_status(Code::Cancelled).as_u16(), 499);
+        assert_eq!(
+            http_status(Code::Unavailable),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+    }
 }
