@@ -75,6 +75,7 @@ pub use journal::{
     DEFAULT_JOURNAL_SIZE, JOURNAL_REQUEST_BYTES, JournalEntry, JournalPage, REDACTED, Transport,
 };
 pub use paging::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+pub use rest::rest_binding;
 pub use seed::{
     CustomerStatus, DEFAULT_IAM_TOKEN, DEFAULT_OAUTH_TOKEN, DEFAULT_RESELLER_ID,
     DEFAULT_SERVICE_ACCOUNT_ID, DEFAULT_SUBJECT_ID, NO_RIGHTS_IAM_TOKEN, NO_RIGHTS_SUBJECT_ID,

@@ -13,6 +13,8 @@
 mod routes;
 mod transcode;
 
+pub use routes::rest_binding;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -250,6 +250,31 @@ pub(crate) fn table(served: &[String]) -> Vec<Route> {
     routes
 }
 
+/// The HTTP method and path template of an RPC's (first) `google.api.http`
+/// binding, read from the descriptors; `None` for an RPC without a rule.
+///
+/// ```
+/// use yc_billing::emulator::rest_binding;
+/// let invite = yc_billing::proto::paths::billing::v1::customer_service::INVITE;
+/// let (method, path) = rest_binding(invite).unwrap();
+/// assert_eq!((method.as_str(), path.as_str()), ("POST", "/billing/v1/customers:invite"));
+/// ```
+pub fn rest_binding(rpc_path: &str) -> Option<(Method, String)> {
+    let rpc = crate::proto::method(rpc_path)?;
+    let pool = crate::json::descriptor_pool();
+    let ext = pool.get_extension_by_name("google.api.http")?;
+    let descriptor = pool
+        .get_service_by_name(rpc.service)?
+        .methods()
+        .find(|m| m.name() == rpc.method)?;
+    let options = descriptor.options();
+    if !options.has_extension(&ext) {
+        return None;
+    }
+    let rule = options.get_extension(&ext);
+    binding(rule.as_message()?)
+}
+
 fn text(rule: &DynamicMessage, field: &str) -> String {
     rule.get_field_by_name(field)
         .and_then(|v| v.as_str().map(str::to_owned))
