@@ -21,6 +21,11 @@
 //! # Ok(()) }
 //! ```
 //!
+//! The same services answer REST too (HTTP/1.1 and HTTP/2, JSON), at the
+//! paths of the protos' `google.api.http` rules, from the same state and
+//! through the same checks: see [`EmulatorBuilder::rest_listen`],
+//! [`EmulatorHandle::rest_endpoint`] and [`rest_binding`].
+//!
 //! Behaviour in short: mutating calls return a pending
 //! `Operation` that completes after [`EmulatorBuilder::operation_delay`] (or on
 //! the N-th `OperationService.Get`); requests are validated with the rules in
