@@ -147,6 +147,21 @@ while IFS= read -r line; do
 done < <(grep '^emulator_scale customers=25000 ' <<<"$SCALE")
 SCALE_NOTE=$'\n'"Output of \`cargo bench --features $FEATURES --bench emulator_scale\`:"$'\n\n```text\n'"$SCALE"$'\n```\n'
 
+# (g) admin API: reset of the default seed, journal on vs off, start to ready.
+ADMIN=$(bench emulator_admin)
+a=$(grep '^emulator_admin reset_ms' <<<"$ADMIN")
+row "(g) admin API: \`POST /reset\` of the default seed (HTTP, loopback)" "$(kv "$a" resets) resets" \
+    "p50 **$(kv "$a" reset_ms_p50) ms**, p95 $(kv "$a" reset_ms_p95) ms" "target ≤ 1 ms"
+while IFS= read -r line; do
+    [ -n "$line" ] || continue
+    row "(g) journal on / off (BillingAccountService.Get)" "$(kv "$line" inflight) in flight" \
+        "off $(num "$(kv "$line" off)") calls/s; on $(num "$(kv "$line" on)") calls/s" \
+        "**$(kv "$line" ratio)** [$(kv "$line" ratio_q1)–$(kv "$line" ratio_q3)]; cost $(kv "$line" cost_pct) % (target ≤ 5 %)"
+done < <(grep '^emulator_admin journal ' <<<"$ADMIN")
+a=$(grep '^emulator_admin start_to_ready' <<<"$ADMIN")
+row "(g) start to ready, in process (gRPC + admin servers bound)" "$(kv "$a" starts) starts" \
+    "p50 **$(kv "$a" start_to_ready_ms_p50) ms**, p95 $(kv "$a" start_to_ready_ms_p95) ms" "target ≤ 20 ms"
+
 say "writing $OUT"
 TABLE=$(
     cat <<EOF

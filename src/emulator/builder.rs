@@ -52,6 +52,10 @@ pub enum EmulatorError {
     /// Bad seed.
     #[error("seed: {0}")]
     Seed(String),
+    /// The admin API would listen beyond loopback: it has no authentication
+    /// and shows and changes everyone's data, so it only binds loopback.
+    #[error("the admin API listens on loopback only (it has no authentication), not {0}")]
+    AdminNotLoopback(SocketAddr),
     /// The state file cannot be read or is not an emulator state.
     #[error("state file {}: {reason}", path.display())]
     StateFile {
@@ -295,7 +299,9 @@ impl EmulatorBuilder {
     /// Serves the admin HTTP API (JSON: reset, state, faults, the request
     /// journal, operations, the clock; see the README) on this address,
     /// e.g. `127.0.0.1:0` (default: no admin server; the handle's methods
-    /// do the same from Rust).
+    /// do the same from Rust). Loopback only: the API has no
+    /// authentication, so another address is
+    /// [`EmulatorError::AdminNotLoopback`] at start.
     pub fn admin_listen(mut self, addr: SocketAddr) -> Self {
         self.admin_listen = Some(addr);
         self
@@ -341,6 +347,9 @@ impl EmulatorBuilder {
 
     /// Binds, starts serving and returns the handle.
     pub async fn start(self) -> Result<EmulatorHandle, EmulatorError> {
+        if let Some(admin) = self.admin_listen.filter(|a| !a.ip().is_loopback()) {
+            return Err(EmulatorError::AdminNotLoopback(admin));
+        }
         let listener = tokio::net::TcpListener::bind(self.listen)
             .await
             .map_err(|source| EmulatorError::Bind {
@@ -417,7 +426,7 @@ impl EmulatorBuilder {
             reseller_id: seed.default_reseller_id.clone(),
             journal: Journal::new(self.journal_size),
             reset_to: ResetTo {
-                seed: self.seed.clone(),
+                seed: Mutex::new(self.seed.clone()),
                 faults: self.faults.clone(),
                 random_delay: self.random_operation_delay,
             },

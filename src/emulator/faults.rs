@@ -93,6 +93,18 @@ fn default_operation_failure() -> String {
 }
 
 impl Fault {
+    /// The kind's name, as in JSON (`fail_first`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Fault::FailFirst { .. } => "fail_first",
+            Fault::Latency { .. } => "latency",
+            Fault::LostResponseRate { .. } => "lost_response_rate",
+            Fault::UnavailableRate { .. } => "unavailable_rate",
+            Fault::FailNextOperation { .. } => "fail_next_operation",
+            Fault::OperationNotFoundGets { .. } => "operation_not_found_gets",
+        }
+    }
+
     /// The method the fault is scoped to, if any.
     pub fn method(&self) -> Option<&str> {
         match self {
@@ -193,7 +205,7 @@ pub struct Faults {
 
 impl Faults {
     /// Adds any fault.
-    pub fn add(mut self, fault: Fault) -> Self {
+    pub fn with(mut self, fault: Fault) -> Self {
         self.rules.push(fault.normalised());
         self
     }
@@ -212,7 +224,7 @@ impl Faults {
 
     /// Fails the first `count` calls of `method` with `code` (before any effect).
     pub fn fail_first(self, method: &str, count: u64, code: tonic::Code) -> Self {
-        self.add(Fault::FailFirst {
+        self.with(Fault::FailFirst {
             method: method.to_string(),
             count,
             code,

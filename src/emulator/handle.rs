@@ -13,7 +13,7 @@ use super::admin::{AdminError, ClockReading};
 use super::auth::ServiceAccountKeyFile;
 use super::faults::{ActiveFault, Fault, FaultRuntime, Faults};
 use super::journal::JournalPage;
-use super::seed::Seed;
+use super::seed::{Seed, SeedAccessBinding, SeedServiceAccountBinding, SeedServiceAccountKey};
 use super::shared::Shared;
 use super::state::CustomerRecord;
 use crate::proto::yandex::cloud::access::AccessBinding;
@@ -253,9 +253,43 @@ impl EmulatorHandle {
     /// becomes known and gets `billing.accounts.editor` on the reseller
     /// account; the default subject becomes `admin` of the service account
     /// (it may create and revoke its tokens, like the creator of a service
-    /// account in the cloud).
+    /// account in the cloud). The key and these bindings outlive
+    /// [`Self::reset`].
     pub fn create_service_account_key(&self, service_account_id: &str) -> ServiceAccountKeyFile {
         let key = ServiceAccountKeyFile::generate_at(service_account_id, self.shared.clock.now());
+        {
+            let mut seed = self
+                .shared
+                .reset_to
+                .seed
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            seed.service_account_keys.push(SeedServiceAccountKey {
+                id: key.id.clone(),
+                service_account_id: service_account_id.to_string(),
+                public_key: key.public_key.clone(),
+            });
+            if !seed
+                .service_accounts
+                .iter()
+                .any(|s| s == service_account_id)
+            {
+                seed.service_accounts.push(service_account_id.to_string());
+            }
+            seed.access_bindings.push(SeedAccessBinding {
+                billing_account_id: self.shared.reseller_id.clone(),
+                role_id: "billing.accounts.editor".into(),
+                subject_id: service_account_id.to_string(),
+                subject_type: "serviceAccount".into(),
+            });
+            seed.service_account_access_bindings
+                .push(SeedServiceAccountBinding {
+                    service_account_id: service_account_id.to_string(),
+                    role_id: "admin".into(),
+                    subject_id: self.shared.default_subject.clone(),
+                    subject_type: "userAccount".into(),
+                });
+        }
         let mut st = self.shared.lock();
         st.sa_keys.insert(
             key.id.clone(),

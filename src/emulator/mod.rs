@@ -35,6 +35,18 @@
 //! and `x-server-trace-id`; mutating calls honour the `idempotency-key`
 //! header, scoped to the calling subject and method.
 //!
+//! Control at run time, from Rust or over the admin HTTP API
+//! ([`EmulatorBuilder::admin_listen`], JSON; the README lists the endpoints),
+//! one implementation behind both: [`EmulatorHandle::reset`] back to the
+//! seed, [`EmulatorHandle::state`] / [`EmulatorHandle::set_state`] (the state
+//! as a [`Seed`], whose JSON Schema is [`Seed::json_schema`]),
+//! [`EmulatorHandle::add_faults`] ([`Fault`], scoped by method),
+//! [`EmulatorHandle::requests`] (the request journal, a bounded ring of
+//! [`JournalEntry`]), [`EmulatorHandle::complete_operation`] /
+//! [`EmulatorHandle::fail_operation`], and [`EmulatorHandle::advance_clock`]
+//! under [`EmulatorBuilder::manual_clock`]. [`EmulatorBuilder::state_file`]
+//! keeps the state across restarts.
+//!
 //! Access control: roles on billing accounts (and the reseller account
 //! serving them) for the Billing services; `CreateForServiceAccount` needs
 //! [`TOKEN_CREATOR_ROLE`] (or `editor`, `admin`) on the service account

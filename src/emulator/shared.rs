@@ -43,7 +43,9 @@ pub(crate) struct Shared {
 
 /// The starting point `reset` restores.
 pub(crate) struct ResetTo {
-    pub seed: Seed,
+    /// The seed, plus the service-account keys the handle created since
+    /// (`--write-sa-key` keys keep working across resets).
+    pub seed: Mutex<Seed>,
     pub faults: Faults,
     pub random_delay: Option<(Duration, u64)>,
 }

@@ -75,3 +75,36 @@ pub async fn output_within(mut cmd: tokio::process::Command, limit: Duration) ->
         took: started.elapsed(),
     }
 }
+
+/// Starts `yc-billing emulator` with `args` and returns it with the first
+/// line it printed (the ready line, or the env lines with `--print-env`),
+/// waiting at most 30 s. The child is killed when dropped.
+pub async fn spawn_emulator(args: &[&str]) -> (tokio::process::Child, String) {
+    use tokio::io::AsyncBufReadExt;
+    let mut all = vec!["emulator", "--no-metadata"];
+    all.extend_from_slice(args);
+    let mut child = command(&all).spawn().expect("the emulator starts");
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("a first line within 30 s")
+        .expect("stdout reads")
+        .expect("the emulator printed a line");
+    // Keep reading (and dropping) the rest so the child never blocks on stdout.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, first)
+}
+
+/// Stops a spawned emulator with SIGTERM and waits (at most 10 s) for its exit code.
+#[cfg(unix)]
+pub async fn terminate(mut child: tokio::process::Child) -> i32 {
+    let pid = child.id().expect("the child runs") as i32;
+    // SAFETY: kill(2) on the pid of our own child.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("the emulator exits within 10 s of SIGTERM")
+        .expect("wait succeeds");
+    status.code().unwrap_or(-1)
+}

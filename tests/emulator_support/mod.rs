@@ -170,8 +170,18 @@ pub async fn admin(
     path: &str,
     body: Option<&str>,
 ) -> (u16, serde_json::Value) {
+    let addr = emu.admin_addr().expect("the admin API runs").to_string();
+    admin_at(&addr, method, path, body).await
+}
+
+/// [`admin`] of the admin API at `addr` (`127.0.0.1:P`).
+pub async fn admin_at(
+    addr: &str,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> (u16, serde_json::Value) {
     use http_body_util::BodyExt;
-    let addr = emu.admin_addr().expect("the admin API runs");
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<http_body_util::Full<bytes_of::Bytes>>();
     let req = http::Request::builder()

@@ -76,6 +76,7 @@ start tls --tls-cert "$WORK/server.pem" --tls-key "$WORK/server.key" \
 
 [[ $(ready_field "$WORK/tls.ready" tls) == True ]] || { echo "TLS emulator reports tls=false" >&2; exit 1; }
 PLAIN_ADDR=$(ready_field "$WORK/plain.ready" address)
+PLAIN_ADMIN=$(ready_field "$WORK/plain.ready" admin_url)
 TLS_ENDPOINT=$(ready_field "$WORK/tls.ready" endpoint)
 REST_URL=$(ready_field "$WORK/plain.ready" rest_endpoint)
 REST_TLS_URL=$(ready_field "$WORK/tls.ready" rest_endpoint)
@@ -83,6 +84,7 @@ echo "== emulators: plaintext $PLAIN_ADDR, TLS $TLS_ENDPOINT"
 
 set +e
 PLAIN_ADDR=$PLAIN_ADDR \
+    PLAIN_ADMIN=$PLAIN_ADMIN \
     TLS_ADDR=${TLS_ENDPOINT#https://} \
     CA_PEM=$WORK/ca.pem \
     PLAIN_SA_KEY=$WORK/plain-sa.json \

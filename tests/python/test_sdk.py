@@ -15,12 +15,17 @@ Run by run.sh, which starts the emulators and sets:
   CA_PEM       the CA that signed the TLS emulator's certificate
   PLAIN_SA_KEY, TLS_SA_KEY   key files the emulators wrote (--write-sa-key)
   PROTO_DIR    the project's proto/ directory (schema parity check)
+  PLAIN_ADMIN  the admin API URL of the plaintext emulator (its ready line's
+               admin_url): reset, faults and the request journal
 
 Prints one line per test and closes with `N passed, N failed`.
 """
 
 import json
 import os
+import urllib.error
+import urllib.parse
+import urllib.request
 import sys
 import tempfile
 import time
@@ -951,6 +956,64 @@ def sdk_invalid_argument_carries_bad_request():
         "invitation_email",
     )
     expect_invalid(lambda: customers.List(cust_pb.ListCustomersRequest(reseller_id=RESELLER, page_size=5000)), "page_size")
+
+
+# ------------------------------------------------------------ admin API
+
+PLAIN_ADMIN = os.environ["PLAIN_ADMIN"]
+
+
+def admin(method: str, path: str, body=None):
+    """One call of the plaintext emulator's admin API: (HTTP status, JSON)."""
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(PLAIN_ADMIN + path, data=data, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, json.load(resp)
+    except urllib.error.HTTPError as err:
+        return err.code, json.load(err)
+
+
+@test
+def plain_admin_fault_journal_and_reset():
+    """Runs last on the plaintext emulator: it resets it."""
+    get = "yandex.cloud.billing.v1.BillingAccountService/Get"
+    status, _ = admin("DELETE", "/requests")
+    assert status == 200
+    status, added = admin("POST", "/faults", {"fail_first": {"method": get, "count": 1, "code": "UNAVAILABLE"}})
+    assert status == 200, added
+    accounts = plain(ba_grpc.BillingAccountServiceStub)
+    req = ba_pb.GetBillingAccountRequest(id=RESELLER)
+    expect_error(grpc.StatusCode.UNAVAILABLE, lambda: accounts.Get(req, metadata=AUTH), "fail-first")
+    assert ok(accounts.Get(req, metadata=AUTH)).id == RESELLER
+    status, journal = admin("GET", "/requests?" + urllib.parse.urlencode({"method": get}))
+    assert status == 200, journal
+    codes = [r["code"] for r in journal["requests"]]
+    assert codes == ["UNAVAILABLE", "OK"], journal
+    entry = journal["requests"][1]
+    assert entry["request"] == {"id": RESELLER}, entry
+    assert entry["metadata"]["authorization"] == "<redacted>", entry
+    assert IAM_TOKEN not in json.dumps(journal)
+    # Bad admin input names the field and changes nothing.
+    status, err = admin("POST", "/faults", {"latency": {"ms": "slow"}})
+    assert status == 400 and err["field"] == "[0].latency.ms", err
+    # A customer created now is gone after the reset; the seed's are back.
+    customers = plain(cust_grpc.CustomerServiceStub)
+    op = customers.Invite(
+        cust_pb.InviteCustomerRequest(
+            reseller_id=RESELLER, name="Reset Me", invitation_email="reset@example.com", person=person("Reset Me")
+        ),
+        metadata=AUTH,
+    )
+    finish_plain(op)
+    listed = {c.id for c in customers.List(cust_pb.ListCustomersRequest(reseller_id=RESELLER), metadata=AUTH).customers}
+    assert listed > SEEDED_CUSTOMERS, listed
+    status, body = admin("POST", "/reset")
+    assert (status, body) == (200, {"reset": True}), body
+    listed = {c.id for c in customers.List(cust_pb.ListCustomersRequest(reseller_id=RESELLER), metadata=AUTH).customers}
+    assert listed == SEEDED_CUSTOMERS, listed
+    status, faults = admin("GET", "/faults")
+    assert faults == {"faults": []}, faults
 
 
 # ------------------------------------------------------------------ main

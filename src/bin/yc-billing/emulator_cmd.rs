@@ -99,10 +99,33 @@ pub struct EmulatorArgs {
     /// Print the JSON Schema of seed files and exit.
     #[arg(long)]
     print_seed_schema: bool,
-    /// Print only the shell lines to export (`eval "$(yc-billing emulator
-    /// --print-env)"` in a harness that keeps the emulator running).
+    /// Print the shell lines to export (YC_BILLING_ENDPOINT, YC_IAM_TOKEN,
+    /// ...) instead of the JSON ready line, for a harness that sources them
+    /// (`yc-billing emulator --print-env > emu.env &`, then `. ./emu.env`).
     #[arg(long)]
     print_env: bool,
+}
+
+/// What `yc-billing emulator --help` says about credentials, from the
+/// seed's constants.
+pub fn credentials_help() -> String {
+    use yc_billing::emulator::{
+        DEFAULT_IAM_TOKEN, DEFAULT_OAUTH_TOKEN, DEFAULT_RESELLER_ID, DEFAULT_SERVICE_ACCOUNT_ID,
+        DEFAULT_SUBJECT_ID, NO_RIGHTS_IAM_TOKEN,
+    };
+    format!(
+        "Credentials the emulator accepts (built-in seed):\n  \
+         IAM token {DEFAULT_IAM_TOKEN}: the default subject {DEFAULT_SUBJECT_ID}, \
+         owner of the reseller account {DEFAULT_RESELLER_ID}; never expires\n  \
+         IAM token {NO_RIGHTS_IAM_TOKEN}: a subject with no roles\n  \
+         OAuth token {DEFAULT_OAUTH_TOKEN}: exchanged for IAM tokens by IamTokenService.Create\n  \
+         service-account JWTs signed with a key written by --write-sa-key FILE \
+         (an authorized key file of {DEFAULT_SERVICE_ACCOUNT_ID}) or registered in the seed\n  \
+         the IAM tokens it issues (IamTokenService, the metadata endpoint)\n\
+         Add more with --seed FILE (iam_tokens, oauth_tokens, service_account_keys, bindings; \
+         --print-seed-schema prints the format), or at run time with PUT /state on the admin API. \
+         The client options (--iam-token, --endpoint, --format, ...) do not apply here."
+    )
 }
 
 /// `--admin-listen`: an address or `off`.

@@ -59,8 +59,65 @@ enum Command {
     Demo(demo::DemoArgs),
 }
 
+/// The command line: the client's global options stay out of `emulator`,
+/// whose help lists only its own options and says which credentials it
+/// accepts.
+fn command() -> clap::Command {
+    let cmd = Cli::command();
+    // Globals are copied into every subcommand that lacks an argument of
+    // the same id; give `emulator` hidden copies of its own (given there,
+    // they are refused, see `globals_given_to_emulator`).
+    let globals: Vec<clap::Arg> = cmd
+        .get_arguments()
+        .filter(|a| a.is_global_set())
+        .cloned()
+        .collect();
+    cmd.mut_subcommand("emulator", |mut sub| {
+        for arg in globals {
+            sub = sub.arg(arg.global(false).hide(true));
+        }
+        sub.after_help(emulator_cmd::credentials_help())
+    })
+}
+
+/// The client's global options given to `emulator` on the command line.
+fn globals_given_to_emulator(matches: &clap::ArgMatches) -> Vec<String> {
+    let Some(("emulator", sub)) = matches.subcommand() else {
+        return Vec::new();
+    };
+    Cli::command()
+        .get_arguments()
+        .filter(|a| a.is_global_set())
+        .filter(|a| {
+            sub.try_contains_id(a.get_id().as_str()).unwrap_or(false)
+                && sub.value_source(a.get_id().as_str())
+                    == Some(clap::parser::ValueSource::CommandLine)
+        })
+        .map(|a| format!("--{}", a.get_long().unwrap_or(a.get_id().as_str())))
+        .collect()
+}
+
 fn main() -> ExitCode {
-    let matches = Cli::command().get_matches();
+    let matches = command().get_matches();
+    let misplaced = globals_given_to_emulator(&matches);
+    if !misplaced.is_empty() {
+        command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!(
+                    "{} {} of the client and {} nothing for `emulator` \
+                     (see `yc-billing emulator --help` for the credentials it accepts)",
+                    misplaced.join(", "),
+                    if misplaced.len() == 1 {
+                        "is an option"
+                    } else {
+                        "are options"
+                    },
+                    if misplaced.len() == 1 { "does" } else { "do" }
+                ),
+            )
+            .exit();
+    }
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let default_filter = match cli.command {
         Command::Emulator(_) => "info",

@@ -63,18 +63,25 @@ impl IntoResponse for AdminError {
     }
 }
 
+/// A refusal, ready to send (boxed: a response is large).
+type Rejection = Box<Response>;
+
+fn reject(field: &str, message: impl AsRef<str>) -> Rejection {
+    Box::new(bad(field, message))
+}
+
 /// Parses a JSON body into `T`, naming the path of a bad value.
-fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Rejection> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(bad("", "the request needs a JSON body"));
+        return Err(reject("", "the request needs a JSON body"));
     }
     let mut de = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let path = if path == "." { String::new() } else { path };
-        bad(&path, e.into_inner().to_string())
+        reject(&path, e.into_inner().to_string())
     })?;
-    de.end().map_err(|e| bad("", e.to_string()))?;
+    de.end().map_err(|e| reject("", e.to_string()))?;
     Ok(value)
 }
 
@@ -86,13 +93,14 @@ enum OneOrMany {
     One(serde_json::Value),
 }
 
-fn parse_faults(body: &[u8]) -> Result<Vec<Fault>, Response> {
+fn parse_faults(body: &[u8]) -> Result<Vec<Fault>, Rejection> {
     let values = match parse::<OneOrMany>(body)? {
         OneOrMany::Many(v) => v,
         OneOrMany::One(v) => vec![v],
     };
     values
         .into_iter()
+        .map(kind_tagged)
         .enumerate()
         .map(|(i, v)| {
             serde_path_to_error::deserialize::<_, Fault>(v).map_err(|e| {
@@ -102,10 +110,31 @@ fn parse_faults(body: &[u8]) -> Result<Vec<Fault>, Response> {
                 } else {
                     format!("[{i}].{path}")
                 };
-                bad(&field, e.into_inner().to_string())
+                reject(&field, e.into_inner().to_string())
             })
         })
         .collect()
+}
+
+/// Also accepts a fault written with its kind as a member
+/// (`{"kind": "latency", "ms": 5}`, the shape of the first version of this
+/// API) by moving the other members under the kind.
+fn kind_tagged(value: serde_json::Value) -> serde_json::Value {
+    let serde_json::Value::Object(mut map) = value else {
+        return value;
+    };
+    match map.remove("kind") {
+        Some(serde_json::Value::String(kind)) => {
+            let mut outer = serde_json::Map::new();
+            outer.insert(kind, serde_json::Value::Object(map));
+            serde_json::Value::Object(outer)
+        }
+        Some(other) => {
+            map.insert("kind".into(), other);
+            serde_json::Value::Object(map)
+        }
+        None => serde_json::Value::Object(map),
+    }
 }
 
 #[derive(Deserialize)]
@@ -131,7 +160,7 @@ struct FailBody {
     message: Option<String>,
 }
 
-fn query<T: DeserializeOwned>(req: &Request) -> Result<T, Response> {
+fn query<T: DeserializeOwned>(req: &Request) -> Result<T, Rejection> {
     let q = req.uri().query().unwrap_or("");
     let pairs: Vec<(String, String)> = form_pairs(q);
     let map: HashMap<String, String> = pairs.into_iter().collect();
@@ -145,7 +174,7 @@ fn query<T: DeserializeOwned>(req: &Request) -> Result<T, Response> {
                         m.insert("since".into(), n.into());
                     }
                     Err(_) => {
-                        return Err(bad(
+                        return Err(reject(
                             "since",
                             "must be a sequence number (a non-negative integer)",
                         ));
@@ -162,7 +191,7 @@ fn query<T: DeserializeOwned>(req: &Request) -> Result<T, Response> {
             .split('`')
             .nth(1)
             .map_or_else(|| e.path().to_string(), str::to_string);
-        bad(&field, msg)
+        reject(&field, msg)
     })
 }
 
@@ -200,17 +229,17 @@ fn form_pairs(q: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-async fn body(req: Request) -> Result<axum::body::Bytes, Response> {
+async fn body(req: Request) -> Result<axum::body::Bytes, Rejection> {
     match http_body_util::Limited::new(req.into_body(), MAX_ADMIN_BODY)
         .collect()
         .await
     {
         Ok(c) => Ok(c.to_bytes()),
-        Err(_) => Err(error(
+        Err(_) => Err(Box::new(error(
             StatusCode::PAYLOAD_TOO_LARGE,
             None,
             &format!("the body is over {MAX_ADMIN_BODY} bytes or could not be read"),
-        )),
+        ))),
     }
 }
 
@@ -241,7 +270,7 @@ async fn admin(State(shared): State<Arc<Shared>>, req: Request) -> Response {
             Method::PUT => {
                 let bytes = match body(req).await {
                     Ok(b) => b,
-                    Err(r) => return r,
+                    Err(r) => return *r,
                 };
                 let text = String::from_utf8_lossy(&bytes);
                 match Seed::from_json(&text) {
@@ -264,11 +293,11 @@ async fn admin(State(shared): State<Arc<Shared>>, req: Request) -> Response {
             Method::POST => {
                 let bytes = match body(req).await {
                     Ok(b) => b,
-                    Err(r) => return r,
+                    Err(r) => return *r,
                 };
                 let faults = match parse_faults(&bytes) {
                     Ok(f) => f,
-                    Err(r) => return r,
+                    Err(r) => return *r,
                 };
                 match shared.add_faults(faults) {
                     Ok(ids) => ok(serde_json::json!({"ids": ids})),
@@ -284,7 +313,7 @@ async fn admin(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         "/requests" => match method {
             Method::GET => match query::<RequestsQuery>(&req) {
                 Ok(q) => ok(shared.requests(q.method.as_deref(), q.since)),
-                Err(r) => r,
+                Err(r) => *r,
             },
             Method::DELETE => {
                 shared.journal.clear();
@@ -314,11 +343,11 @@ async fn admin(State(shared): State<Arc<Shared>>, req: Request) -> Response {
             Method::POST => {
                 let bytes = match body(req).await {
                     Ok(b) => b,
-                    Err(r) => return r,
+                    Err(r) => return *r,
                 };
                 let advance: Advance = match parse(&bytes) {
                     Ok(a) => a,
-                    Err(r) => return r,
+                    Err(r) => return *r,
                 };
                 let by = match Duration::try_from_secs_f64(advance.seconds) {
                     Ok(d) => d,
@@ -356,7 +385,7 @@ async fn admin(State(shared): State<Arc<Shared>>, req: Request) -> Response {
                 "fail" => {
                     let bytes = match body(req).await {
                         Ok(b) => b,
-                        Err(r) => return r,
+                        Err(r) => return *r,
                     };
                     let fail: FailBody = if bytes.iter().all(u8::is_ascii_whitespace) {
                         FailBody {
@@ -366,7 +395,7 @@ async fn admin(State(shared): State<Arc<Shared>>, req: Request) -> Response {
                     } else {
                         match parse(&bytes) {
                             Ok(f) => f,
-                            Err(r) => return r,
+                            Err(r) => return *r,
                         }
                     };
                     let code = match &fail.code {

@@ -143,10 +143,17 @@ impl Shared {
         state
     }
 
-    /// Back to the start: the seed's state, the starting faults, an empty
+    /// Back to the start: the seed's state (with the service-account keys
+    /// the handle created), the starting faults, an empty
     /// journal (sequence numbers go on). Pending operations are discarded.
     pub(crate) fn reset(&self) {
-        let fresh = self.state_from(&self.reset_to.seed);
+        let seed = self
+            .reset_to
+            .seed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let fresh = self.state_from(&seed);
         *self.state.lock().unwrap_or_else(|e| e.into_inner()) = fresh;
         *self.faults() = FaultRuntime::new(self.reset_to.faults.clone());
         self.journal.clear();
@@ -179,8 +186,9 @@ impl Shared {
     pub(crate) fn add_faults(&self, faults: Vec<Fault>) -> Result<Vec<u64>, AdminError> {
         let served = self.calls.methods();
         for (i, f) in faults.iter().enumerate() {
-            f.check(&served)
-                .map_err(|(field, reason)| AdminError::invalid(format!("[{i}].{field}"), reason))?;
+            f.check(&served).map_err(|(field, reason)| {
+                AdminError::invalid(format!("[{i}].{}.{field}", f.kind()), reason)
+            })?;
         }
         let mut rt = self.faults();
         Ok(faults.into_iter().map(|f| rt.add(f)).collect())
