@@ -98,7 +98,7 @@ fn main() {
         }
 
         for callers in [1usize, 64] {
-            let mut rates = vec![Vec::with_capacity(rounds); arms.len()];
+            let mut rates: Vec<Vec<f64>> = (0..arms.len()).map(|_| Vec::with_capacity(rounds)).collect();
             for i in 0..rounds {
                 for k in 0..arms.len() {
                     let arm = (i + k) % arms.len();
@@ -120,7 +120,7 @@ fn main() {
         }
 
         // Latency: sequential calls, arms interleaved call by call.
-        let mut lat = vec![Vec::with_capacity(latency_calls); 3];
+        let mut lat: Vec<Vec<Duration>> = (0..3).map(|_| Vec::with_capacity(latency_calls)).collect();
         let mut grpc_stub = stub.clone();
         for _ in 0..latency_calls {
             let t = Instant::now();
