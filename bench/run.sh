@@ -147,6 +147,18 @@ while IFS= read -r line; do
 done < <(grep '^emulator_scale customers=25000 ' <<<"$SCALE")
 SCALE_NOTE=$'\n'"Output of \`cargo bench --features $FEATURES --bench emulator_scale\`:"$'\n\n```text\n'"$SCALE"$'\n```\n'
 
+# (h) REST against gRPC for the same call, in-process emulator.
+REST=$(bench emulator_rest)
+while IFS= read -r line; do
+    [ -n "$line" ] || continue
+    row "(h) REST / gRPC (BillingAccountService.Get, emulator in process)" "$(kv "$line" inflight) in flight" \
+        "gRPC $(num "$(kv "$line" grpc)") calls/s; REST HTTP/1.1 $(num "$(kv "$line" rest_http1)"); REST h2c $(num "$(kv "$line" rest_http2)")" \
+        "HTTP/1.1 **$(kv "$line" rest_http1_ratio)** [$(kv "$line" rest_http1_ratio_q1)–$(kv "$line" rest_http1_ratio_q3)]; h2c **$(kv "$line" rest_http2_ratio)** [$(kv "$line" rest_http2_ratio_q1)–$(kv "$line" rest_http2_ratio_q3)]"
+done < <(grep '^emulator_rest BillingAccountService.Get ' <<<"$REST")
+a=$(grep '^emulator_rest latency' <<<"$REST")
+row "(h) REST / gRPC latency, sequential" "$(kv "$a" calls) calls per arm" \
+    "gRPC p50 $(kv "$a" grpc_p50_us) µs, p99 $(kv "$a" grpc_p99_us) µs; REST HTTP/1.1 p50 $(kv "$a" rest_http1_p50_us) µs, p99 $(kv "$a" rest_http1_p99_us) µs; h2c p50 $(kv "$a" rest_http2_p50_us) µs, p99 $(kv "$a" rest_http2_p99_us) µs" "—"
+
 # (g) admin API: reset of the default seed, journal on vs off, start to ready.
 ADMIN=$(bench emulator_admin)
 a=$(grep '^emulator_admin reset_ms' <<<"$ADMIN")

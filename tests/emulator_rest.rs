@@ -814,3 +814,31 @@ async fn journal_entries_say_which_transport() {
     assert_eq!(json["transport"], "rest");
     emu.shutdown().await;
 }
+
+/// A peer that connects and sends nothing is closed after the handshake
+/// timeout; so is one that stops in the middle of its request headers.
+#[tokio::test]
+async fn silent_and_stalled_connections_are_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let emu = Emulator::builder()
+        .handshake_timeout(Duration::from_millis(200))
+        .start()
+        .await
+        .unwrap();
+    for sent in [
+        &b""[..],
+        b"GET /billing/v1/billingAccounts HTTP/1.1\r\nHost: x\r\n",
+    ] {
+        let mut tcp = tokio::net::TcpStream::connect(emu.rest_addr().unwrap())
+            .await
+            .unwrap();
+        tcp.write_all(sent).await.unwrap();
+        let mut buf = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(10), tcp.read_to_end(&mut buf)).await;
+        assert!(
+            read.is_ok(),
+            "connection still open after 10 s (sent {sent:?})"
+        );
+    }
+    emu.shutdown().await;
+}

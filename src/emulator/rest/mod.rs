@@ -34,7 +34,10 @@ use tower::ServiceExt;
 
 use super::Shared;
 use super::Transport;
-use super::builder::{EmulatorError, MAX_CONCURRENT_STREAMS, MAX_REQUEST_BYTES};
+use super::builder::{
+    DEFAULT_KEEPALIVE_INTERVAL, DEFAULT_KEEPALIVE_TIMEOUT, EmulatorError, MAX_CONCURRENT_STREAMS,
+    MAX_REQUEST_BYTES,
+};
 use super::conn::ConnInfo;
 use super::layer::EmuService;
 use super::text::echo;
@@ -269,8 +272,18 @@ pub(crate) async fn serve(
             }
         };
         let _ = stream.set_nodelay(true);
+        // A peer that sends nothing is closed after the handshake timeout
+        // (HTTP/1.1 then has its header-read timeout, HTTP/2 keepalive pings,
+        // TLS its handshake timeout).
+
         let (gateway, tls, stop) = (gateway.clone(), tls.clone(), stop.clone());
         tokio::spawn(async move {
+            let mut first = [0u8; 1];
+            let peeked = tokio::time::timeout(handshake_timeout, stream.peek(&mut first)).await;
+            if !matches!(peeked, Ok(Ok(1..))) {
+                tracing::debug!(%peer, "REST connection closed before its first byte");
+                return;
+            }
             match tls {
                 None => connection(stream, peer, gateway, handshake_timeout, stop).await,
                 Some(acceptor) => {
@@ -311,7 +324,9 @@ async fn connection<I>(
     builder
         .http2()
         .timer(TokioTimer::new())
-        .max_concurrent_streams(MAX_CONCURRENT_STREAMS);
+        .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
+        .keep_alive_interval(DEFAULT_KEEPALIVE_INTERVAL)
+        .keep_alive_timeout(DEFAULT_KEEPALIVE_TIMEOUT);
     let conn = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
     let stopped = super::handle::stopped(stop);

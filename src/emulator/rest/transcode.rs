@@ -111,8 +111,12 @@ fn parse_body(
     let value: serde_json::Value = if body.iter().all(u8::is_ascii_whitespace) {
         json!({})
     } else {
-        serde_json::from_slice(body)
-            .map_err(|e| bad("", format!("the request body is not valid JSON: {e}")))?
+        serde_json::from_slice(body).map_err(|e| {
+            bad(
+                "",
+                format!("the request body is not valid JSON: {}", cut(&e)),
+            )
+        })?
     };
     let value = match field {
         None => value,
@@ -134,7 +138,11 @@ fn parse_body(
     .map_err(|e| {
         bad(
             "",
-            format!("the request body is not a valid {}: {e}", input.full_name()),
+            format!(
+                "the request body is not a valid {}: {}",
+                input.full_name(),
+                cut(&e)
+            ),
         )
     })
 }
@@ -158,6 +166,14 @@ fn proto_names(input: &MessageDescriptor, path: &[String]) -> Vec<String> {
     }
     out
 }
+
+/// A parser's message, which may quote the input, bounded.
+fn cut(e: &dyn std::fmt::Display) -> String {
+    crate::emulator::text::truncate(&e.to_string(), MAX_PARSER_MESSAGE).into_owned()
+}
+
+/// The longest parser message (characters) an error body repeats.
+const MAX_PARSER_MESSAGE: usize = 1024;
 
 /// A field by its proto name or its lowerCamelCase JSON name.
 fn field_by_name(message: &MessageDescriptor, name: &str) -> Option<FieldDescriptor> {
