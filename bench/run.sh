@@ -39,7 +39,7 @@ record() { printf '%s %s\n' "$1" "$2" | tee -a "$LINES" >&2; }
 
 say "building (release)"
 # Only the benches run below (with them cargo builds the yc-billing binary: same features, one build).
-BENCHES=(--bench out_of_process --bench token_refresh --bench emulator_scale --bench emulator_admin)
+BENCHES=(--bench out_of_process --bench token_refresh --bench emulator_scale --bench emulator_admin --bench emulator_rest)
 cargo bench --features "$FEATURES" "${BENCHES[@]}" --no-run 2>"$LOG/build.err" || { tail -30 "$LOG/build.err" >&2; exit 1; }
 OOP=$(cargo bench --features "$FEATURES" --bench out_of_process --no-run --message-format=json 2>/dev/null |
     python3 -c 'import json, sys
@@ -176,6 +176,9 @@ while IFS= read -r line; do record f "$line"; done < <(bench emulator_scale | gr
 # (g) admin API: reset of the default seed, journal on vs off, start to ready (targets: reset ≤ 1 ms,
 # journal cost ≤ 5 %, start to ready ≤ 20 ms).
 while IFS= read -r line; do record g "$line"; done < <(bench emulator_admin | grep '^emulator_admin')
+
+# (h) REST against gRPC for the same call, in-process emulator.
+while IFS= read -r line; do record h "$line"; done < <(bench emulator_rest | grep '^emulator_rest')
 
 say "writing $OUT"
 DIRTY=$(git diff --quiet HEAD -- src benches bench Cargo.toml 2>/dev/null && echo "" || echo " (with uncommitted changes)")

@@ -30,6 +30,19 @@ fn demo_runs_every_step_and_exits_0() {
     assert!(stdout.contains("request id: "), "{stdout}");
     assert!(stdout.contains("exits with code 4"), "{stdout}");
     assert!(stdout.contains("demo finished in"), "{stdout}");
+    // The invite step's equivalent over REST, its body the request as proto3 JSON.
+    let curl = stdout
+        .lines()
+        .find(|l| {
+            l.trim_start()
+                .starts_with("$ curl -X POST http://127.0.0.1:")
+        })
+        .unwrap_or_else(|| panic!("no curl line:\n{stdout}"));
+    assert!(curl.contains("/billing/v1/customers:invite -H"), "{curl}");
+    let body = curl.split_once("-d '").unwrap().1.trim_end_matches('\'');
+    let body: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(body["resellerId"], "dn2emu0reseller00001");
+    assert_eq!(body["person"]["name"], "Demo Invited");
     assert!(
         started.elapsed() < Duration::from_secs(30),
         "the demo took {:?}",

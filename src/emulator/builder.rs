@@ -95,6 +95,7 @@ pub struct EmulatorBuilder {
     faults: Faults,
     metadata_server: bool,
     metadata_listen: SocketAddr,
+    rest_listen: Option<SocketAddr>,
     #[debug(skip)]
     clock: Arc<dyn Clock>,
     handshake_timeout: Duration,
@@ -124,6 +125,7 @@ impl Default for EmulatorBuilder {
             faults: Faults::default(),
             metadata_server: true,
             metadata_listen: loopback,
+            rest_listen: Some(loopback),
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             keepalive: (DEFAULT_KEEPALIVE_INTERVAL, DEFAULT_KEEPALIVE_TIMEOUT),
             strict_person_fields: false,
@@ -228,6 +230,14 @@ impl EmulatorBuilder {
     /// Listen address of the metadata endpoint (default `127.0.0.1:0`).
     pub fn metadata_listen(mut self, addr: SocketAddr) -> Self {
         self.metadata_listen = addr;
+        self
+    }
+
+    /// Listen address of the REST (HTTP/1.1 and HTTP/2, JSON) port serving
+    /// every RPC with a `google.api.http` rule, with the TLS settings of the
+    /// gRPC port (default `Some(127.0.0.1:0)`; `None`: no REST port).
+    pub fn rest_listen(mut self, addr: Option<SocketAddr>) -> Self {
+        self.rest_listen = addr;
         self
     }
 
@@ -497,6 +507,23 @@ impl EmulatorBuilder {
             )));
             metadata_addr = Some(maddr);
         }
+        let mut rest_addr = None;
+        if let Some(listen) = self.rest_listen {
+            let (listener, raddr) = super::rest::bind(listen).await?;
+            let acceptor = match &self.tls {
+                Some((cert, key)) => Some(super::rest::tls_acceptor(cert, key)?),
+                None => None,
+            };
+            let gateway = Arc::new(super::rest::Gateway::new(shared.clone()));
+            servers.push(tokio::spawn(super::rest::serve(
+                listener,
+                gateway,
+                acceptor,
+                self.handshake_timeout,
+                stop.subscribe(),
+            )));
+            rest_addr = Some(raddr);
+        }
         let mut admin_addr = None;
         if let Some(listen) = self.admin_listen {
             let bind_err = |source| EmulatorError::Bind {
@@ -513,11 +540,12 @@ impl EmulatorBuilder {
                 super::handle::stopped(stop.subscribe()),
             )));
         }
-        tracing::info!(%addr, tls, "emulator listening");
+        tracing::info!(%addr, ?rest_addr, tls, "emulator listening");
         Ok(EmulatorHandle {
             addr,
             endpoint,
             metadata_addr,
+            rest_addr,
             admin_addr,
             credentials,
             tls_roots: self.tls.map(|(cert, _)| cert),

@@ -110,6 +110,12 @@ impl ConnInfo {
         self.1
     }
 
+    /// A connection that is past its handshake, from `peer` (the REST
+    /// gateway's calls, whose connections are its own).
+    pub fn of_peer(peer: std::net::SocketAddr) -> Self {
+        Self(Arc::new(AtomicBool::new(true)), Some(peer))
+    }
+
     pub fn mark_called(&self) {
         self.0.store(true, Ordering::Relaxed);
     }

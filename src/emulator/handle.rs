@@ -45,6 +45,7 @@ pub struct EmulatorHandle {
     pub(super) addr: SocketAddr,
     pub(super) endpoint: String,
     pub(super) metadata_addr: Option<SocketAddr>,
+    pub(super) rest_addr: Option<SocketAddr>,
     pub(super) admin_addr: Option<SocketAddr>,
     pub(super) credentials: SeededCredentials,
     /// The PEM certificate chain served with TLS, trusted by [`Self::client_builder`].
@@ -82,6 +83,23 @@ impl EmulatorHandle {
     /// The metadata HTTP endpoint's address, when it runs.
     pub fn metadata_addr(&self) -> Option<SocketAddr> {
         self.metadata_addr
+    }
+
+    /// The REST port's address, when it runs
+    /// ([`EmulatorBuilder::rest_listen`](super::EmulatorBuilder::rest_listen)).
+    pub fn rest_addr(&self) -> Option<SocketAddr> {
+        self.rest_addr
+    }
+
+    /// The REST port's base URL: `http://127.0.0.1:P`, or
+    /// `https://localhost:P` with TLS (the certificate's name).
+    pub fn rest_endpoint(&self) -> Option<String> {
+        let addr = self.rest_addr?;
+        Some(if self.tls_roots.is_some() {
+            format!("https://localhost:{}", addr.port())
+        } else {
+            format!("http://{addr}")
+        })
     }
 
     /// The admin HTTP API's address, when it runs

@@ -21,6 +21,11 @@
 //! # Ok(()) }
 //! ```
 //!
+//! The same services answer REST too (HTTP/1.1 and HTTP/2, JSON), at the
+//! paths of the protos' `google.api.http` rules, from the same state and
+//! through the same checks: see [`EmulatorBuilder::rest_listen`],
+//! [`EmulatorHandle::rest_endpoint`] and [`rest_binding`].
+//!
 //! Behaviour in short: mutating calls return a pending
 //! `Operation` that completes after [`EmulatorBuilder::operation_delay`] (or on
 //! the N-th `OperationService.Get`); requests are validated with the rules in
@@ -64,6 +69,7 @@ mod operations;
 pub(crate) mod paging;
 #[cfg(test)]
 mod proptests;
+mod rest;
 mod seed;
 pub(crate) mod services;
 mod shared;
@@ -88,6 +94,7 @@ pub use journal::{
     DEFAULT_JOURNAL_SIZE, JOURNAL_REQUEST_BYTES, JournalEntry, JournalPage, REDACTED, Transport,
 };
 pub use paging::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+pub use rest::rest_binding;
 pub use seed::{
     CustomerStatus, DEFAULT_IAM_TOKEN, DEFAULT_OAUTH_TOKEN, DEFAULT_RESELLER_ID,
     DEFAULT_SERVICE_ACCOUNT_ID, DEFAULT_SUBJECT_ID, NO_RIGHTS_IAM_TOKEN, NO_RIGHTS_SUBJECT_ID,

@@ -1,6 +1,8 @@
 //! Shared helpers for the emulator integration tests.
 #![allow(dead_code)]
 
+pub mod rest;
+
 use tonic::metadata::MetadataValue;
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Drives `yc-billing emulator` with the official Yandex Cloud Python SDK
-# (tests/python/test_sdk.py): one plaintext and one TLS emulator, a venv with
-# the pinned SDK, a throwaway CA. Closes with `N passed, N failed`.
+# (tests/python/test_sdk.py) and its REST port with the standard library
+# (tests/python/test_rest.py): one plaintext and one TLS emulator, a venv with
+# the pinned SDK, a throwaway CA. Each closes with `N passed, N failed`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -77,6 +78,8 @@ start tls --tls-cert "$WORK/server.pem" --tls-key "$WORK/server.key" \
 PLAIN_ADDR=$(ready_field "$WORK/plain.ready" address)
 PLAIN_ADMIN=$(ready_field "$WORK/plain.ready" admin_url)
 TLS_ENDPOINT=$(ready_field "$WORK/tls.ready" endpoint)
+REST_URL=$(ready_field "$WORK/plain.ready" rest_endpoint)
+REST_TLS_URL=$(ready_field "$WORK/tls.ready" rest_endpoint)
 echo "== emulators: plaintext $PLAIN_ADDR, TLS $TLS_ENDPOINT"
 
 set +e
@@ -89,6 +92,9 @@ PLAIN_ADDR=$PLAIN_ADDR \
     PROTO_DIR=$ROOT/proto \
     "$VENV/bin/python" tests/python/test_sdk.py "$@"
 rc=$?
+echo "== REST reference flows: plaintext $REST_URL, TLS $REST_TLS_URL"
+REST_URL=$REST_URL REST_TLS_URL=$REST_TLS_URL CA_PEM=$WORK/ca.pem \
+    "$VENV/bin/python" tests/python/test_rest.py || rc=1
 set -e
 if [[ $rc -ne 0 ]]; then
     for name in plain tls; do

@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 use clap::{ArgMatches, Args};
 use futures::TryStreamExt;
 use yc_billing::Client;
-use yc_billing::emulator::{Emulator, EmulatorHandle, example_person as person};
-use yc_billing::proto::yandex::cloud::billing::v1::BillableObject;
+use yc_billing::emulator::{Emulator, EmulatorHandle, example_person as person, rest_binding};
+use yc_billing::proto::paths;
+use yc_billing::proto::yandex::cloud::billing::v1::{BillableObject, InviteCustomerRequest};
 
 use crate::commands::{Delta, parse_delta};
 use crate::connect::{GlobalArgs, parse_duration};
@@ -181,6 +182,23 @@ pub async fn run(args: DemoArgs, global: &GlobalArgs, matches: &ArgMatches) -> a
             },
         )
         .await?;
+
+    if let Some(rest) = emulator.as_ref().and_then(EmulatorHandle::rest_endpoint) {
+        // The same step over the emulator's REST port, the request as proto3 JSON.
+        let request = InviteCustomerRequest {
+            reseller_id: reseller_id.clone(),
+            name: "Demo Invited".into(),
+            invitation_email: args.email.clone(),
+            person: Some(person("Demo Invited", &args.email)),
+        };
+        if let Some((method, path)) = rest_binding(paths::billing::v1::customer_service::INVITE) {
+            println!("        the same over REST:");
+            println!(
+                "        $ curl -X {method} {rest}{path} -H \"Authorization: Bearer $YC_IAM_TOKEN\" -H \"Content-Type: application/json\" -d '{}'",
+                yc_billing::json::to_value(&request)?
+            );
+        }
+    }
 
     steps
         .run(

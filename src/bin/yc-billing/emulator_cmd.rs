@@ -41,6 +41,12 @@ pub struct EmulatorArgs {
     /// Do not start the metadata endpoint.
     #[arg(long)]
     no_metadata: bool,
+    /// Listen address of the REST (HTTP/1.1 and HTTP/2, JSON) port; TLS as the gRPC port.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    rest_listen: SocketAddr,
+    /// Do not start the REST port.
+    #[arg(long)]
+    no_rest: bool,
     /// Fail the first K calls of METHOD with CODE: `METHOD:K:CODE`, repeatable.
     #[arg(long = "fail-first", value_name = "METHOD:K:CODE")]
     fail_first: Vec<String>,
@@ -217,6 +223,7 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
         .faults(faults)
         .metadata_server(!args.no_metadata)
         .metadata_listen(args.metadata_listen)
+        .rest_listen((!args.no_rest).then_some(args.rest_listen))
         .handshake_timeout(Duration::from_millis(args.handshake_timeout_ms))
         .strict_person_fields(args.strict_person_fields)
         .journal_size(args.journal_size);
@@ -284,6 +291,8 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
             "metadata_address": emu.metadata_addr().map(|a| a.to_string()),
             "admin_address": emu.admin_addr().map(|a| a.to_string()),
             "admin_url": emu.admin_addr().map(|a| format!("http://{a}")),
+            "rest_address": emu.rest_addr().map(|a| a.to_string()),
+            "rest_endpoint": emu.rest_endpoint(),
             "tls": tls,
             "manual_clock": args.manual_clock,
             "env": env,

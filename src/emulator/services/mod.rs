@@ -11,13 +11,15 @@ use std::sync::Arc;
 
 use prost::Message;
 use tonic::server::NamedService;
+use tonic::service::Routes;
 use tonic::transport::Server;
 use tonic::transport::server::Router;
 use tonic::{Request, Response, Status};
+use tower::Layer;
 use tower::layer::util::{Identity, Stack};
 
 use super::Shared;
-use super::layer::{CallCtx, EmuLayer};
+use super::layer::{CallCtx, EmuLayer, EmuService};
 pub(crate) use super::operations::Mutation;
 use super::operations::NewOperation;
 use super::text::{MAX_DESCRIPTION_CHARS, truncate};
@@ -53,33 +55,41 @@ pub(crate) const SERVED_SERVICES: [&str; 7] = [
 /// RESOURCE_EXHAUSTED (see the emulator layer).
 pub(crate) const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 
-pub(crate) fn router(server: Server, shared: Arc<Shared>) -> Router<Stack<EmuLayer, Identity>> {
+/// Every served service, unlayered.
+fn routes(shared: &Arc<Shared>) -> Routes {
     let svc = Svc(shared.clone());
-    server
-        .layer(EmuLayer(shared))
-        .add_service(
-            CustomerServiceServer::new(svc.clone()).max_decoding_message_size(MAX_REQUEST_BYTES),
-        )
-        .add_service(
-            BillingAccountServiceServer::new(svc.clone())
-                .max_decoding_message_size(MAX_REQUEST_BYTES),
-        )
-        .add_service(
-            OperationServiceServer::new(svc.clone()).max_decoding_message_size(MAX_REQUEST_BYTES),
-        )
-        .add_service(
-            IamTokenServiceServer::new(svc.clone()).max_decoding_message_size(MAX_REQUEST_BYTES),
-        )
-        .add_service(
-            ConsumptionCoreServiceServer::new(svc.clone())
-                .max_decoding_message_size(MAX_REQUEST_BYTES),
-        )
-        .add_service(
-            MetadataServiceServer::new(svc.clone()).max_decoding_message_size(MAX_REQUEST_BYTES),
-        )
-        .add_service(
-            ApiEndpointServiceServer::new(svc).max_decoding_message_size(MAX_REQUEST_BYTES),
-        )
+    Routes::new(
+        CustomerServiceServer::new(svc.clone()).max_decoding_message_size(MAX_REQUEST_BYTES),
+    )
+    .add_service(
+        BillingAccountServiceServer::new(svc.clone()).max_decoding_message_size(MAX_REQUEST_BYTES),
+    )
+    .add_service(
+        OperationServiceServer::new(svc.clone()).max_decoding_message_size(MAX_REQUEST_BYTES),
+    )
+    .add_service(
+        IamTokenServiceServer::new(svc.clone()).max_decoding_message_size(MAX_REQUEST_BYTES),
+    )
+    .add_service(
+        ConsumptionCoreServiceServer::new(svc.clone()).max_decoding_message_size(MAX_REQUEST_BYTES),
+    )
+    .add_service(
+        MetadataServiceServer::new(svc.clone()).max_decoding_message_size(MAX_REQUEST_BYTES),
+    )
+    .add_service(ApiEndpointServiceServer::new(svc).max_decoding_message_size(MAX_REQUEST_BYTES))
+}
+
+/// The gRPC server: the emulator layer over every served service.
+pub(crate) fn router(server: Server, shared: Arc<Shared>) -> Router<Stack<EmuLayer, Identity>> {
+    let routes = routes(&shared);
+    server.layer(EmuLayer(shared)).add_routes(routes)
+}
+
+/// The same stack as [`router`] serves (the emulator layer over every served
+/// service) as one in-process tower service: what the REST gateway calls.
+pub(crate) fn in_process(shared: Arc<Shared>) -> EmuService {
+    let routes = routes(&shared);
+    EmuLayer(shared).layer(routes)
 }
 
 /// The authenticated subject of a call.
