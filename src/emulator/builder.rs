@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use super::catalogue::Catalogue;
 use super::faults::{FaultRuntime, Faults};
 use super::handle::{EmulatorHandle, SeededCredentials};
 use super::layer::CallCounters;
@@ -82,6 +83,7 @@ pub struct EmulatorBuilder {
     handshake_timeout: Duration,
     keepalive: (Duration, Duration),
     strict_person_fields: bool,
+    catalogue: Option<Arc<Catalogue>>,
 }
 
 impl std::fmt::Debug for EmulatorBuilder {
@@ -121,6 +123,7 @@ impl Default for EmulatorBuilder {
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             keepalive: (DEFAULT_KEEPALIVE_INTERVAL, DEFAULT_KEEPALIVE_TIMEOUT),
             strict_person_fields: false,
+            catalogue: None,
         }
     }
 }
@@ -129,6 +132,14 @@ impl EmulatorBuilder {
     /// gRPC listen address (default `127.0.0.1:0`).
     pub fn listen(mut self, addr: SocketAddr) -> Self {
         self.listen = addr;
+        self
+    }
+
+    /// The price catalogue the seed's `catalogue` overrides apply to
+    /// (default [`Catalogue::default_seeded`]; [`Catalogue::synthetic`]
+    /// for large listings).
+    pub fn catalogue(mut self, catalogue: Catalogue) -> Self {
+        self.catalogue = Some(Arc::new(catalogue));
         self
     }
 
@@ -291,6 +302,11 @@ impl EmulatorBuilder {
         }
 
         let seed = &self.seed;
+        let catalogue = match self.catalogue.clone() {
+            Some(c) if seed.catalogue.is_empty() => c,
+            Some(c) => Arc::new((*c).clone().with_overrides(&seed.catalogue)?),
+            None => Arc::new(Catalogue::default_seeded().with_overrides(&seed.catalogue)?),
+        };
         let mut state = State::from_seed(seed, self.clock.clone());
         state.random_delay = self.random_operation_delay.map(|(max, seed)| {
             (
@@ -337,6 +353,7 @@ impl EmulatorBuilder {
             jwt_audiences,
             default_subject: seed.default_subject_id.clone(),
             reseller_id: seed.default_reseller_id.clone(),
+            catalogue,
         });
 
         // Like production gRPC servers, bound the streams per connection so a

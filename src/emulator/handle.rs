@@ -231,6 +231,11 @@ impl EmulatorHandle {
             .push_back((code, message.to_string()));
     }
 
+    /// The price catalogue served by `SkuService` and `ServiceService`.
+    pub fn catalogue(&self) -> &super::catalogue::Catalogue {
+        &self.shared.catalogue
+    }
+
     /// Snapshot of all customers (API view).
     pub fn customers(&self) -> Vec<Customer> {
         self.shared

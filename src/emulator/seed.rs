@@ -5,6 +5,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::EmulatorError;
+use super::catalogue::CatalogueOverrides;
 use crate::proto::yandex::cloud::billing::v1::CustomerPerson;
 
 /// The documented default OAuth token of the default subject.
@@ -190,6 +191,10 @@ pub struct Seed {
     pub default_subject_id: String,
     /// The reseller account the handle reports.
     pub default_reseller_id: String,
+    /// Services, SKUs and contract prices added to (or replacing those of)
+    /// the default catalogue ([`Catalogue::default_seeded`](super::catalogue::Catalogue::default_seeded)).
+    #[serde(skip_serializing_if = "CatalogueOverrides::is_empty")]
+    pub catalogue: CatalogueOverrides,
 }
 
 /// A complete, valid person like those of the default seed's customers:
@@ -276,6 +281,7 @@ impl Default for Seed {
             }],
             default_subject_id: DEFAULT_SUBJECT_ID.into(),
             default_reseller_id: DEFAULT_RESELLER_ID.into(),
+            catalogue: CatalogueOverrides::default(),
         }
     }
 }

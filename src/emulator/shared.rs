@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use super::auth;
+use super::catalogue::Catalogue;
 use super::faults::FaultRuntime;
 use super::layer::CallCounters;
 use super::operations::Completion;
@@ -29,6 +30,8 @@ pub(crate) struct Shared {
     pub jwt_audiences: Vec<String>,
     pub default_subject: String,
     pub reseller_id: String,
+    /// The price catalogue: read-only, so read without the state lock.
+    pub catalogue: Arc<Catalogue>,
 }
 
 impl Shared {

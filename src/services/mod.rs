@@ -51,6 +51,7 @@ mod billing_accounts;
 mod customers;
 #[cfg(feature = "json")]
 mod dynamic;
+pub mod filter;
 mod operations;
 pub mod rpc;
 
