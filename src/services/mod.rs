@@ -48,12 +48,14 @@
 //! ```
 
 mod billing_accounts;
+mod billing_services;
 mod customers;
 #[cfg(feature = "json")]
 mod dynamic;
 pub mod filter;
 mod operations;
 pub mod rpc;
+mod skus;
 
 use std::fmt;
 use std::future::IntoFuture;
@@ -64,10 +66,12 @@ use futures::stream::BoxStream;
 use prost::{Message, Name};
 
 pub use billing_accounts::BillingAccounts;
+pub use billing_services::BillingServices;
 pub use customers::Customers;
 #[cfg(feature = "json")]
 pub use dynamic::DynamicRequest;
 pub use operations::Operations;
+pub use skus::Skus;
 
 use crate::call::CallOptions;
 use crate::client::Client;
@@ -91,6 +95,18 @@ impl Client {
     /// billable-object bindings and access bindings.
     pub fn billing_accounts(&self) -> BillingAccounts {
         BillingAccounts::new(self.clone())
+    }
+
+    /// `yandex.cloud.billing.v1.SkuService`: SKUs and their prices in a
+    /// currency, contract prices of a billing account.
+    pub fn skus(&self) -> Skus {
+        Skus::new(self.clone())
+    }
+
+    /// `yandex.cloud.billing.v1.ServiceService`: the cloud services that
+    /// have SKUs.
+    pub fn billing_services(&self) -> BillingServices {
+        BillingServices::new(self.clone())
     }
 
     /// `yandex.cloud.operation.OperationService`: raw operations by id.
