@@ -212,7 +212,7 @@ async fn sku_negative_cases() -> anyhow::Result<()> {
     assert!(violations(&err)[0].starts_with("currency: "), "{err}");
     let err = client
         .skus()
-        .get(&"a".repeat(51), Currency::Rub)
+        .get("a".repeat(51), Currency::Rub)
         .await
         .unwrap_err();
     assert!(violations(&err)[0].starts_with("id: "), "{err}");

@@ -308,6 +308,14 @@ impl EmulatorBuilder {
             None => Arc::new(Catalogue::default_seeded().with_overrides(&seed.catalogue)?),
         };
         let mut state = State::from_seed(seed, self.clock.clone());
+        let validator = Validator::new();
+        if let Some(problem) = seed
+            .budgets
+            .iter()
+            .find_map(|b| services::budget::seed_problem(b, &state, &catalogue, &validator))
+        {
+            return Err(EmulatorError::Seed(problem));
+        }
         state.random_delay = self.random_operation_delay.map(|(max, seed)| {
             (
                 max,
@@ -333,7 +341,6 @@ impl EmulatorBuilder {
             reseller_id: seed.default_reseller_id.clone(),
             service_account_id: seed.service_accounts.first().cloned().unwrap_or_default(),
         };
-        let validator = Validator::new();
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
             faults: Mutex::new(FaultRuntime::new(self.faults.clone())),

@@ -167,6 +167,8 @@ pub(crate) struct State {
     pub due: std::collections::BinaryHeap<std::cmp::Reverse<(std::time::Instant, u64, String)>>,
     /// Per-operation random completion delays: the largest delay and the seeded source.
     pub random_delay: Option<(std::time::Duration, rand::rngs::StdRng)>,
+    /// Budgets, per billing account.
+    pub budgets: super::services::budget::BudgetStore,
 }
 
 impl State {
@@ -193,6 +195,7 @@ impl State {
             fail_next: HashMap::new(),
             due: BinaryHeap::new(),
             random_delay: None,
+            budgets: Default::default(),
         }
     }
 
@@ -281,6 +284,12 @@ impl State {
                 &b.subject_id,
                 &b.subject_type,
             );
+        }
+        for b in &seed.budgets {
+            st.budgets.insert(super::services::budget::StoredBudget {
+                created_at: b.created_at.or(Some(now.into())),
+                ..b.clone()
+            });
         }
         st
     }

@@ -49,6 +49,7 @@
 
 mod billing_accounts;
 mod billing_services;
+mod budgets;
 mod customers;
 #[cfg(feature = "json")]
 mod dynamic;
@@ -67,6 +68,9 @@ use prost::{Message, Name};
 
 pub use billing_accounts::BillingAccounts;
 pub use billing_services::BillingServices;
+pub use budgets::{
+    BalanceBudget, BudgetKind, Budgets, CostBudget, CreateBudgetCall, ExpenseBudget,
+};
 pub use customers::Customers;
 #[cfg(feature = "json")]
 pub use dynamic::DynamicRequest;
@@ -107,6 +111,12 @@ impl Client {
     /// have SKUs.
     pub fn billing_services(&self) -> BillingServices {
         BillingServices::new(self.clone())
+    }
+
+    /// `yandex.cloud.billing.v1.BudgetService`: budgets of a billing
+    /// account (cost, expense, balance).
+    pub fn budgets(&self) -> Budgets {
+        Budgets::new(self.clone())
     }
 
     /// `yandex.cloud.operation.OperationService`: raw operations by id.

@@ -1,6 +1,7 @@
 //! gRPC service implementations.
 
 mod billing_account;
+pub(crate) mod budget;
 mod customer;
 mod endpoint;
 mod iam;
@@ -23,8 +24,8 @@ use super::operations::NewOperation;
 use super::text::{MAX_DESCRIPTION_CHARS, truncate};
 use crate::proto::yandex::cloud::billing::v1::{
     billing_account_service_server::BillingAccountServiceServer,
-    customer_service_server::CustomerServiceServer, service_service_server::ServiceServiceServer,
-    sku_service_server::SkuServiceServer,
+    budget_service_server::BudgetServiceServer, customer_service_server::CustomerServiceServer,
+    service_service_server::ServiceServiceServer, sku_service_server::SkuServiceServer,
 };
 use crate::proto::yandex::cloud::endpoint::api_endpoint_service_server::ApiEndpointServiceServer;
 use crate::proto::yandex::cloud::iam::v1::iam_token_service_server::IamTokenServiceServer;
@@ -36,7 +37,7 @@ use crate::proto::yandex::cloud::operation::operation_service_server::OperationS
 pub(crate) struct Svc(pub Arc<Shared>);
 
 /// Full names of the services [`router`] serves, from the generated servers.
-pub(crate) const SERVED_SERVICES: [&str; 7] = [
+pub(crate) const SERVED_SERVICES: [&str; 8] = [
     <CustomerServiceServer<Svc> as NamedService>::NAME,
     <BillingAccountServiceServer<Svc> as NamedService>::NAME,
     <OperationServiceServer<Svc> as NamedService>::NAME,
@@ -44,6 +45,7 @@ pub(crate) const SERVED_SERVICES: [&str; 7] = [
     <ApiEndpointServiceServer<Svc> as NamedService>::NAME,
     <SkuServiceServer<Svc> as NamedService>::NAME,
     <ServiceServiceServer<Svc> as NamedService>::NAME,
+    <BudgetServiceServer<Svc> as NamedService>::NAME,
 ];
 
 /// The largest request message a service decodes; larger ones answer
@@ -73,7 +75,10 @@ pub(crate) fn router(server: Server, shared: Arc<Shared>) -> Router<Stack<EmuLay
         .add_service(
             SkuServiceServer::new(svc.clone()).max_decoding_message_size(MAX_REQUEST_BYTES),
         )
-        .add_service(ServiceServiceServer::new(svc).max_decoding_message_size(MAX_REQUEST_BYTES))
+        .add_service(
+            ServiceServiceServer::new(svc.clone()).max_decoding_message_size(MAX_REQUEST_BYTES),
+        )
+        .add_service(BudgetServiceServer::new(svc).max_decoding_message_size(MAX_REQUEST_BYTES))
 }
 
 /// The authenticated subject of a call.
