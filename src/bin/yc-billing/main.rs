@@ -8,6 +8,7 @@
 //! found (4), invalid argument (5) and other (1) failures apart.
 
 mod call;
+mod catalogue_cmd;
 mod commands;
 mod connect;
 mod demo;
@@ -47,6 +48,15 @@ enum Command {
     /// Billing accounts, billable-object bindings and access bindings (BillingAccountService).
     #[command(subcommand)]
     Accounts(commands::AccountsCmd),
+    /// SKUs and their prices (SkuService).
+    #[command(subcommand)]
+    Skus(catalogue_cmd::SkusCmd),
+    /// The billable cloud services (ServiceService).
+    #[command(subcommand)]
+    Services(catalogue_cmd::ServicesCmd),
+    /// Budgets of a billing account (BudgetService).
+    #[command(subcommand)]
+    Budgets(catalogue_cmd::BudgetsCmd),
     /// Long-running operations by id (OperationService).
     #[command(subcommand)]
     Operations(commands::OperationsCmd),
@@ -135,6 +145,18 @@ async fn dispatch(
         Command::Operations(cmd) => {
             let client = connect::client(&global, matches).await?;
             commands::operations(&client, &global, cmd).await
+        }
+        Command::Skus(cmd) => {
+            let client = connect::client(&global, matches).await?;
+            catalogue_cmd::skus(&client, &global, cmd).await
+        }
+        Command::Services(cmd) => {
+            let client = connect::client(&global, matches).await?;
+            catalogue_cmd::services(&client, &global, cmd).await
+        }
+        Command::Budgets(cmd) => {
+            let client = connect::client(&global, matches).await?;
+            catalogue_cmd::budgets(&client, &global, cmd).await
         }
         Command::Call(args) => call::run(args, &global, matches).await,
         Command::Demo(args) => demo::run(args, &global, matches).await,
