@@ -15,9 +15,9 @@ fn demo_runs_every_step_and_exits_0() {
     let stdout = String::from_utf8(out.stdout).unwrap();
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
-    for n in 1..=11 {
+    for n in 1..=13 {
         assert!(
-            stdout.contains(&format!("[{n:>2}/11] ")),
+            stdout.contains(&format!("[{n:>2}/13] ")),
             "step {n} missing:\n{stdout}"
         );
     }

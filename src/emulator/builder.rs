@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::admin::StateFile;
+use super::catalogue::Catalogue;
 use super::faults::{FaultRuntime, Faults};
 use super::handle::{EmulatorHandle, SeededCredentials};
 use super::journal::{DEFAULT_JOURNAL_SIZE, Journal};
@@ -107,6 +108,7 @@ pub struct EmulatorBuilder {
     manual_clock: Option<ManualClock>,
     state_file: Option<std::path::PathBuf>,
     usage_rate_limit: Option<Duration>,
+    catalogue: Option<Arc<Catalogue>>,
 }
 
 impl Default for EmulatorBuilder {
@@ -134,6 +136,7 @@ impl Default for EmulatorBuilder {
             manual_clock: None,
             state_file: None,
             usage_rate_limit: None,
+            catalogue: None,
         }
     }
 }
@@ -142,6 +145,14 @@ impl EmulatorBuilder {
     /// gRPC listen address (default `127.0.0.1:0`).
     pub fn listen(mut self, addr: SocketAddr) -> Self {
         self.listen = addr;
+        self
+    }
+
+    /// The price catalogue the seed's `catalogue` overrides apply to
+    /// (default [`Catalogue::default_seeded`]; [`Catalogue::synthetic`]
+    /// for large listings).
+    pub fn catalogue(mut self, catalogue: Catalogue) -> Self {
+        self.catalogue = Some(Arc::new(catalogue));
         self
     }
 
@@ -378,6 +389,23 @@ impl EmulatorBuilder {
             Some(path) => StateFile::load(path)?,
             None => None,
         };
+        let catalogue = match self.catalogue.clone() {
+            Some(c) if seed.catalogue.is_empty() => c,
+            Some(c) => Arc::new((*c).clone().with_overrides(&seed.catalogue)?),
+            None => Arc::new(Catalogue::default_seeded().with_overrides(&seed.catalogue)?),
+        };
+        let validator = Validator::new();
+        // The seed's budgets follow the API's rules (checked against the
+        // seed's own accounts and the catalogue) or the start fails.
+        let seeded = State::from_seed(seed, self.clock.clone());
+        if let Some(problem) = seed
+            .budgets
+            .iter()
+            .find_map(|b| services::budget::seed_problem(b, &seeded, &catalogue, &validator))
+        {
+            return Err(EmulatorError::Seed(problem));
+        }
+        drop(seeded);
         let iam_token = seed
             .iam_tokens
             .iter()
@@ -398,7 +426,6 @@ impl EmulatorBuilder {
             service_account_id: seed.service_accounts.first().cloned().unwrap_or_default(),
         };
         // Usage is priced from the catalogue in each account's currency.
-        let catalogue = super::catalogue::Catalogue::default_seeded();
         let currencies = seed
             .billing_accounts
             .iter()
@@ -407,9 +434,8 @@ impl EmulatorBuilder {
                 Some((a.id.clone(), c))
             })
             .collect();
-        let usage = super::usage::LazyUsage::new(&seed.usage, catalogue, currencies)
+        let usage = super::usage::LazyUsage::new(&seed.usage, (*catalogue).clone(), currencies)
             .map_err(|e| EmulatorError::Seed(e.to_string()))?;
-        let validator = Validator::new();
         let shared = Arc::new(Shared {
             state: Mutex::new(State::from_seed(&Seed::default(), self.clock.clone())),
             faults: Mutex::new(FaultRuntime::new(self.faults.clone())),
@@ -440,6 +466,7 @@ impl EmulatorBuilder {
             usage,
             usage_rate_limit: self.usage_rate_limit,
             usage_calls: Mutex::new(std::collections::HashMap::new()),
+            catalogue,
         });
         let initial = shared.state_from(stored.as_ref().unwrap_or(seed));
         *shared.state.lock().unwrap_or_else(|e| e.into_inner()) = initial;

@@ -189,6 +189,7 @@ pub struct Catalogue {
     skus: Vec<CatalogueSku>,
     service_index: HashMap<String, usize>,
     sku_index: HashMap<String, usize>,
+    by_service: HashMap<String, Vec<usize>>,
     contracts: HashMap<String, BTreeMap<String, Vec<PriceVersion>>>,
 }
 
@@ -217,7 +218,9 @@ impl Catalogue {
             }
         }
         let mut sku_index = HashMap::with_capacity(skus.len());
+        let mut by_service: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, s) in skus.iter().enumerate() {
+            by_service.entry(s.service_id.clone()).or_default().push(i);
             if s.id.is_empty() || sku_index.insert(s.id.clone(), i).is_some() {
                 return Err(err(format!("SKU id {:?} is empty or repeated", s.id)));
             }
@@ -258,6 +261,7 @@ impl Catalogue {
             skus,
             service_index,
             sku_index,
+            by_service,
             contracts,
         })
     }
@@ -382,6 +386,11 @@ impl Catalogue {
     /// The SKU with this id.
     pub fn sku(&self, id: &str) -> Option<&CatalogueSku> {
         self.sku_index.get(id).map(|&i| &self.skus[i])
+    }
+
+    /// Positions (in listing order) of the SKUs of one service.
+    pub fn sku_positions_of_service(&self, service_id: &str) -> &[usize] {
+        self.by_service.get(service_id).map_or(&[], Vec::as_slice)
     }
 
     /// Position of the service in listing order.

@@ -360,6 +360,27 @@ impl EmulatorHandle {
         });
     }
 
+    /// The price catalogue served by `SkuService` and `ServiceService`.
+    pub fn catalogue(&self) -> &super::catalogue::Catalogue {
+        &self.shared.catalogue
+    }
+
+    /// Snapshot of the budgets of a billing account, in creation order, as
+    /// `BudgetService.Get` shows them now (all accounts' with `None`).
+    pub fn budgets(
+        &self,
+        billing_account_id: Option<&str>,
+    ) -> Vec<crate::proto::yandex::cloud::billing::v1::Budget> {
+        let st = self.shared.lock();
+        let now = st.now();
+        st.budgets
+            .all()
+            .iter()
+            .filter(|b| billing_account_id.is_none_or(|a| a == b.billing_account_id))
+            .map(|b| super::services::budget::view(b, now))
+            .collect()
+    }
+
     /// Snapshot of all customers (API view).
     pub fn customers(&self) -> Vec<Customer> {
         self.shared

@@ -33,6 +33,7 @@ pub(crate) enum Effect {
         account_id: String,
         deltas: Vec<AccessBindingDelta>,
     },
+    CreateBudget(Box<crate::proto::yandex::cloud::billing::v1::Budget>),
 }
 
 /// Everything a mutating call needs to start an operation.
@@ -291,6 +292,20 @@ impl State {
                     }
                 }
                 Ok(Vec::new())
+            }
+            Effect::CreateBudget(budget) => {
+                if self.account(&budget.billing_account_id).is_none() {
+                    return Err(rpc_status(
+                        Code::NotFound,
+                        &format!(
+                            "billing account {} not found",
+                            echo(&budget.billing_account_id)
+                        ),
+                    ));
+                }
+                let shown = super::services::budget::view(&budget, self.now());
+                self.budgets.insert(*budget);
+                Ok(shown.encode_to_vec())
             }
         }
     }

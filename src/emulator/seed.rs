@@ -6,7 +6,11 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::EmulatorError;
-use crate::proto::yandex::cloud::billing::v1::CustomerPerson;
+use super::catalogue::CatalogueOverrides;
+use crate::proto::yandex::cloud::billing::v1::{
+    BalanceBudgetSpec, Budget, CostBudgetSpec, CustomerPerson, ExpenseBudgetSpec, ResetPeriodType,
+    ThresholdRule, ThresholdType, budget, cost_budget_spec, expense_budget_spec,
+};
 
 /// The documented default OAuth token of the default subject.
 pub const DEFAULT_OAUTH_TOKEN: &str = "y0_emulator-oauth-token-default";
@@ -221,6 +225,17 @@ pub struct Seed {
     /// Consumption records of the usage API: generated per billing account
     /// and explicit.
     pub usage: super::usage::SeedUsage,
+    /// Services, SKUs and contract prices added to (or replacing those of)
+    /// the default catalogue ([`Catalogue::default_seeded`](super::catalogue::Catalogue::default_seeded)).
+    #[serde(skip_serializing_if = "CatalogueOverrides::is_empty")]
+    #[schemars(with = "serde_json::Value")]
+    pub catalogue: CatalogueOverrides,
+    /// Budgets: the API's `Budget` in proto3 JSON (`cost_budget` or
+    /// `costBudget`, …), each on a billing account of the seed; `status`
+    /// is ignored (a budget is active until its end date).
+    #[serde(with = "budgets_json")]
+    #[schemars(with = "Vec<serde_json::Value>")]
+    pub budgets: Vec<Budget>,
 }
 
 /// A complete, valid person like those of the default seed's customers:
@@ -329,8 +344,72 @@ impl Default for Seed {
                 ],
                 records: Vec::new(),
             },
+            catalogue: CatalogueOverrides::default(),
+            budgets: default_budgets(),
         }
     }
+}
+
+/// The budgets of the default seed: a monthly cost budget and a balance
+/// budget on the reseller account, a quarterly expense budget from a start
+/// date on the first customer's account.
+fn default_budgets() -> Vec<Budget> {
+    let rule = |ty: ThresholdType, amount: &str| ThresholdRule {
+        r#type: ty as i32,
+        amount: amount.into(),
+        notification_user_account_ids: Vec::new(),
+    };
+    let owner = vec![DEFAULT_SUBJECT_ID.to_string()];
+    vec![
+        Budget {
+            id: "dn2emu0budget0000001".into(),
+            name: "Monthly cloud cost".into(),
+            billing_account_id: DEFAULT_RESELLER_ID.into(),
+            budget_spec: Some(budget::BudgetSpec::CostBudget(CostBudgetSpec {
+                amount: "50000".into(),
+                notification_user_account_ids: owner.clone(),
+                threshold_rules: vec![
+                    rule(ThresholdType::Percent, "50"),
+                    rule(ThresholdType::Percent, "90"),
+                ],
+                filter: None,
+                end_date: "2030-12-31".into(),
+                start_type: Some(cost_budget_spec::StartType::ResetPeriod(
+                    ResetPeriodType::Monthly as i32,
+                )),
+            })),
+            ..Default::default()
+        },
+        Budget {
+            id: "dn2emu0budget0000002".into(),
+            name: "Low balance".into(),
+            billing_account_id: DEFAULT_RESELLER_ID.into(),
+            budget_spec: Some(budget::BudgetSpec::BalanceBudget(BalanceBudgetSpec {
+                amount: "10000".into(),
+                notification_user_account_ids: owner.clone(),
+                threshold_rules: vec![rule(ThresholdType::Amount, "5000")],
+                start_date: "2025-01-01".into(),
+                end_date: "2030-12-31".into(),
+            })),
+            ..Default::default()
+        },
+        Budget {
+            id: "dn2emu0budget0000003".into(),
+            name: "Quarterly expense".into(),
+            billing_account_id: "dn2emu0customer00001".into(),
+            budget_spec: Some(budget::BudgetSpec::ExpenseBudget(ExpenseBudgetSpec {
+                amount: "30000".into(),
+                notification_user_account_ids: owner,
+                threshold_rules: vec![rule(ThresholdType::Percent, "75")],
+                filter: None,
+                end_date: "2030-12-31".into(),
+                start_type: Some(expense_budget_spec::StartType::StartDate(
+                    "2025-01-01".into(),
+                )),
+            })),
+            ..Default::default()
+        },
+    ]
 }
 
 impl Seed {
@@ -456,6 +535,59 @@ mod person_json {
         DynamicMessage::deserialize_with_options(descriptor().clone(), d, &options)?
             .transcode_to()
             .map_err(serde::de::Error::custom)
+    }
+}
+
+/// A list of `Budget`s in seed JSON through the embedded descriptors, as
+/// `person_json` does for persons.
+mod budgets_json {
+    use prost_reflect::{DeserializeOptions, DynamicMessage, SerializeOptions};
+    use serde::ser::SerializeSeq;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::proto::yandex::cloud::billing::v1::Budget;
+
+    fn descriptor() -> prost_reflect::MessageDescriptor {
+        prost_reflect::DescriptorPool::decode(crate::proto::FILE_DESCRIPTOR_SET)
+            .expect("the descriptor set embedded at build time is valid")
+            .get_message_by_name("yandex.cloud.billing.v1.Budget")
+            .expect("Budget is in the schema")
+    }
+
+    struct Shown<'a>(&'a DynamicMessage, &'a SerializeOptions);
+
+    impl serde::Serialize for Shown<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            self.0.serialize_with_options(s, self.1)
+        }
+    }
+
+    pub fn serialize<S: Serializer>(budgets: &[Budget], s: S) -> Result<S::Ok, S::Error> {
+        let descriptor = descriptor();
+        let options = SerializeOptions::new().use_proto_field_name(true);
+        let mut seq = s.serialize_seq(Some(budgets.len()))?;
+        for b in budgets {
+            let mut message = DynamicMessage::new(descriptor.clone());
+            message
+                .transcode_from(b)
+                .map_err(serde::ser::Error::custom)?;
+            seq.serialize_element(&Shown(&message, &options))?;
+        }
+        seq.end()
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Budget>, D::Error> {
+        let descriptor = descriptor();
+        let options = DeserializeOptions::new().deny_unknown_fields(false);
+        Vec::<serde_json::Value>::deserialize(d)?
+            .into_iter()
+            .map(|v| {
+                DynamicMessage::deserialize_with_options(descriptor.clone(), v, &options)
+                    .map_err(serde::de::Error::custom)?
+                    .transcode_to::<Budget>()
+                    .map_err(serde::de::Error::custom)
+            })
+            .collect()
     }
 }
 

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use super::auth;
+use super::catalogue::Catalogue;
 use super::faults::{FaultRuntime, Faults};
 use super::journal::Journal;
 use super::layer::CallCounters;
@@ -32,6 +33,8 @@ pub(crate) struct Shared {
     pub default_subject: String,
     pub reseller_id: String,
     pub journal: Journal,
+    /// The price catalogue: read-only, so read without the state lock.
+    pub catalogue: Arc<Catalogue>,
     /// Consumption records of the usage API.
     pub usage: super::usage::LazyUsage,
     /// The usage API's rate limit: one call per this interval per IP.

@@ -174,6 +174,8 @@ pub(crate) struct State {
     started: std::time::Instant,
     /// Per-operation random completion delays: the largest delay and the seeded source.
     pub random_delay: Option<(std::time::Duration, rand::rngs::StdRng)>,
+    /// Budgets, per billing account.
+    pub budgets: super::services::budget::BudgetStore,
 }
 
 impl State {
@@ -201,6 +203,7 @@ impl State {
             due_on_clock: false,
             started: std::time::Instant::now(),
             random_delay: None,
+            budgets: Default::default(),
         }
     }
 
@@ -325,6 +328,12 @@ impl State {
                 &b.subject_type,
             );
         }
+        for b in &seed.budgets {
+            st.budgets.insert(super::services::budget::StoredBudget {
+                created_at: b.created_at.or(Some(now.into())),
+                ..b.clone()
+            });
+        }
         st
     }
 
@@ -335,9 +344,11 @@ impl State {
     pub fn to_seed(&self, defaults: (&str, &str)) -> Seed {
         let stamp = |t: SystemTime| prost_types::Timestamp::from(t).to_string();
         let mut seed = Seed {
-            // The usage section is the start seed's (usage is generated
-            // once, at start): the caller fills it in.
+            // The usage and catalogue sections are the start seed's (both
+            // are fixed at start): the caller fills them in.
             usage: Default::default(),
+            catalogue: Default::default(),
+            budgets: self.budgets.all().to_vec(),
             billing_accounts: Vec::new(),
             customers: Vec::new(),
             access_bindings: Vec::new(),

@@ -53,11 +53,15 @@
 //! ```
 
 mod billing_accounts;
+mod billing_services;
+mod budgets;
 mod customers;
 #[cfg(feature = "json")]
 mod dynamic;
+pub mod filter;
 mod operations;
 pub mod rpc;
+mod skus;
 pub mod usage;
 
 use std::future::IntoFuture;
@@ -68,10 +72,15 @@ use futures::stream::BoxStream;
 use prost::{Message, Name};
 
 pub use billing_accounts::BillingAccounts;
+pub use billing_services::BillingServices;
+pub use budgets::{
+    BalanceBudget, BudgetKind, Budgets, CostBudget, CreateBudgetCall, ExpenseBudget,
+};
 pub use customers::Customers;
 #[cfg(feature = "json")]
 pub use dynamic::DynamicRequest;
 pub use operations::Operations;
+pub use skus::Skus;
 pub use usage::{ReportBuilder, Usage, UsageReport};
 
 use crate::call::CallOptions;
@@ -103,6 +112,26 @@ impl Client {
     /// [`billing_account_service`](Self::billing_account_service)).
     pub fn billing_accounts(&self) -> BillingAccounts {
         self.billing_account_service()
+    }
+
+    /// `yandex.cloud.billing.v1.SkuService`: SKUs and their prices in a
+    /// currency, contract prices of a billing account (the same handle as
+    /// [`sku_service`](Self::sku_service)).
+    pub fn skus(&self) -> Skus {
+        self.sku_service()
+    }
+
+    /// `yandex.cloud.billing.v1.ServiceService`: the cloud services that
+    /// have SKUs (the same handle as [`service_service`](Self::service_service)).
+    pub fn billing_services(&self) -> BillingServices {
+        self.service_service()
+    }
+
+    /// `yandex.cloud.billing.v1.BudgetService`: budgets of a billing
+    /// account: cost, expense, balance (the same handle as
+    /// [`budget_service`](Self::budget_service)).
+    pub fn budgets(&self) -> Budgets {
+        self.budget_service()
     }
 
     /// `yandex.cloud.operation.OperationService`: raw operations by id (the

@@ -50,9 +50,17 @@ from yandex.cloud.billing.v1 import (
     billing_account_pb2,
     billing_account_service_pb2 as ba_pb,
     billing_account_service_pb2_grpc as ba_grpc,
+    budget_pb2,
+    budget_service_pb2 as budget_pb,
+    budget_service_pb2_grpc as budget_grpc,
     customer_pb2,
     customer_service_pb2 as cust_pb,
     customer_service_pb2_grpc as cust_grpc,
+    service_service_pb2 as svc_pb,
+    service_service_pb2_grpc as svc_grpc,
+    sku_pb2,
+    sku_service_pb2 as sku_pb,
+    sku_service_pb2_grpc as sku_grpc,
 )
 from yandex.cloud.billing.usage_records.v1 import (
     billing_types_pb2 as usage_types,
@@ -253,6 +261,9 @@ def schema_of_the_sdk_matches_the_emulator_protos():
     files = [
         "yandex/cloud/billing/v1/customer_service.proto",
         "yandex/cloud/billing/v1/billing_account_service.proto",
+        "yandex/cloud/billing/v1/sku_service.proto",
+        "yandex/cloud/billing/v1/service_service.proto",
+        "yandex/cloud/billing/v1/budget_service.proto",
         "yandex/cloud/operation/operation_service.proto",
         "yandex/cloud/iam/v1/iam_token_service.proto",
         "yandex/cloud/endpoint/api_endpoint_service.proto",
@@ -971,6 +982,106 @@ def sdk_invalid_argument_carries_bad_request():
         "invitation_email",
     )
     expect_invalid(lambda: customers.List(cust_pb.ListCustomersRequest(reseller_id=RESELLER, page_size=5000)), "page_size")
+
+
+# ------------------------------------------- catalogue and budgets
+
+CONTRACT_ACCOUNT = "dn2emu0customer00001"
+
+
+@test
+def plain_services_and_skus_with_prices_filters_and_pages():
+    services = plain(svc_grpc.ServiceServiceStub)
+    listed, pages = list_all(services.List, svc_pb.ListServicesRequest, "services", 5)
+    assert len(listed) >= 12 and pages >= 3, (len(listed), pages)
+    assert listed[0].name == "Compute Cloud", listed[0]
+    compute = listed[0].id
+    got = ok(services.Get(svc_pb.GetServiceRequest(id=compute), metadata=AUTH))
+    assert got == listed[0], got
+    one = ok(services.List(svc_pb.ListServicesRequest(filter=f'id="{compute}"'), metadata=AUTH))
+    assert [s.id for s in one.services] == [compute], one
+    expect_error(grpc.StatusCode.NOT_FOUND, lambda: services.Get(svc_pb.GetServiceRequest(id="dn2nosuchservice0001"), metadata=AUTH))
+    expect_invalid(lambda: services.List(svc_pb.ListServicesRequest(filter='name="x"'), metadata=AUTH), "filter")
+
+    skus = plain(sku_grpc.SkuServiceStub)
+    all_skus, _ = list_all(skus.List, sku_pb.ListSkusRequest, "skus", 7, currency="RUB")
+    assert len(all_skus) >= 40, len(all_skus)
+    of_compute = ok(skus.List(sku_pb.ListSkusRequest(currency="USD", filter=f'serviceId="{compute}"'), metadata=AUTH))
+    assert of_compute.skus and all(s.service_id == compute for s in of_compute.skus), of_compute
+    vcpu = of_compute.skus[0]
+    assert vcpu.name == "Intel Ice Lake. 100% vCPU" and vcpu.pricing_unit == "core*hour", vcpu
+    current = vcpu.pricing_versions[-1]
+    assert current.type == sku_pb2.STREET_PRICE, current
+    rate = current.pricing_expressions[0].rates[0]
+    assert (rate.unit_price, rate.currency) == ("0.014", "USD"), rate
+    contract = ok(skus.Get(sku_pb.GetSkuRequest(id=vcpu.id, currency="RUB", billing_account_id=CONTRACT_ACCOUNT), metadata=AUTH))
+    types = [v.type for v in contract.pricing_versions]
+    assert types == [sku_pb2.STREET_PRICE, sku_pb2.STREET_PRICE, sku_pb2.CONTRACT_PRICE], types
+    assert contract.pricing_versions[2].pricing_expressions[0].rates[0].unit_price == "0.8064", contract
+    expect_invalid(lambda: skus.Get(sku_pb.GetSkuRequest(id=vcpu.id, currency="EUR"), metadata=AUTH), "currency")
+    expect_invalid(lambda: skus.List(sku_pb.ListSkusRequest(), metadata=AUTH), "currency")
+    expect_invalid(lambda: skus.List(sku_pb.ListSkusRequest(currency="RUB", filter="serviceId=x"), metadata=AUTH), "filter")
+    expect_error(grpc.StatusCode.NOT_FOUND, lambda: skus.Get(sku_pb.GetSkuRequest(id="dn2nosuchsku00000001", currency="RUB"), metadata=AUTH))
+    expect_error(
+        grpc.StatusCode.PERMISSION_DENIED,
+        lambda: skus.Get(sku_pb.GetSkuRequest(id=vcpu.id, currency="RUB", billing_account_id=CONTRACT_ACCOUNT), metadata=NO_RIGHTS),
+    )
+    # The public catalogue is open to any authenticated caller.
+    ok(skus.Get(sku_pb.GetSkuRequest(id=vcpu.id, currency="KZT"), metadata=NO_RIGHTS))
+
+
+@test
+def plain_budgets_list_get_and_errors():
+    budgets = plain(budget_grpc.BudgetServiceStub)
+    listed = ok(budgets.List(budget_pb.ListBudgetsRequest(billing_account_id=RESELLER), metadata=AUTH))
+    kinds = [b.WhichOneof("budget_spec") for b in listed.budgets]
+    assert kinds == ["cost_budget", "balance_budget"], kinds
+    assert all(b.status == budget_pb2.ACTIVE for b in listed.budgets), listed
+    got = ok(budgets.Get(budget_pb.GetBudgetRequest(id=listed.budgets[0].id), metadata=AUTH))
+    assert got == listed.budgets[0], got
+    expect_error(grpc.StatusCode.NOT_FOUND, lambda: budgets.Get(budget_pb.GetBudgetRequest(id=listed.budgets[0].id), metadata=NO_RIGHTS))
+    expect_error(grpc.StatusCode.PERMISSION_DENIED, lambda: budgets.List(budget_pb.ListBudgetsRequest(billing_account_id=RESELLER), metadata=NO_RIGHTS))
+    spec = budget_pb2.CostBudgetSpec(
+        amount="100", notification_user_account_ids=[SUBJECT], end_date="2030-12-30", reset_period=budget_pb2.MONTHLY
+    )
+    expect_invalid(
+        lambda: budgets.Create(budget_pb.CreateBudgetRequest(billing_account_id=RESELLER, name="x", cost_budget_spec=spec), metadata=AUTH),
+        "cost_budget_spec.end_date",
+    )
+    expect_invalid(
+        lambda: budgets.Create(budget_pb.CreateBudgetRequest(billing_account_id=RESELLER, name="x"), metadata=AUTH),
+        "budget_spec",
+    )
+
+
+@test
+def sdk_budget_create_through_the_waiter():
+    sdk = sdk_with(iam_token=IAM_TOKEN)
+    spec = budget_pb2.ExpenseBudgetSpec(
+        amount="2500.50",
+        notification_user_account_ids=[SUBJECT],
+        threshold_rules=[budget_pb2.ThresholdRule(type=budget_pb2.PERCENT, amount="80")],
+        start_date="2026-01-01",
+        end_date="2030-12-31",
+    )
+    res = sdk.create_operation_and_get_result(
+        budget_pb.CreateBudgetRequest(billing_account_id=CONTRACT_ACCOUNT, name="SDK budget", expense_budget_spec=spec),
+        budget_grpc.BudgetServiceStub,
+        "Create",
+        response_type=budget_pb2.Budget,
+        meta_type=budget_pb.CreateBudgetMetadata,
+        timeout=30,
+    )
+    budget, meta = res.response, res.meta
+    no_unknown_fields(budget)
+    assert budget.id and meta.budget_id == budget.id, (budget, meta)
+    assert budget.status == budget_pb2.ACTIVE and budget.expense_budget.amount == "2500.50", budget
+    client = sdk.client(budget_grpc.BudgetServiceStub)
+    listed = ok(client.List(budget_pb.ListBudgetsRequest(billing_account_id=CONTRACT_ACCOUNT)))
+    assert budget.id in {b.id for b in listed.budgets}, listed
+    # The SKU catalogue through the SDK over TLS.
+    sku = ok(sdk.client(sku_grpc.SkuServiceStub).List(sku_pb.ListSkusRequest(currency="KZT", page_size=1)))
+    assert len(sku.skus) == 1 and sku.next_page_token, sku
 
 
 # ------------------------------------------------------ usage records

@@ -312,7 +312,7 @@ fn parse_object(s: &str) -> Result<BillableObject, String> {
 
 /// Every item from the request's page on, or one page when `--page-size`
 /// or `--page-token` was given. Returns the items and the next page token.
-async fn fetch<Req, T>(
+pub(crate) async fn fetch<Req, T>(
     call: Call<Req, yc_billing::Page<T>>,
     page: PageArgs,
 ) -> anyhow::Result<(Vec<T>, String)>
@@ -340,7 +340,7 @@ where
 }
 
 /// Prints the operation with `--async`; otherwise waits and prints the response.
-async fn run_operation<M, R>(
+pub(crate) async fn run_operation<M, R>(
     global: &GlobalArgs,
     op: Operation<M, R>,
     wait_args: &WaitArgs,

@@ -7,9 +7,14 @@ use std::time::{Duration, Instant};
 use clap::{ArgMatches, Args};
 use futures::TryStreamExt;
 use yc_billing::Client;
+use yc_billing::emulator::catalogue::CONTRACT_BILLING_ACCOUNT_ID;
 use yc_billing::emulator::{Emulator, EmulatorHandle, example_person as person, rest_binding};
+use yc_billing::money::{Currency, Decimal};
 use yc_billing::proto::paths;
+use yc_billing::proto::yandex::cloud::billing::v1::ResetPeriodType;
 use yc_billing::proto::yandex::cloud::billing::v1::{BillableObject, InviteCustomerRequest};
+use yc_billing::services::CostBudget;
+use yc_billing::services::filter::Filter;
 
 use crate::commands::{Delta, parse_delta};
 use crate::connect::{GlobalArgs, parse_duration};
@@ -38,7 +43,7 @@ pub struct DemoArgs {
     operation_delay: Duration,
 }
 
-const TOTAL: usize = 11;
+const TOTAL: usize = 13;
 const WAIT_LIMIT: Duration = Duration::from_secs(120);
 
 struct Steps {
@@ -379,6 +384,96 @@ pub async fn run(args: DemoArgs, global: &GlobalArgs, matches: &ArgMatches) -> a
             },
         )
         .await?;
+
+    // The emulator's seeded account with contract prices, else the customer's.
+    let priced = match &emulator {
+        Some(_) => CONTRACT_BILLING_ACCOUNT_ID.to_owned(),
+        None => account.clone(),
+    };
+    steps
+        .run(
+            "the price of a Compute Cloud SKU, public and under a contract",
+            "skus list --currency RUB --service-id SERVICE_ID --page-size 1",
+            async {
+                let services = client.billing_services().list().page_size(1).await?;
+                let Some(service) = services.items.first() else {
+                    return Ok(((), "no service in the catalogue".to_owned()));
+                };
+                let skus = client
+                    .skus()
+                    .list(Currency::Rub)
+                    .filter(Filter::service_id(&service.id))
+                    .page_size(1)
+                    .await?;
+                let Some(sku) = skus.items.first() else {
+                    return Ok(((), format!("{}: no SKU", service.name)));
+                };
+                let now = std::time::SystemTime::now();
+                let public = sku.unit_price_at(now)?;
+                let contract = client
+                    .skus()
+                    .get(&sku.id, Currency::Rub)
+                    .billing_account_id(&priced)
+                    .await?
+                    .unit_price_at(now)?;
+                let show = |m: Option<yc_billing::money::Money>| {
+                    m.map_or_else(|| "no price".to_owned(), |m| m.to_string())
+                };
+                Ok((
+                    (),
+                    format!(
+                        "{} / {} ({}): {} per {}, {} for {priced}",
+                        service.name,
+                        sku.name,
+                        sku.id,
+                        show(public),
+                        sku.pricing_unit,
+                        show(contract)
+                    ),
+                ))
+            },
+        )
+        .await?;
+
+    let notify = match (&emulator, subject.as_deref()) {
+        (Some(emu), _) => Some(emu.credentials().subject_id.clone()),
+        (None, Some(s)) => s.strip_prefix("userAccount:").map(str::to_owned),
+        (None, None) => None,
+    };
+    match notify {
+        Some(user) => {
+            steps
+                .run(
+                    "create a monthly cost budget on the customer's account and wait",
+                    &format!(
+                        "budgets create {account} --name \"Demo budget\" --kind cost --amount 10000 \
+                         --end-date 2030-12-31 --reset monthly --notify {user} --threshold-percent 80"
+                    ),
+                    async {
+                        let spec = CostBudget::new(Decimal::new(10_000, 0), "2030-12-31")
+                            .reset(ResetPeriodType::Monthly)
+                            .notify(&user)
+                            .threshold_percent(Decimal::new(80, 0));
+                        let op = client.budgets().create(&account, "Demo budget", spec).await?;
+                        let (_, budget) = wait(op, WAIT_LIMIT).await?;
+                        Ok((
+                            (),
+                            format!(
+                                "budget {} of {} until 2030-12-31, status {}",
+                                budget.id,
+                                budget.amount()?,
+                                budget.status().as_str_name()
+                            ),
+                        ))
+                    },
+                )
+                .await?
+        }
+        None => steps.skip(
+            "create a budget",
+            "pass --subject userAccount:ID to notify",
+        ),
+    }
 
     let missing = "dn2demo0doesnotexist";
     steps

@@ -9,6 +9,7 @@
 
 mod auth_cmd;
 mod call;
+mod catalogue_cmd;
 mod commands;
 mod connect;
 mod demo;
@@ -49,6 +50,15 @@ enum Command {
     /// Billing accounts, billable-object bindings and access bindings (BillingAccountService).
     #[command(subcommand)]
     Accounts(commands::AccountsCmd),
+    /// SKUs and their prices (SkuService).
+    #[command(subcommand)]
+    Skus(catalogue_cmd::SkusCmd),
+    /// The billable cloud services (ServiceService).
+    #[command(subcommand)]
+    Services(catalogue_cmd::ServicesCmd),
+    /// Budgets of a billing account (BudgetService).
+    #[command(subcommand)]
+    Budgets(catalogue_cmd::BudgetsCmd),
     /// Long-running operations by id (OperationService).
     #[command(subcommand)]
     Operations(commands::OperationsCmd),
@@ -205,6 +215,18 @@ async fn dispatch(
         Command::Usage(cmd) => {
             let client = connect::client(&global, matches).await?;
             usage::run(&client, &global, cmd).await
+        }
+        Command::Skus(cmd) => {
+            let client = connect::client(&global, matches).await?;
+            catalogue_cmd::skus(&client, &global, cmd).await
+        }
+        Command::Services(cmd) => {
+            let client = connect::client(&global, matches).await?;
+            catalogue_cmd::services(&client, &global, cmd).await
+        }
+        Command::Budgets(cmd) => {
+            let client = connect::client(&global, matches).await?;
+            catalogue_cmd::budgets(&client, &global, cmd).await
         }
         Command::Call(args) => call::run(args, &global, matches).await,
         Command::Demo(args) => demo::run(args, &global, matches).await,

@@ -165,15 +165,11 @@ impl Shared {
         let mut seed = self
             .lock()
             .to_seed((&self.default_subject, &self.reseller_id));
-        // Usage is generated from the start seed's section, once; a state
-        // carries that section unchanged.
-        seed.usage = self
-            .reset_to
-            .seed
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .usage
-            .clone();
+        // Usage and the catalogue are built from the start seed's sections,
+        // once; a state carries those sections unchanged.
+        let start = self.reset_to.seed.lock().unwrap_or_else(|e| e.into_inner());
+        seed.usage = start.usage.clone();
+        seed.catalogue = start.catalogue.clone();
         seed
     }
 

@@ -1,10 +1,12 @@
 //! gRPC service implementations.
 
 mod billing_account;
+pub(crate) mod budget;
 mod customer;
 mod endpoint;
 mod iam;
 mod operation;
+mod sku;
 pub(crate) mod usage;
 
 use std::sync::Arc;
@@ -29,7 +31,8 @@ use crate::proto::yandex::cloud::billing::usage_records::v1::{
 };
 use crate::proto::yandex::cloud::billing::v1::{
     billing_account_service_server::BillingAccountServiceServer,
-    customer_service_server::CustomerServiceServer,
+    budget_service_server::BudgetServiceServer, customer_service_server::CustomerServiceServer,
+    service_service_server::ServiceServiceServer, sku_service_server::SkuServiceServer,
 };
 use crate::proto::yandex::cloud::endpoint::api_endpoint_service_server::ApiEndpointServiceServer;
 use crate::proto::yandex::cloud::iam::v1::iam_token_service_server::IamTokenServiceServer;
@@ -41,7 +44,7 @@ use crate::proto::yandex::cloud::operation::operation_service_server::OperationS
 pub(crate) struct Svc(pub Arc<Shared>);
 
 /// Full names of the services [`router`] serves, from the generated servers.
-pub(crate) const SERVED_SERVICES: [&str; 7] = [
+pub(crate) const SERVED_SERVICES: [&str; 10] = [
     <CustomerServiceServer<Svc> as NamedService>::NAME,
     <BillingAccountServiceServer<Svc> as NamedService>::NAME,
     <OperationServiceServer<Svc> as NamedService>::NAME,
@@ -49,6 +52,9 @@ pub(crate) const SERVED_SERVICES: [&str; 7] = [
     <ApiEndpointServiceServer<Svc> as NamedService>::NAME,
     <ConsumptionCoreServiceServer<Svc> as NamedService>::NAME,
     <MetadataServiceServer<Svc> as NamedService>::NAME,
+    <SkuServiceServer<Svc> as NamedService>::NAME,
+    <ServiceServiceServer<Svc> as NamedService>::NAME,
+    <BudgetServiceServer<Svc> as NamedService>::NAME,
 ];
 
 /// The largest request message a service decodes; larger ones answer
@@ -76,6 +82,11 @@ fn routes(shared: &Arc<Shared>) -> Routes {
     .add_service(
         MetadataServiceServer::new(svc.clone()).max_decoding_message_size(MAX_REQUEST_BYTES),
     )
+    .add_service(SkuServiceServer::new(svc.clone()).max_decoding_message_size(MAX_REQUEST_BYTES))
+    .add_service(
+        ServiceServiceServer::new(svc.clone()).max_decoding_message_size(MAX_REQUEST_BYTES),
+    )
+    .add_service(BudgetServiceServer::new(svc.clone()).max_decoding_message_size(MAX_REQUEST_BYTES))
     .add_service(ApiEndpointServiceServer::new(svc).max_decoding_message_size(MAX_REQUEST_BYTES))
 }
 
