@@ -329,10 +329,7 @@ impl State {
             );
         }
         for b in &seed.budgets {
-            st.budgets.insert(super::services::budget::StoredBudget {
-                created_at: b.created_at.or(Some(now.into())),
-                ..b.clone()
-            });
+            st.budgets.insert_seeded(b.clone(), now.into());
         }
         st
     }
@@ -348,7 +345,7 @@ impl State {
             // are fixed at start): the caller fills them in.
             usage: Default::default(),
             catalogue: Default::default(),
-            budgets: self.budgets.all().to_vec(),
+            budgets: self.budgets.to_seed(),
             billing_accounts: Vec::new(),
             customers: Vec::new(),
             access_bindings: Vec::new(),

@@ -34,18 +34,43 @@ use crate::proto::yandex::cloud::billing::v1::{
 };
 use crate::proto::yandex::cloud::operation::Operation;
 
-pub(crate) use crate::proto::yandex::cloud::billing::v1::Budget as StoredBudget;
-
 /// Budgets in creation order, indexed by id and by billing account.
 #[derive(Debug, Default)]
 pub(crate) struct BudgetStore {
     budgets: Vec<Budget>,
     by_id: HashMap<String, usize>,
     by_account: HashMap<String, Vec<usize>>,
+    /// Seeded budgets without a `created_at`, stamped when loaded: the
+    /// state as a seed leaves the stamp out again, so a snapshot of the
+    /// state after a reset equals the one before.
+    stamped: std::collections::HashSet<String>,
 }
 
 impl BudgetStore {
     /// Adds a budget (a repeated id keeps the first).
+    /// Adds a seeded budget, stamping a missing `created_at` with `now`.
+    pub fn insert_seeded(&mut self, mut budget: Budget, now: prost_types::Timestamp) {
+        if budget.created_at.is_none() {
+            budget.created_at = Some(now);
+            self.stamped.insert(budget.id.clone());
+        }
+        self.insert(budget);
+    }
+
+    /// The budgets as the seed holds them (see `stamped`), in creation order.
+    pub fn to_seed(&self) -> Vec<Budget> {
+        self.budgets
+            .iter()
+            .map(|b| {
+                let mut b = b.clone();
+                if self.stamped.contains(&b.id) {
+                    b.created_at = None;
+                }
+                b
+            })
+            .collect()
+    }
+
     pub fn insert(&mut self, budget: Budget) {
         if self.by_id.contains_key(&budget.id) {
             return;
