@@ -5,7 +5,7 @@ use super::filter::Filter;
 use crate::pagination::Page;
 use crate::proto::yandex::cloud::billing::v1::{GetServiceRequest, ListServicesRequest, Service};
 
-/// The cloud services that have SKUs. Get it with [`Client::billing_services`].
+/// The cloud services that have SKUs. Get it with [`Client::billing_services`](crate::Client::billing_services).
 ///
 /// ```no_run
 /// # async fn f(client: yc_billing::Client) -> yc_billing::Result<()> {

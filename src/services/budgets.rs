@@ -11,7 +11,7 @@ use crate::proto::yandex::cloud::billing::v1::{
     create_budget_request, expense_budget_spec,
 };
 
-/// Budgets of billing accounts. Get it with [`Client::budgets`].
+/// Budgets of billing accounts. Get it with [`Client::budgets`](crate::Client::budgets).
 ///
 /// ```no_run
 /// # async fn f(client: yc_billing::Client) -> yc_billing::Result<()> {

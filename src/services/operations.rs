@@ -13,7 +13,7 @@ use crate::proto::yandex::cloud::operation::{
     CancelOperationRequest, GetOperationRequest, Operation as ProtoOperation,
 };
 
-/// Raw operations by id. Get it with [`Client::operations`]; for typed
+/// Raw operations by id. Get it with [`Client::operations`](crate::Client::operations); for typed
 /// operations see [`Operation::resume`] or [`resume`](Self::resume).
 pub type Operations = super::OperationService;
 

@@ -10,7 +10,7 @@ use crate::proto::yandex::cloud::billing::v1::{
     GetSkuRequest, ListSkusRequest, PricingVersion, PricingVersionType, Rate, Sku,
 };
 
-/// SKUs and their prices. Get it with [`Client::skus`].
+/// SKUs and their prices. Get it with [`Client::skus`](crate::Client::skus).
 ///
 /// ```no_run
 /// # async fn f(client: yc_billing::Client) -> yc_billing::Result<()> {
