@@ -4,6 +4,8 @@
 
 mod emulator_support;
 
+use emulator_support::violations;
+
 use std::time::{Duration, SystemTime};
 
 use emulator_support::*;
@@ -25,17 +27,6 @@ async fn start() -> EmulatorHandle {
         .start()
         .await
         .unwrap()
-}
-
-fn violations(err: &yc_billing::Error) -> Vec<String> {
-    err.as_rpc()
-        .map(|r| {
-            r.field_violations()
-                .into_iter()
-                .map(|(f, d)| format!("{f}: {d}"))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 fn when() -> SystemTime {

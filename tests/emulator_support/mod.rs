@@ -210,3 +210,16 @@ pub async fn admin_at(
 mod bytes_of {
     pub use tonic::codegen::Bytes;
 }
+
+/// The `field: description` of each BadRequest field violation of a failed
+/// call (empty when it is not an RPC error or has none).
+pub fn violations(err: &yc_billing::Error) -> Vec<String> {
+    err.as_rpc()
+        .map(|r| {
+            r.field_violations()
+                .into_iter()
+                .map(|(f, d)| format!("{f}: {d}"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
