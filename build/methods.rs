@@ -536,7 +536,8 @@ pub fn handles(rows: &[Row]) -> Result<String, BoxError> {
              /// The generated stub on the client's transport (authorization and\n    \
              /// header layers, but not the deadline and retries of a [`Call`]).\n    \
              pub fn raw(&self) -> {stub} {{\n        \
-             crate::proto::yandex::cloud::{}::{snake}_client::{name}Client::new(self.client.{transport}())\n    }}",
+             crate::proto::yandex::cloud::{}::{snake}_client::{name}Client::new(self.client.{transport}())\n            \
+             .max_decoding_message_size(self.client.max_response_size())\n    }}",
             module.join("::")
         );
         for r in rows {

@@ -32,6 +32,8 @@ use crate::{Error, Result};
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default overall deadline of a call, retries included.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// The default of [`ClientBuilder::max_response_size`]: 64 MiB.
+pub const DEFAULT_MAX_RESPONSE_SIZE: usize = 64 << 20;
 
 /// The longest timeout the client accepts: 99,999,999 hours (about 11,400
 /// years), the most a gRPC `grpc-timeout` header can carry (eight digits of
@@ -117,6 +119,7 @@ pub struct ClientBuilder {
     #[debug(skip)]
     clock: Arc<dyn Clock>,
     max_pages: u32,
+    max_response_size: usize,
     errors: Vec<Error>,
 }
 
@@ -139,6 +142,7 @@ impl Default for ClientBuilder {
             user_agent: None,
             clock: Arc::new(SystemClock),
             max_pages: crate::pagination::DEFAULT_MAX_PAGES,
+            max_response_size: DEFAULT_MAX_RESPONSE_SIZE,
             errors: Vec::new(),
         }
     }
@@ -277,6 +281,22 @@ impl ClientBuilder {
         self
     }
 
+    /// The largest response message the client decodes, in bytes (default
+    /// [`DEFAULT_MAX_RESPONSE_SIZE`], 64 MiB; tonic's own default is 4 MiB).
+    /// A larger answer fails the call with `OUT_OF_RANGE` instead of being
+    /// read. Usage reports are the large answers of this API: a year by
+    /// month for 10,000 resources is about 8 MB. [`build`](Self::build)
+    /// refuses 0.
+    ///
+    /// ```
+    /// let builder = yc_billing::Client::builder().max_response_size(16 << 20);
+    /// # drop(builder);
+    /// ```
+    pub fn max_response_size(mut self, bytes: usize) -> Self {
+        self.max_response_size = bytes;
+        self
+    }
+
     /// The default retry policy of every call.
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;
@@ -393,6 +413,12 @@ impl ClientBuilder {
         check_timeout("connect_timeout", self.connect_timeout)?;
         if self.max_pages == 0 {
             return Err(Error::config("max_pages", "must be at least 1"));
+        }
+        if self.max_response_size == 0 {
+            return Err(Error::config(
+                "max_response_size",
+                "must be at least 1 byte",
+            ));
         }
         let user_agent = self.user_agent_value();
         let budget = Arc::new(self.budget.bucket());
@@ -538,6 +564,7 @@ impl ClientBuilder {
                 budget,
                 timeout: self.request_timeout,
                 max_pages: self.max_pages,
+                max_response_size: self.max_response_size,
             }),
         })
     }
@@ -598,6 +625,7 @@ struct Inner {
     budget: Arc<Bucket>,
     timeout: Duration,
     max_pages: u32,
+    max_response_size: usize,
 }
 
 /// A handle to the Billing API: cheap to clone, `Send + Sync`, one shared
@@ -668,6 +696,12 @@ impl Client {
     /// [`ClientBuilder::max_pages`]).
     pub fn max_pages(&self) -> u32 {
         self.inner.max_pages
+    }
+
+    /// The largest response the client decodes (see
+    /// [`ClientBuilder::max_response_size`]).
+    pub fn max_response_size(&self) -> usize {
+        self.inner.max_response_size
     }
 
     /// Runs one unary call with the client's deadline, retry policy, retry

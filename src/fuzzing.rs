@@ -120,14 +120,16 @@ impl UsageBench {
 
     /// `GetResourceUsageReport` as the emulator answers it over `days` days
     /// from the first, by `period` (`"day"`, `"week"`, `"month"`, …): the
-    /// encoded size of the answer and its entities and points.
-    pub fn resource_report(
-        &self,
-        period: &str,
-        days: i32,
-    ) -> Result<(usize, usize, usize), String> {
-        use crate::emulator::usage::report::{Kind, Query, compute_bounded};
+    /// same aggregation, bound and answer messages as the service, then the
+    /// answer encoded as tonic encodes it, timed step by step.
+    ///
+    /// # Errors
+    ///
+    /// An unknown period.
+    pub fn resource_report(&self, period: &str, days: i32) -> Result<ReportRun, String> {
+        use crate::emulator::usage::report::{Kind, Query, compute};
         use crate::proto::yandex::cloud::billing::usage_records::v1::{Currency, TimeGrouping};
+        use std::time::Instant;
         let grouping = TimeGrouping::from_str_name(&period.to_uppercase())
             .ok_or_else(|| format!("unknown period {period}"))?;
         let start = self.usage.rows.first().map_or(0, |r| r.day);
@@ -137,12 +139,57 @@ impl UsageBench {
             grouping,
             ..Query::default()
         };
-        let report = compute_bounded(&self.usage, &q, Kind::Resource, usize::MAX)
-            .map_err(|e| format!("{e:?}"))?;
+        let t = Instant::now();
+        let report = match compute(&self.usage, &q, Kind::Resource) {
+            Ok(report) => report,
+            Err(e) => {
+                return Ok(ReportRun {
+                    refused: Some(format!("{e:?}")),
+                    compute: t.elapsed(),
+                    total: t.elapsed(),
+                    ..ReportRun::default()
+                });
+            }
+        };
+        let compute = t.elapsed();
         let points = report.entities.iter().map(|e| e.series.len()).sum();
         let entities = report.entities.len();
         let answer =
             crate::emulator::services::usage::resource_answer(&self.usage, Currency::Rub, report);
-        Ok((prost::Message::encoded_len(&answer), entities, points))
+        let build = t.elapsed() - compute;
+        let bytes = prost::Message::encode_to_vec(&answer).len();
+        drop(answer);
+        let total = t.elapsed();
+        Ok(ReportRun {
+            refused: None,
+            compute,
+            build,
+            encode: total - compute - build,
+            total,
+            bytes,
+            entities,
+            points,
+        })
     }
+}
+
+/// One report of [`UsageBench::resource_report`].
+#[derive(Clone, Debug, Default)]
+pub struct ReportRun {
+    /// Why the service would refuse it (too many points), if it would.
+    pub refused: Option<String>,
+    /// Filtering and summing the rows.
+    pub compute: std::time::Duration,
+    /// Building the answer's messages.
+    pub build: std::time::Duration,
+    /// Encoding the answer, and dropping it.
+    pub encode: std::time::Duration,
+    /// All of it.
+    pub total: std::time::Duration,
+    /// The encoded answer's size.
+    pub bytes: usize,
+    /// Entities of the answer.
+    pub entities: usize,
+    /// Time-series points of the answer.
+    pub points: usize,
 }

@@ -6,7 +6,7 @@ mod emulator_support;
 
 use std::time::{Duration, Instant};
 
-use emulator_support::{client_for, client_with_token};
+use emulator_support::{client_for, client_with_token, quick_retries};
 use time::macros::date;
 use tonic::Code;
 use yc_billing::emulator::{
@@ -319,9 +319,9 @@ async fn bad_requests_are_refused_with_the_field_named() {
         .await
         .unwrap_err();
     assert_eq!(e.as_rpc().unwrap().field_violations()[0].0, "start_date");
-    // Too many points: a day series of 200 resources over a year.
+    // Too many points: a day series of 1,000 resources over a year.
     let mut seed = Seed::default();
-    seed.usage.generate[0].resources = 200;
+    seed.usage.generate[0].resources = 1_000;
     let big = Emulator::builder().seed(seed).start().await.unwrap();
     let big_client = client_for(&big).await.unwrap();
     let Err(e) = big_client
@@ -343,6 +343,35 @@ async fn bad_requests_are_refused_with_the_field_named() {
         e.as_rpc().unwrap().field_violations()[0].0,
         "aggregation_period"
     );
+    // Past tonic's 4 MiB default but within the client's 64 MiB: half a
+    // year by day of 1,000 resources arrives whole.
+    let by_day = |c: Client| async move {
+        c.usage()
+            .report(
+                DEFAULT_RESELLER_ID,
+                date!(2025 - 01 - 01),
+                date!(2025 - 06 - 30),
+            )
+            .unwrap()
+            .period(Period::Day)
+            .by_resource()
+            .await
+    };
+    let report = by_day(big_client).await.unwrap();
+    let size = prost::Message::encoded_len(&report);
+    assert!(size > 4 << 20, "the report is {size} bytes");
+    // A client with a lower bound refuses to read it, naming the size.
+    let small = big
+        .client_builder()
+        .iam_token(&big.credentials().iam_token)
+        .retry_policy(quick_retries())
+        .max_response_size(1 << 20)
+        .build()
+        .await
+        .unwrap();
+    let e = by_day(small).await.unwrap_err();
+    assert_eq!(e.code(), Some(Code::OutOfRange), "{e}");
+    assert!(e.to_string().contains("message length too large"), "{e}");
     big.shutdown().await;
     // Unknown account, no rights.
     let b = |c: &Client, account: &str| {

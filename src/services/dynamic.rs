@@ -93,7 +93,8 @@ async fn send(
     let reply = client
         .execute(method.path, request.message, options, |r| {
             attempt(
-                tonic::client::Grpc::new(transport.clone()),
+                tonic::client::Grpc::new(transport.clone())
+                    .max_decoding_message_size(client.max_response_size()),
                 r,
                 method,
                 response.clone(),

@@ -217,7 +217,11 @@ pub(crate) async fn send<R: Rpc>(
     let transport = client.transport_for(R::METHOD.endpoint)?;
     client
         .execute(R::METHOD.path, request, options, |request| {
-            attempt::<R>(tonic::client::Grpc::new(transport.clone()), request)
+            attempt::<R>(
+                tonic::client::Grpc::new(transport.clone())
+                    .max_decoding_message_size(client.max_response_size()),
+                request,
+            )
         })
         .await
 }

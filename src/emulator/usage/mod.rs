@@ -393,11 +393,40 @@ pub(crate) fn to_nanos(d: Decimal) -> Option<i64> {
     i64::try_from(scaled.round().mantissa() / 10_i128.pow(scaled.round().scale())).ok()
 }
 
-/// An amount of [`NANOS`] as the API's decimal string (no trailing zeros).
+/// An amount of [`NANOS`] as the API's decimal string (no trailing zeros,
+/// no exponent): what `Decimal::normalize` prints, written directly since a
+/// large report formats hundreds of thousands of these.
 pub(crate) fn nanos_string(v: i128) -> String {
-    Decimal::try_from_i128_with_scale(v, NANOS)
-        .map(|d| d.normalize().to_string())
-        .unwrap_or_else(|_| "0".into())
+    const UNIT: u128 = 1_000_000_000;
+    let m = v.unsigned_abs();
+    let (int, mut frac) = (m / UNIT, (m % UNIT) as u32);
+    let mut ints = itoa::Buffer::new();
+    let int = ints.format(int);
+    // The fraction's digits without the trailing zeros.
+    let mut digits = [b'0'; NANOS as usize];
+    let mut len = 0;
+    if frac != 0 {
+        len = NANOS as usize;
+        while frac % 10 == 0 {
+            frac /= 10;
+            len -= 1;
+        }
+        for d in digits[..len].iter_mut().rev() {
+            *d = b'0' + (frac % 10) as u8;
+            frac /= 10;
+        }
+    }
+    let mut s = String::with_capacity(usize::from(v < 0) + int.len() + 1 + len);
+    if v < 0 {
+        s.push('-');
+    }
+    s.push_str(int);
+    if len > 0 {
+        s.push('.');
+        // ASCII digits only.
+        s.extend(digits[..len].iter().map(|d| char::from(*d)));
+    }
+    s
 }
 
 impl UsageStore {

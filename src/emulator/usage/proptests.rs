@@ -210,3 +210,15 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// The report's own decimal formatting prints what `Decimal::normalize`
+    /// prints, for every amount a `Decimal` can hold at nine digits.
+    #[test]
+    fn nanos_string_is_the_normalized_decimal(v in -(1_i128 << 95)..(1_i128 << 95), small in -10_000_000_000_i64..10_000_000_000) {
+        for v in [v, i128::from(small), i128::from(small) * 1_000_000] {
+            let expected = Decimal::try_from_i128_with_scale(v, super::NANOS).unwrap().normalize().to_string();
+            prop_assert_eq!(super::nanos_string(v), expected);
+        }
+    }
+}
