@@ -77,6 +77,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_server(server)
         .build_transport(true)
         .extern_path(".google.rpc", "::tonic_types::pb")
+        // tonic's prost codec with small starting buffers (src/transport/codec.rs).
+        .codec_path("crate::transport::codec::ProstCodec")
         .include_file("_includes.rs")
         .compile_fds_with_config(fds, config)?;
     Ok(())

@@ -392,16 +392,16 @@ impl EmulatorBuilder {
         let catalogue = match self.catalogue.clone() {
             Some(c) if seed.catalogue.is_empty() => c,
             Some(c) => Arc::new((*c).clone().with_overrides(&seed.catalogue)?),
-            None => Arc::new(Catalogue::default_seeded().with_overrides(&seed.catalogue)?),
+            None => Arc::new(default_catalogue().with_overrides(&seed.catalogue)?),
         };
-        let validator = Validator::new();
+        let validator = Validator::shared();
         // The seed's budgets follow the API's rules (checked against the
         // seed's own accounts and the catalogue) or the start fails.
         let seeded = State::from_seed(seed, self.clock.clone());
         if let Some(problem) = seed
             .budgets
             .iter()
-            .find_map(|b| services::budget::seed_problem(b, &seeded, &catalogue, &validator))
+            .find_map(|b| services::budget::seed_problem(b, &seeded, &catalogue, validator))
         {
             return Err(EmulatorError::Seed(problem));
         }
@@ -447,7 +447,10 @@ impl EmulatorBuilder {
             },
             iam_token_ttl: self.iam_token_ttl,
             clock: self.clock.clone(),
-            poll_hint: self.poll_interval_hint,
+            poll_hint_header: self.poll_interval_hint.map(|hint| {
+                http::HeaderValue::from_str(&hint.as_secs_f64().to_string())
+                    .unwrap_or_else(|_| http::HeaderValue::from_static("1"))
+            }),
             validator,
             strict_person_fields: self.strict_person_fields,
             pages: PageTokens::new(),
@@ -581,4 +584,11 @@ impl EmulatorBuilder {
             servers,
         })
     }
+}
+
+/// The default catalogue, built once per process (emulators started one
+/// per test share it; each gets its own copy to extend).
+fn default_catalogue() -> Catalogue {
+    static DEFAULT: std::sync::OnceLock<Catalogue> = std::sync::OnceLock::new();
+    DEFAULT.get_or_init(Catalogue::default_seeded).clone()
 }

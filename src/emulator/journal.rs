@@ -89,7 +89,7 @@ pub(crate) struct Record {
     pub request_bytes: usize,
     /// The request headers as they came (values share the request's
     /// buffers); filtered and redacted when the journal is read.
-    pub metadata: http::HeaderMap,
+    pub metadata: Metadata,
     pub code: tonic::Code,
     pub message: String,
     pub operation_id: Option<String>,
@@ -137,14 +137,21 @@ impl Journal {
         if !self.enabled() {
             return;
         }
-        let mut ring = self.ring();
-        record.seq = ring.next_seq;
-        ring.next_seq += 1;
-        if ring.entries.len() == self.capacity {
-            ring.entries.pop_front();
-            ring.dropped += 1;
-        }
-        ring.entries.push_back(record);
+        let evicted = {
+            let mut ring = self.ring();
+            record.seq = ring.next_seq;
+            ring.next_seq += 1;
+            let evicted = if ring.entries.len() == self.capacity {
+                ring.dropped += 1;
+                ring.entries.pop_front()
+            } else {
+                None
+            };
+            ring.entries.push_back(record);
+            evicted
+        };
+        // Freed outside the lock: other calls are waiting to push.
+        drop(evicted);
     }
 
     /// Empties the ring and the dropped counter (sequence numbers go on).
@@ -185,7 +192,7 @@ struct RecordView {
     transport: Transport,
     request: Option<Bytes>,
     request_bytes: usize,
-    metadata: http::HeaderMap,
+    metadata: Metadata,
     code: tonic::Code,
     message: String,
     operation_id: Option<String>,
@@ -232,7 +239,9 @@ impl RecordView {
             transport: self.transport,
             request,
             request_bytes: self.request_bytes,
-            metadata: metadata_of(&self.metadata)
+            metadata: self
+                .metadata
+                .shown()
                 .into_iter()
                 .map(|(k, v)| (k, serde_json::Value::String(v)))
                 .collect(),
@@ -288,20 +297,50 @@ fn redact_fields(value: &mut serde_json::Value) {
     }
 }
 
-/// The request headers worth journaling, secrets redacted.
-pub(crate) fn metadata_of(headers: &http::HeaderMap) -> Vec<(String, String)> {
-    headers
-        .iter()
-        .filter(|(name, _)| !matches!(name.as_str(), "te" | "content-type" | "user-agent"))
-        .map(|(name, value)| {
-            let shown = if is_secret_name(name.as_str()) {
+/// The request headers worth journaling, copied into one buffer as
+/// `name NUL value NUL` pairs: one allocation per call, and no reference
+/// into the connection's buffers (the decoded headers share them, and a
+/// journal holding a thousand would make every connection allocate anew).
+/// `NUL` is in neither a header name nor a header value.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Metadata(Bytes);
+
+impl Metadata {
+    /// The headers of `headers` worth journaling (not `te`, `content-type`
+    /// or `user-agent`), as they were.
+    pub fn capture(headers: &http::HeaderMap) -> Self {
+        let kept = || {
+            headers
+                .iter()
+                .filter(|(name, _)| !matches!(name.as_str(), "te" | "content-type" | "user-agent"))
+        };
+        let len = kept().map(|(n, v)| n.as_str().len() + v.len() + 2).sum();
+        let mut buf = Vec::with_capacity(len);
+        for (name, value) in kept() {
+            buf.extend_from_slice(name.as_str().as_bytes());
+            buf.push(0);
+            buf.extend_from_slice(value.as_bytes());
+            buf.push(0);
+        }
+        Metadata(Bytes::from(buf))
+    }
+
+    /// The headers as shown by the journal: secrets redacted, values
+    /// bounded ([`echo`](super::text::echo)).
+    pub fn shown(&self) -> Vec<(String, String)> {
+        let mut parts = self.0.split(|b| *b == 0);
+        let mut out = Vec::new();
+        while let (Some(name), Some(value)) = (parts.next(), parts.next()) {
+            let name = String::from_utf8_lossy(name).into_owned();
+            let shown = if is_secret_name(&name) {
                 REDACTED.to_string()
             } else {
-                super::text::echo(&String::from_utf8_lossy(value.as_bytes())).into_owned()
+                super::text::echo(&String::from_utf8_lossy(value)).into_owned()
             };
-            (name.as_str().to_string(), shown)
-        })
-        .collect()
+            out.push((name, shown));
+        }
+        out
+    }
 }
 
 #[cfg(test)]
@@ -331,6 +370,30 @@ mod tests {
     }
 
     #[test]
+    fn metadata_keeps_the_headers_and_shows_secrets_redacted() {
+        let mut h = http::HeaderMap::new();
+        h.insert("authorization", "Bearer t1.secret".parse().unwrap());
+        h.insert("x-client-request-id", "r1".parse().unwrap());
+        h.append("x-multi", "a".parse().unwrap());
+        h.append("x-multi", "".parse().unwrap());
+        h.insert("te", "trailers".parse().unwrap());
+        let shown = Metadata::capture(&h).shown();
+        let get = |n: &str| {
+            shown
+                .iter()
+                .filter(|(k, _)| k == n)
+                .map(|(_, v)| v.as_str())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(get("authorization"), [REDACTED]);
+        assert_eq!(get("x-client-request-id"), ["r1"]);
+        assert_eq!(get("x-multi"), ["a", ""]);
+        assert!(get("te").is_empty());
+        assert_eq!(shown.len(), 4);
+        assert!(Metadata::default().shown().is_empty());
+    }
+
+    #[test]
     fn the_ring_keeps_the_latest_and_counts_the_dropped() {
         let j = Journal::new(2);
         for i in 0..5 {
@@ -342,7 +405,7 @@ mod tests {
                 transport: Transport::Grpc,
                 request: None,
                 request_bytes: 0,
-                metadata: http::HeaderMap::new(),
+                metadata: Metadata::default(),
                 code: tonic::Code::Ok,
                 message: String::new(),
                 operation_id: None,

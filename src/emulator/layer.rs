@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use http::{HeaderValue, Request, Response};
-use http_body_util::BodyExt;
 use tonic::Status;
 use tonic::body::Body;
 use tonic::service::Routes;
@@ -23,11 +22,12 @@ use super::Shared;
 use super::auth::bearer_of;
 
 use super::conn::ConnInfo;
-use super::journal::{JOURNAL_REQUEST_BYTES, OperationSlot, Record, Transport};
+use super::journal::{JOURNAL_REQUEST_BYTES, Metadata, OperationSlot, Record, Transport};
 use super::services::MAX_REQUEST_BYTES;
 use super::text::{EveryInterval, echo};
 use crate::transport::{
-    X_CLIENT_REQUEST_ID, X_OPERATION_POLL_INTERVAL, X_REQUEST_ID, X_SERVER_TRACE_ID,
+    X_CLIENT_REQUEST_ID, X_OPERATION_POLL_INTERVAL, X_REQUEST_ID, X_SERVER_TRACE_ID, random_uuid,
+    uuid_header,
 };
 
 /// Calls per served method. The key set is fixed when the emulator starts
@@ -114,27 +114,93 @@ pub(crate) struct CallCtx {
 /// The frame header of a gRPC message: compression flag and length.
 const GRPC_FRAME_HEADER: usize = 5;
 
+/// The most request bytes the journal keeps a copy of: one framed message
+/// of at most [`JOURNAL_REQUEST_BYTES`].
+const CAPTURE_BYTES: usize = GRPC_FRAME_HEADER + JOURNAL_REQUEST_BYTES;
+
+/// What [`Tee`] saw of a request body: its first [`CAPTURE_BYTES`] (the
+/// frame header at least) and its whole length.
+#[derive(Default)]
+struct Captured {
+    chunks: Vec<Bytes>,
+    kept: usize,
+    total: usize,
+}
+
+/// A request body that keeps references to the data frames it hands on
+/// (no copy, no wait), so that the journal sees the request the handler read.
+struct Tee {
+    inner: Body,
+    seen: Arc<std::sync::Mutex<Captured>>,
+}
+
+impl http_body::Body for Tee {
+    type Data = Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Status>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled {
+            if let Some(data) = frame.data_ref() {
+                let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+                seen.total += data.len();
+                let room = CAPTURE_BYTES.saturating_sub(seen.kept);
+                // Past the bound only the frame header is still wanted.
+                let keep = if data.len() <= room {
+                    data.len()
+                } else {
+                    GRPC_FRAME_HEADER.saturating_sub(seen.kept).min(data.len())
+                };
+                if keep > 0 {
+                    seen.kept += keep;
+                    seen.chunks.push(data.slice(..keep));
+                }
+            }
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 /// The message bytes of a one-message gRPC body, when uncompressed and small
 /// enough to journal; and the message size.
-fn journal_message(body: &Bytes) -> (Option<Bytes>, usize) {
+fn journal_message(seen: Captured) -> (Option<Bytes>, usize) {
+    let body = match seen.chunks.len() {
+        0 => Bytes::new(),
+        1 => seen.chunks.into_iter().next().unwrap_or_default(),
+        _ => Bytes::from(seen.chunks.concat()),
+    };
     if body.len() < GRPC_FRAME_HEADER {
         return (None, 0);
     }
     let compressed = body[0] != 0;
     let len = u32::from_be_bytes([body[1], body[2], body[3], body[4]]) as usize;
-    let keep = !compressed && len <= JOURNAL_REQUEST_BYTES && body.len() == GRPC_FRAME_HEADER + len;
-    (keep.then(|| body.slice(GRPC_FRAME_HEADER..)), len)
+    let keep = !compressed
+        && len <= JOURNAL_REQUEST_BYTES
+        && seen.total == GRPC_FRAME_HEADER + len
+        && body.len() == seen.total;
+    // A copy: a slice would keep the connection's receive buffer alive for
+    // as long as the record lives, and the connection would allocate anew.
+    (
+        keep.then(|| Bytes::copy_from_slice(&body[GRPC_FRAME_HEADER..])),
+        len,
+    )
 }
 
-/// Methods that need no authorization (the method table's rule, which the
-/// client follows too); only called for methods the emulator serves.
-fn is_public(method: &str) -> bool {
-    crate::proto::method(method).is_some_and(|m| !m.needs_authorization)
-}
-
-/// Methods answering with an `Operation` (they get the poll hint header).
-pub(crate) fn returns_operation(method: &str) -> bool {
-    crate::proto::method(method).is_some_and(|m| m.returns_operation())
+/// A per-call id as a header value, never indexed: each value is sent once.
+fn unique_header(mut value: HeaderValue) -> HeaderValue {
+    value.set_sensitive(true);
+    value
 }
 
 #[derive(Clone)]
@@ -175,14 +241,24 @@ impl Service<Request<Body>> for EmuService {
         let shared = self.shared.clone();
         Box::pin(async move {
             let start = Instant::now();
-            let method = req.uri().path().trim_start_matches('/').to_string();
-            let request_id = req
-                .headers()
-                .get(X_CLIENT_REQUEST_ID)
-                .and_then(|v| v.to_str().ok())
-                .filter(|v| !v.is_empty())
-                .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_string);
-            let trace_id = uuid::Uuid::new_v4().simple().to_string();
+            // One lookup in the method table gives the method's static name
+            // and its rules; a path outside it is unknown.
+            let Some(info) = crate::proto::method(req.uri().path()) else {
+                return Ok(unknown_method(req.uri().path().trim_start_matches('/')));
+            };
+            let method = info.route();
+            if !shared.calls.hit(method) {
+                return Ok(unknown_method(method));
+            }
+            let request_id = match req.headers().get(X_CLIENT_REQUEST_ID) {
+                Some(v) if !v.is_empty() && v.to_str().is_ok() => unique_header(v.clone()),
+                _ => uuid_header(random_uuid()),
+            };
+            let trace_id = {
+                let mut buf = [0u8; uuid::fmt::Simple::LENGTH];
+                let text = random_uuid().simple().encode_lower(&mut buf);
+                unique_header(header(text))
+            };
             // A call finishes the handshake of its connection (see `conn`).
             let mut peer = None;
             if let Some(info) = req.extensions().get::<ConnInfo>() {
@@ -192,12 +268,9 @@ impl Service<Request<Body>> for EmuService {
                 info.get_ref().mark_called();
                 peer = info.get_ref().peer();
             }
-            if !shared.calls.hit(&method) {
-                return Ok(unknown_method(&method));
-            }
             let arrived = shared.clock.now();
-            // With the journal on, the body is read here (bounded) so that
-            // the request can be journaled, and handed on as it was.
+            // With the journal on, the body goes to the handler through a
+            // `Tee` that keeps what it read (bounded) for the record.
             let mut journal = None;
             if shared.journal.enabled() {
                 let transport = req
@@ -205,42 +278,31 @@ impl Service<Request<Body>> for EmuService {
                     .get::<Transport>()
                     .copied()
                     .unwrap_or_default();
-                let metadata = req.headers().clone();
+                let metadata = Metadata::capture(req.headers());
+                let seen = Arc::new(std::sync::Mutex::new(Captured::default()));
                 let (parts, body) = req.into_parts();
-                let limit = MAX_REQUEST_BYTES + GRPC_FRAME_HEADER + 1;
-                let (bytes, early) = match http_body_util::Limited::new(body, limit).collect().await
-                {
-                    Ok(collected) => (collected.to_bytes(), None),
-                    Err(e) if e.is::<http_body_util::LengthLimitError>() => (
-                        Bytes::new(),
-                        Some(Status::resource_exhausted(format!(
-                            "request message is too large: the limit is {MAX_REQUEST_BYTES} bytes (4 MiB)"
-                        ))),
-                    ),
-                    Err(_) => (
-                        Bytes::new(),
-                        Some(Status::cancelled("the request body could not be read")),
-                    ),
+                let tee = Tee {
+                    inner: body,
+                    seen: seen.clone(),
                 };
-                let (message, size) = journal_message(&bytes);
-                req = Request::from_parts(parts, Body::new(http_body_util::Full::new(bytes)));
-                let slot = OperationSlot::default();
-                journal = Some((transport, metadata, message, size, slot, early));
+                req = Request::from_parts(parts, Body::new(tee));
+                // Only an operation starter leaves an operation id.
+                let slot = info.returns_operation().then(OperationSlot::default);
+                journal = Some((transport, metadata, seen, slot));
             }
             let decision = shared
                 .faults
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .decide(&method);
+                .decide(method);
             if !decision.latency.is_zero() {
                 tokio::time::sleep(decision.latency).await;
             }
-            let early = journal.as_mut().and_then(|j| j.5.take());
-            let slot = journal.as_ref().map(|j| j.4.clone());
-            let mut response = if let Some(status) = early.or(decision.fail_before) {
+            let slot = journal.as_ref().and_then(|j| j.3.clone());
+            let mut response = if let Some(status) = decision.fail_before {
                 status.into_http()
             } else {
-                let subject = if is_public(&method) {
+                let subject = if !info.needs_authorization {
                     Ok(None)
                 } else {
                     bearer_of(req.headers()).and_then(|token| {
@@ -271,24 +333,22 @@ impl Service<Request<Body>> for EmuService {
                 }
             };
             let headers = response.headers_mut();
-            headers.insert(X_REQUEST_ID, header(&request_id));
-            headers.insert(X_SERVER_TRACE_ID, header(&trace_id));
-            if let Some(hint) = shared.poll_hint {
-                if returns_operation(&method) {
-                    headers.insert(
-                        X_OPERATION_POLL_INTERVAL,
-                        // Seconds, fractional when the hint is below a second ("0.3").
-                        header(&hint.as_secs_f64().to_string()),
-                    );
+            headers.insert(X_REQUEST_ID, request_id);
+            headers.insert(X_SERVER_TRACE_ID, trace_id);
+            if let Some(hint) = &shared.poll_hint_header {
+                if info.returns_operation() {
+                    headers.insert(X_OPERATION_POLL_INTERVAL, hint.clone());
                 }
             }
             let status = Status::from_header_map(headers);
             let code = status.as_ref().map_or(tonic::Code::Ok, Status::code);
-            if let Some((transport, metadata, message, size, slot, _)) = journal {
+            if let Some((transport, metadata, seen, slot)) = journal {
+                let seen = std::mem::take(&mut *seen.lock().unwrap_or_else(|e| e.into_inner()));
+                let (message, size) = journal_message(seen);
                 shared.journal.push(Record {
                     seq: 0,
                     time: arrived,
-                    method: method.clone(),
+                    method: method.to_owned(),
                     peer,
                     transport,
                     request: message,
@@ -296,16 +356,19 @@ impl Service<Request<Body>> for EmuService {
                     metadata,
                     code,
                     message: status.map(|s| s.message().to_string()).unwrap_or_default(),
-                    operation_id: slot.get().cloned(),
+                    operation_id: slot.and_then(|s| s.get().cloned()),
                     duration: start.elapsed(),
                 });
             }
             if shared.state_file.is_some() {
                 shared.persist();
             }
-            tracing::info!(
-                method = %method,
-                request_id = %request_id,
+            // Debug, not info: a line per call was the standalone emulator's
+            // largest cost per call (formatting and a write to stderr); the
+            // journal (`GET /requests`) keeps the calls for whoever asks.
+            tracing::debug!(
+                method,
+                request_id = ?response.headers().get(X_REQUEST_ID),
                 code = ?code,
                 latency_ms = start.elapsed().as_secs_f64() * 1000.0,
                 "call"
@@ -317,8 +380,18 @@ impl Service<Request<Body>> for EmuService {
 
 #[cfg(test)]
 mod tests {
-    use super::is_public;
     use crate::transport::needs_authorization;
+
+    /// Methods that need no authorization (the method table's rule, which the
+    /// client follows too); only called for methods the emulator serves.
+    fn is_public(method: &str) -> bool {
+        crate::proto::method(method).is_some_and(|m| !m.needs_authorization)
+    }
+
+    /// Methods answering with an `Operation` (they get the poll hint header).
+    fn returns_operation(method: &str) -> bool {
+        crate::proto::method(method).is_some_and(|m| m.returns_operation())
+    }
 
     /// The client sends a token exactly where the emulator demands one, for
     /// every method of every service in the embedded descriptors.
@@ -354,11 +427,11 @@ mod tests {
             for method in service.methods() {
                 let path = format!("{}/{}", service.full_name(), method.name());
                 let expected = method.output().full_name() == "yandex.cloud.operation.Operation";
-                assert_eq!(super::returns_operation(&path), expected, "{path}");
+                assert_eq!(returns_operation(&path), expected, "{path}");
                 count += usize::from(expected);
             }
         }
         assert!(count >= 9, "{count}");
-        assert!(!super::returns_operation("no.such.Service/Get"));
+        assert!(!returns_operation("no.such.Service/Get"));
     }
 }

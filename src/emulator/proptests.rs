@@ -27,8 +27,7 @@ use crate::proto::yandex::cloud::iam::v1::{
 use crate::proto::yandex::cloud::operation::{CancelOperationRequest, GetOperationRequest};
 
 fn validator() -> &'static Validator {
-    static V: std::sync::LazyLock<Validator> = std::sync::LazyLock::new(Validator::new);
-    &V
+    Validator::shared()
 }
 
 /// Decodes `bytes` as `T` the way tonic does for a request, then validates it.

@@ -24,8 +24,10 @@ pub(crate) struct Shared {
     pub completion: Completion,
     pub iam_token_ttl: Duration,
     pub clock: Arc<dyn Clock>,
-    pub poll_hint: Option<Duration>,
-    pub validator: Validator,
+    /// `x-operation-poll-interval` on operation answers: seconds,
+    /// fractional below a second ("0.3").
+    pub poll_hint_header: Option<http::HeaderValue>,
+    pub validator: &'static Validator,
     pub strict_person_fields: bool,
     pub pages: PageTokens,
     pub api_address: String,

@@ -181,9 +181,17 @@ fn enum_type(field: &FieldDescriptor) -> Option<EnumDescriptor> {
 }
 
 impl Validator {
+    /// The validator every emulator of the process shares: its rules come
+    /// from the embedded descriptors, the same for all, and building them
+    /// was most of an emulator's start (BENCHMARKS.md, goal 5).
+    pub fn shared() -> &'static Validator {
+        static SHARED: std::sync::OnceLock<Validator> = std::sync::OnceLock::new();
+        SHARED.get_or_init(Validator::new)
+    }
+
     pub fn new() -> Self {
-        let pool = DescriptorPool::decode(crate::proto::FILE_DESCRIPTOR_SET)
-            .expect("embedded descriptor set decodes");
+        // The process-wide pool of the embedded descriptors (decoded once).
+        let pool = crate::json::descriptor_pool().clone();
         let ext = |name: &str| {
             pool.get_extension_by_name(name)
                 .unwrap_or_else(|| panic!("extension {name} in descriptor set"))

@@ -461,6 +461,37 @@ mod tests {
         ));
     }
 
+    /// A waiter's future holds its poller and timer, not the state of a
+    /// `Get` in progress (boxed while it runs): 10,000 waits cost their
+    /// operations, not 10,000 copies of a call (BENCHMARKS.md, goal 4).
+    #[tokio::test]
+    async fn a_waiting_future_is_small() {
+        let client = Client::builder()
+            .endpoint("http://127.0.0.1:9")
+            .iam_token("t1.test")
+            .build()
+            .await
+            .unwrap();
+        let mut op = Operation::<CustomerMetadata, Customer>::from_raw(client, op(false, None));
+        // One `Get` in progress: what a waiter would hold while asleep if
+        // the poll were not boxed.
+        let get = std::mem::size_of_val(&op.poll());
+        let policy = PollingPolicy::default();
+        let waiting = op.clone().wait_with_progress(&policy, |_| {});
+        let size = std::mem::size_of_val(&waiting);
+        assert!(
+            size < get && size <= 2_048,
+            "a waiting future is {size} bytes, a Get {get}"
+        );
+        drop(waiting);
+        let watching = op.watch(policy);
+        let size = std::mem::size_of_val(&watching);
+        assert!(
+            size < get && size <= 2_048,
+            "a watching stream is {size} bytes, a Get {get}"
+        );
+    }
+
     /// Compile-time check: waits, watches and calls can be spawned on tokio.
     #[allow(dead_code)]
     fn futures_and_streams_are_send(client: Client, op: Operation<CustomerMetadata, Customer>) {

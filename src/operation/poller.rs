@@ -127,7 +127,10 @@ impl Poller {
             }
             tokio::time::sleep(delay).await;
             self.polls += 1;
-            match self.op.poll().await {
+            // Boxed: a `Get` in progress is some kilobytes of state, and a
+            // waiter spends nearly all its time asleep; unboxed, every
+            // sleeping waiter would carry that space (BENCHMARKS.md, goal 4).
+            match Box::pin(self.op.poll()).await {
                 Ok(done) => {
                     self.finished = done;
                     return Some(Ok(self.state()));

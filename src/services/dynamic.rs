@@ -138,6 +138,10 @@ impl Encoder for DynamicEncoder {
     type Item = DynamicMessage;
     type Error = Status;
 
+    fn buffer_settings(&self) -> tonic::codec::BufferSettings {
+        crate::transport::codec::buffer_settings()
+    }
+
     fn encode(
         &mut self,
         item: DynamicMessage,
@@ -153,6 +157,10 @@ struct DynamicDecoder(MessageDescriptor);
 impl Decoder for DynamicDecoder {
     type Item = DynamicMessage;
     type Error = Status;
+
+    fn buffer_settings(&self) -> tonic::codec::BufferSettings {
+        crate::transport::codec::buffer_settings()
+    }
 
     fn decode(
         &mut self,

@@ -232,8 +232,12 @@ async fn attempt<R: Rpc>(
     mut request: tonic::Request<R::Request>,
 ) -> std::result::Result<tonic::Response<R::Response>, tonic::Status> {
     let path = ready(&mut grpc, &mut request, R::METHOD).await?;
-    grpc.unary(request, path, tonic_prost::ProstCodec::default())
-        .await
+    grpc.unary(
+        request,
+        path,
+        crate::transport::codec::ProstCodec::default(),
+    )
+    .await
 }
 
 /// Waits until the transport can take the request and marks the request

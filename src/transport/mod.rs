@@ -22,6 +22,7 @@
 //! ```
 
 mod auth;
+pub(crate) mod codec;
 pub(crate) mod diagnose;
 mod headers;
 
