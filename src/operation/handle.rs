@@ -233,8 +233,8 @@ where
     /// finished with an error, [`Error::OperationTimeout`](crate::Error::OperationTimeout)
     /// (keeping the operation) if it did not finish in time, or the error of
     /// a failed `Operation.Get`.
-    pub async fn wait(self) -> Result<R> {
-        self.wait_with(&PollingPolicy::default()).await
+    pub fn wait(self) -> impl Future<Output = Result<R>> + use<M, R> {
+        self.wait_with(&PollingPolicy::default())
     }
 
     /// Waits for the operation under `policy` and returns its response.
@@ -242,8 +242,8 @@ where
     /// # Errors
     ///
     /// As for [`wait`](Self::wait).
-    pub async fn wait_with(self, policy: &PollingPolicy) -> Result<R> {
-        self.wait_with_progress(policy, |_| {}).await
+    pub fn wait_with(self, policy: &PollingPolicy) -> impl Future<Output = Result<R>> + use<M, R> {
+        self.wait_with_progress(policy, |_| {})
     }
 
     /// Waits under `policy`, calling `progress` with every state seen (the
@@ -252,21 +252,28 @@ where
     /// # Errors
     ///
     /// As for [`wait`](Self::wait).
-    pub async fn wait_with_progress(
+    pub fn wait_with_progress<F>(
         self,
         policy: &PollingPolicy,
-        mut progress: impl FnMut(&OperationState<M, R>),
-    ) -> Result<R> {
-        let done = Poller::new(self.inner, policy.clone())
-            .until_done(|state| {
-                let state = OperationState::from(state);
-                progress(&state);
-                state
+        mut progress: F,
+    ) -> impl Future<Output = Result<R>> + use<M, R, F>
+    where
+        F: FnMut(&OperationState<M, R>),
+    {
+        // Not an `async fn`: that would keep a second copy of the operation
+        // (its argument) beside the poller's in every waiting future.
+        let waiting = Poller::new(self.inner, policy.clone()).until_done(move |state| {
+            let state = OperationState::from(state);
+            progress(&state);
+            state
+        });
+        futures::FutureExt::map(waiting, |done| {
+            // `until_done` returns a done state, whose result is `Some`.
+            done.and_then(|done| {
+                done.result()
+                    .unwrap_or_else(|| unreachable!("a done state has a result"))
             })
-            .await?;
-        // `until_done` returns a done state, whose result is `Some`.
-        done.result()
-            .unwrap_or_else(|| unreachable!("a done state has a result"))
+        })
     }
 
     /// A stream of the operation's states for progress displays: the current

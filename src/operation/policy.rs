@@ -8,14 +8,14 @@ use rand::Rng;
 ///
 /// Between `Operation.Get` calls the waiter sleeps for an exponentially
 /// growing interval, from [`initial_interval`](Self::initial_interval)
-/// (default 100 ms) times [`multiplier`](Self::multiplier) (default 2) per
+/// (default 250 ms) times [`multiplier`](Self::multiplier) (default 2) per
 /// poll up to [`max_interval`](Self::max_interval) (default 5 s), each
 /// shortened by a random jitter of up to [`jitter`](Self::jitter) (default
 /// 20 %) of itself. When the server suggests an interval with the
 /// `x-operation-poll-interval` header (on the creating call or on a `Get`),
 /// the latest suggestion replaces the backoff, clamped into
 /// [[`initial_interval`](Self::initial_interval), [`max_hint`](Self::max_hint)]
-/// (default 100 ms to 60 s): a server cannot make the waiter poll faster
+/// (default 250 ms to 60 s): a server cannot make the waiter poll faster
 /// than its first backoff step, nor sleep longer than `max_hint`.
 ///
 /// A `NOT_FOUND` from `Get` within [`not_found_grace`](Self::not_found_grace)
@@ -55,8 +55,11 @@ pub struct PollingPolicy {
     max_polls: Option<u32>,
 }
 
-/// Default first polling interval.
-pub const DEFAULT_INITIAL_INTERVAL: Duration = Duration::from_millis(100);
+/// Default first polling interval. The official SDKs poll every second;
+/// 250 ms doubling sees a short operation finish sooner and still keeps an
+/// operation of a few seconds under one `Get` per second of waiting (a
+/// 100 ms start made six `Get`s of a 5 s operation: BENCHMARKS.md, goal 4).
+pub const DEFAULT_INITIAL_INTERVAL: Duration = Duration::from_millis(250);
 /// Default cap of the polling interval.
 pub const DEFAULT_MAX_INTERVAL: Duration = Duration::from_secs(5);
 /// Default grace period for `NOT_FOUND` right after creation.
@@ -232,7 +235,7 @@ mod tests {
     #[test]
     fn policy_defaults() {
         let p = PollingPolicy::default();
-        assert_eq!(p.initial_interval(), Duration::from_millis(100));
+        assert_eq!(p.initial_interval(), Duration::from_millis(250));
         assert_eq!(p.max_interval(), Duration::from_secs(5));
         assert_eq!(p.not_found_grace(), Duration::from_secs(5));
         assert_eq!(p.time_limit(), Some(Duration::from_secs(600)));
