@@ -32,6 +32,8 @@ use crate::{Error, Result};
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default overall deadline of a call, retries included.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// The default of [`ClientBuilder::max_concurrent_polls`].
+pub const DEFAULT_MAX_CONCURRENT_POLLS: usize = 256;
 /// The default of [`ClientBuilder::max_response_size`]: 64 MiB.
 pub const DEFAULT_MAX_RESPONSE_SIZE: usize = 64 << 20;
 
@@ -120,6 +122,7 @@ pub struct ClientBuilder {
     clock: Arc<dyn Clock>,
     max_pages: u32,
     max_response_size: usize,
+    max_concurrent_polls: usize,
     errors: Vec<Error>,
 }
 
@@ -143,6 +146,7 @@ impl Default for ClientBuilder {
             clock: Arc::new(SystemClock),
             max_pages: crate::pagination::DEFAULT_MAX_PAGES,
             max_response_size: DEFAULT_MAX_RESPONSE_SIZE,
+            max_concurrent_polls: DEFAULT_MAX_CONCURRENT_POLLS,
             errors: Vec::new(),
         }
     }
@@ -297,6 +301,25 @@ impl ClientBuilder {
         self
     }
 
+    /// The most `Operation.Get`s the client's operation waits (`wait`,
+    /// `watch` and their variants) have in flight at once (default
+    /// [`DEFAULT_MAX_CONCURRENT_POLLS`], 256); a waiter whose poll is due
+    /// beyond that waits its turn. A poll in flight holds a call's state
+    /// (some kilobytes), a waiting one only its place in the queue, so
+    /// thousands of waits stay small when the server is slower than their
+    /// polls come due (BENCHMARKS.md, goal 4). Explicit
+    /// [`Operation::poll`](crate::Operation::poll) calls are not counted.
+    /// [`build`](Self::build) refuses 0.
+    ///
+    /// ```
+    /// let builder = yc_billing::Client::builder().max_concurrent_polls(1024);
+    /// # drop(builder);
+    /// ```
+    pub fn max_concurrent_polls(mut self, polls: usize) -> Self {
+        self.max_concurrent_polls = polls;
+        self
+    }
+
     /// The default retry policy of every call.
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;
@@ -413,6 +436,9 @@ impl ClientBuilder {
         check_timeout("connect_timeout", self.connect_timeout)?;
         if self.max_pages == 0 {
             return Err(Error::config("max_pages", "must be at least 1"));
+        }
+        if self.max_concurrent_polls == 0 {
+            return Err(Error::config("max_concurrent_polls", "must be at least 1"));
         }
         if self.max_response_size == 0 {
             return Err(Error::config(
@@ -565,6 +591,10 @@ impl ClientBuilder {
                 timeout: self.request_timeout,
                 max_pages: self.max_pages,
                 max_response_size: self.max_response_size,
+                polls: Arc::new(tokio::sync::Semaphore::new(
+                    self.max_concurrent_polls
+                        .min(tokio::sync::Semaphore::MAX_PERMITS),
+                )),
             }),
         })
     }
@@ -626,6 +656,8 @@ struct Inner {
     timeout: Duration,
     max_pages: u32,
     max_response_size: usize,
+    /// Permits of the operation waits' polls ([`ClientBuilder::max_concurrent_polls`]).
+    polls: Arc<tokio::sync::Semaphore>,
 }
 
 /// A handle to the Billing API: cheap to clone, `Send + Sync`, one shared
@@ -696,6 +728,15 @@ impl Client {
     /// [`ClientBuilder::max_pages`]).
     pub fn max_pages(&self) -> u32 {
         self.inner.max_pages
+    }
+
+    /// Waits for a turn to poll an operation (see
+    /// [`ClientBuilder::max_concurrent_polls`]); the turn lasts as long as
+    /// the permit.
+    pub(crate) async fn poll_turn(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        // The semaphore is never closed: `None` cannot happen, and would
+        // only mean polling without a turn.
+        self.inner.polls.acquire().await.ok()
     }
 
     /// The largest response the client decodes (see

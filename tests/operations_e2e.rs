@@ -17,7 +17,8 @@ use emulator_support::{client_for, client_with_token};
 use futures::{StreamExt, TryStreamExt};
 use tonic::Code;
 use yc_billing::emulator::{
-    CustomerStatus, Emulator, EmulatorHandle, Faults, NO_RIGHTS_IAM_TOKEN, NO_RIGHTS_SUBJECT_ID,
+    CustomerStatus, Emulator, EmulatorHandle, Fault, Faults, NO_RIGHTS_IAM_TOKEN,
+    NO_RIGHTS_SUBJECT_ID,
 };
 use yc_billing::proto::yandex::cloud::billing::v1::{
     BillableObject, BillableObjectBinding, Customer, CustomerMetadata, CustomerPerson,
@@ -989,6 +990,48 @@ async fn the_handle_carries_the_call_options_of_each_get() -> TestResult {
     // The client's retry policy (the default options) gets past it.
     let mut op = op.with_call_options(CallOptions::default());
     assert!(op.poll().await?);
+    emu.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn waits_take_turns_within_max_concurrent_polls() -> TestResult {
+    let emu = Emulator::builder().complete_after_gets(1).start().await?;
+    let client = emu
+        .client_builder()
+        .iam_token(&emu.credentials().iam_token)
+        .max_concurrent_polls(1)
+        .build()
+        .await?;
+    let ops = [
+        client.customers().activate(SUSPENDED_CUSTOMER).await?,
+        client.customers().suspend(ACTIVE_CUSTOMER).await?,
+        client.customers().activate(SUSPENDED_CUSTOMER).await?,
+    ];
+    // Every Get takes 200 ms from now on: one poll at a time makes three
+    // waits take three of them, where concurrent polls would take one.
+    let latency = Duration::from_millis(200);
+    emu.add_faults(vec![Fault::Latency {
+        method: Some(GET.into()),
+        ms: latency.as_millis() as u64,
+    }])?;
+    let before = emu.calls(GET);
+    let started = Instant::now();
+    let waits = ops.map(|op| op.wait_with(&fast()));
+    for customer in futures::future::join_all(waits).await {
+        customer?;
+    }
+    let elapsed = started.elapsed();
+    assert_eq!(emu.calls(GET) - before, 3);
+    assert!(elapsed >= latency * 3, "{elapsed:?}: the polls overlapped");
+    // Zero turns is a configuration error naming the setting.
+    let e = emu
+        .client_builder()
+        .max_concurrent_polls(0)
+        .build()
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("max_concurrent_polls"), "{e}");
     emu.shutdown().await;
     Ok(())
 }

@@ -127,10 +127,16 @@ impl Poller {
             }
             tokio::time::sleep(delay).await;
             self.polls += 1;
-            // Boxed: a `Get` in progress is some kilobytes of state, and a
-            // waiter spends nearly all its time asleep; unboxed, every
-            // sleeping waiter would carry that space (BENCHMARKS.md, goal 4).
-            match Box::pin(self.op.poll()).await {
+            // A turn among the client's waits (`max_concurrent_polls`), then
+            // the `Get`, boxed: a `Get` in progress is some kilobytes of
+            // state, and a waiter spends nearly all its time asleep or in
+            // the queue; unboxed, each would carry that space (BENCHMARKS.md,
+            // goal 4).
+            let client = self.op.client().clone();
+            let turn = client.poll_turn().await;
+            let polled = Box::pin(self.op.poll()).await;
+            drop(turn);
+            match polled {
                 Ok(done) => {
                     self.finished = done;
                     return Some(Ok(self.state()));
