@@ -440,6 +440,24 @@ fn meta_check<T: prost::Message + prost::Name>(
     Ok(days)
 }
 
+impl Svc {
+    /// The start every metadata call shares: the request checked
+    /// ([`meta_check`]: its rules, its dates, the caller's access), then `f`
+    /// over the account's usage and which of its resources had rows in the
+    /// range.
+    fn meta_usage<T: prost::Message + prost::Name, R>(
+        &self,
+        req: &Request<T>,
+        account: &str,
+        start: &Option<prost_types::Timestamp>,
+        end: &Option<prost_types::Timestamp>,
+        f: impl FnOnce(&AccountUsage, &[bool]) -> Result<R, Status>,
+    ) -> Result<R, Status> {
+        let (start, end) = meta_check(self, req, account, start, end)?;
+        self.with_usage(account, |u, _| f(u, &used(u, start, end)))
+    }
+}
+
 /// One page of `items` from an offset token of `scope`: the page and the next token.
 fn meta_page<T: Clone>(
     svc: &Svc,
@@ -466,68 +484,66 @@ impl MetadataService for Svc {
         req: Request<pb::GetUsageRequest>,
     ) -> Result<Response<pb::GetUsageResponse>, Status> {
         let r = req.get_ref();
-        let (start, end) = meta_check(
-            self,
-            &req,
-            &r.billing_account_id,
-            &r.start_date,
-            &r.end_date,
-        )?;
         let name = self
             .0
             .lock()
             .account(&r.billing_account_id)
             .map(|a| a.proto.name.clone())
             .unwrap_or_default();
-        self.with_usage(&r.billing_account_id, |u, _| {
-            let used = used(u, start, end);
-            let (mut clouds, mut keys, mut services, mut skus) = (
-                BTreeSet::new(),
-                BTreeSet::new(),
-                BTreeSet::new(),
-                BTreeSet::new(),
-            );
-            for (i, res) in u.resources.iter().enumerate().filter(|(i, _)| used[*i]) {
-                let _ = i;
-                let c = cloud(u, res.cloud, &r.billing_account_id);
-                let s = &u.skus[res.sku as usize];
-                let res_keys: Vec<&str> = res
-                    .labels
-                    .iter()
-                    .map(|l| u.labels[*l as usize].0.as_str())
-                    .collect();
-                let keep = (r.cloud_ids.is_empty() || r.cloud_ids.contains(&c.id))
-                    && (r.service_ids.is_empty() || r.service_ids.contains(&s.service_id))
-                    && (r.sku_ids.is_empty() || r.sku_ids.contains(&s.id))
-                    && (r.label_keys.is_empty()
-                        || res_keys.iter().any(|k| r.label_keys.iter().any(|x| x == k)));
-                if !keep {
-                    continue;
+        self.meta_usage(
+            &req,
+            &r.billing_account_id,
+            &r.start_date,
+            &r.end_date,
+            |u, used| {
+                let (mut clouds, mut keys, mut services, mut skus) = (
+                    BTreeSet::new(),
+                    BTreeSet::new(),
+                    BTreeSet::new(),
+                    BTreeSet::new(),
+                );
+                for (i, res) in u.resources.iter().enumerate().filter(|(i, _)| used[*i]) {
+                    let _ = i;
+                    let c = cloud(u, res.cloud, &r.billing_account_id);
+                    let s = &u.skus[res.sku as usize];
+                    let res_keys: Vec<&str> = res
+                        .labels
+                        .iter()
+                        .map(|l| u.labels[*l as usize].0.as_str())
+                        .collect();
+                    let keep = (r.cloud_ids.is_empty() || r.cloud_ids.contains(&c.id))
+                        && (r.service_ids.is_empty() || r.service_ids.contains(&s.service_id))
+                        && (r.sku_ids.is_empty() || r.sku_ids.contains(&s.id))
+                        && (r.label_keys.is_empty()
+                            || res_keys.iter().any(|k| r.label_keys.iter().any(|x| x == k)));
+                    if !keep {
+                        continue;
+                    }
+                    clouds.insert(res.cloud);
+                    keys.extend(res_keys.iter().map(|k| (*k).to_owned()));
+                    services.insert(u.sku_service[res.sku as usize]);
+                    skus.insert(res.sku);
                 }
-                clouds.insert(res.cloud);
-                keys.extend(res_keys.iter().map(|k| (*k).to_owned()));
-                services.insert(u.sku_service[res.sku as usize]);
-                skus.insert(res.sku);
-            }
-            let billing_accounts = if skus.is_empty() {
-                Vec::new()
-            } else {
-                vec![pb::BillingAccount {
-                    id: r.billing_account_id.clone(),
-                    name,
-                }]
-            };
-            Ok(Response::new(pb::GetUsageResponse {
-                clouds: clouds
-                    .into_iter()
-                    .map(|c| cloud(u, c, &r.billing_account_id))
-                    .collect(),
-                label_keys: keys.into_iter().collect(),
-                services: services.into_iter().map(|s| service(u, s)).collect(),
-                skus: skus.into_iter().map(|s| sku(u, s)).collect(),
-                billing_accounts,
-            }))
-        })
+                let billing_accounts = if skus.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![pb::BillingAccount {
+                        id: r.billing_account_id.clone(),
+                        name,
+                    }]
+                };
+                Ok(Response::new(pb::GetUsageResponse {
+                    clouds: clouds
+                        .into_iter()
+                        .map(|c| cloud(u, c, &r.billing_account_id))
+                        .collect(),
+                    label_keys: keys.into_iter().collect(),
+                    services: services.into_iter().map(|s| service(u, s)).collect(),
+                    skus: skus.into_iter().map(|s| sku(u, s)).collect(),
+                    billing_accounts,
+                }))
+            },
+        )
     }
 
     async fn get_service_instance(
@@ -535,34 +551,32 @@ impl MetadataService for Svc {
         req: Request<pb::GetServiceInstanceRequest>,
     ) -> Result<Response<pb::GetServiceInstanceResponse>, Status> {
         let r = req.get_ref();
-        let (start, end) = meta_check(
-            self,
+        self.meta_usage(
             &req,
             &r.billing_account_id,
             &r.start_date,
             &r.end_date,
-        )?;
-        self.with_usage(&r.billing_account_id, |u, _| {
-            let used = used(u, start, end);
-            let instances: BTreeSet<u32> = u
-                .resources
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| used[*i])
-                .map(|(_, res)| res.instance)
-                .filter(|i| {
-                    r.service_instance_ids.is_empty()
-                        || r.service_instance_ids
-                            .contains(&u.instances[*i as usize].id)
-                })
-                .collect();
-            Ok(Response::new(pb::GetServiceInstanceResponse {
-                service_instances: instances
-                    .into_iter()
-                    .map(|i| instance(u, i, &r.billing_account_id))
-                    .collect(),
-            }))
-        })
+            |u, used| {
+                let instances: BTreeSet<u32> = u
+                    .resources
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| used[*i])
+                    .map(|(_, res)| res.instance)
+                    .filter(|i| {
+                        r.service_instance_ids.is_empty()
+                            || r.service_instance_ids
+                                .contains(&u.instances[*i as usize].id)
+                    })
+                    .collect();
+                Ok(Response::new(pb::GetServiceInstanceResponse {
+                    service_instances: instances
+                        .into_iter()
+                        .map(|i| instance(u, i, &r.billing_account_id))
+                        .collect(),
+                }))
+            },
+        )
     }
 
     async fn get_label(
@@ -570,65 +584,64 @@ impl MetadataService for Svc {
         req: Request<pb::GetLabelRequest>,
     ) -> Result<Response<pb::GetLabelResponse>, Status> {
         let r = req.get_ref();
-        let (start, end) = meta_check(
-            self,
+        self.meta_usage(
             &req,
             &r.billing_account_id,
             &r.start_date,
             &r.end_date,
-        )?;
-        if r.label_key.is_empty() {
-            return Err(invalid_argument(vec![(
-                "label_key".into(),
-                "value is required (required)".into(),
-            )]));
-        }
-        self.with_usage(&r.billing_account_id, |u, _| {
-            let used = used(u, start, end);
-            let mut values = BTreeSet::new();
-            for (_, res) in u.resources.iter().enumerate().filter(|(i, _)| used[*i]) {
-                let cloud_id = u
-                    .clouds
-                    .get(res.cloud as usize)
-                    .map_or("", |c| c.id.as_str());
-                let folder_id = u
-                    .folders
-                    .get(res.folder as usize)
-                    .map_or("", |f| f.id.as_str());
-                if !(r.cloud_ids.is_empty() || r.cloud_ids.iter().any(|c| c == cloud_id))
-                    || !(r.folder_ids.is_empty() || r.folder_ids.iter().any(|f| f == folder_id))
-                {
-                    continue;
+            |u, used| {
+                // After the checks every metadata call makes, as before.
+                if r.label_key.is_empty() {
+                    return Err(invalid_argument(vec![(
+                        "label_key".into(),
+                        "value is required (required)".into(),
+                    )]));
                 }
-                for l in &res.labels {
-                    let (k, v) = &u.labels[*l as usize];
-                    if *k == r.label_key
-                        && (r.label_value.is_empty() || v.eq_ignore_ascii_case(&r.label_value))
+                let mut values = BTreeSet::new();
+                for (_, res) in u.resources.iter().enumerate().filter(|(i, _)| used[*i]) {
+                    let cloud_id = u
+                        .clouds
+                        .get(res.cloud as usize)
+                        .map_or("", |c| c.id.as_str());
+                    let folder_id = u
+                        .folders
+                        .get(res.folder as usize)
+                        .map_or("", |f| f.id.as_str());
+                    if !(r.cloud_ids.is_empty() || r.cloud_ids.iter().any(|c| c == cloud_id))
+                        || !(r.folder_ids.is_empty() || r.folder_ids.iter().any(|f| f == folder_id))
                     {
-                        values.insert(v.clone());
+                        continue;
+                    }
+                    for l in &res.labels {
+                        let (k, v) = &u.labels[*l as usize];
+                        if *k == r.label_key
+                            && (r.label_value.is_empty() || v.eq_ignore_ascii_case(&r.label_value))
+                        {
+                            values.insert(v.clone());
+                        }
                     }
                 }
-            }
-            let values: Vec<String> = values.into_iter().collect();
-            let scope = format!(
-                "usage-labels/{}/{}/{}",
-                r.billing_account_id,
-                echo(&r.label_key),
-                echo(&r.label_value)
-            );
-            let (label_values, next_page_token) =
-                meta_page(self, &values, &scope, r.page_size, &r.page_token)?;
-            let label_value_filter = if r.label_value.is_empty() {
-                r.label_value_filter.clone()
-            } else {
-                Vec::new()
-            };
-            Ok(Response::new(pb::GetLabelResponse {
-                label_values,
-                label_value_filter,
-                next_page_token,
-            }))
-        })
+                let values: Vec<String> = values.into_iter().collect();
+                let scope = format!(
+                    "usage-labels/{}/{}/{}",
+                    r.billing_account_id,
+                    echo(&r.label_key),
+                    echo(&r.label_value)
+                );
+                let (label_values, next_page_token) =
+                    meta_page(self, &values, &scope, r.page_size, &r.page_token)?;
+                let label_value_filter = if r.label_value.is_empty() {
+                    r.label_value_filter.clone()
+                } else {
+                    Vec::new()
+                };
+                Ok(Response::new(pb::GetLabelResponse {
+                    label_values,
+                    label_value_filter,
+                    next_page_token,
+                }))
+            },
+        )
     }
 
     async fn get_cloud(
@@ -636,52 +649,50 @@ impl MetadataService for Svc {
         req: Request<pb::GetCloudRequest>,
     ) -> Result<Response<pb::GetCloudResponse>, Status> {
         let r = req.get_ref();
-        let (start, end) = meta_check(
-            self,
+        self.meta_usage(
             &req,
             &r.billing_account_id,
             &r.start_date,
             &r.end_date,
-        )?;
-        self.with_usage(&r.billing_account_id, |u, _| {
-            let used = used(u, start, end);
-            // Folders with usage, by id; their clouds come from them.
-            let folders: BTreeSet<(String, u32)> = u
-                .resources
-                .iter()
-                .enumerate()
-                .filter(|(i, res)| used[*i] && res.folder != NONE && res.cloud != NONE)
-                .map(|(_, res)| (u.folders[res.folder as usize].id.clone(), res.folder))
-                .filter(|(id, f)| {
-                    contains_ci(&r.folder_ids, id)
-                        && contains_ci(
-                            &r.cloud_ids,
-                            &u.clouds[u.folders[*f as usize].cloud as usize].id,
-                        )
-                })
-                .collect();
-            let folders: Vec<u32> = folders.into_iter().map(|(_, f)| f).collect();
-            let scope = format!("usage-clouds/{}", r.billing_account_id);
-            let (page, next_page_token) =
-                meta_page(self, &folders, &scope, r.page_size, &r.page_token)?;
-            let mut by_cloud: BTreeMap<u32, Vec<pb::Folder>> = BTreeMap::new();
-            for f in page {
-                by_cloud
-                    .entry(u.folders[f as usize].cloud)
-                    .or_default()
-                    .push(folder(u, f));
-            }
-            Ok(Response::new(pb::GetCloudResponse {
-                items: by_cloud
-                    .into_iter()
-                    .map(|(c, folders)| pb::get_cloud_response::CloudInfo {
-                        cloud: Some(cloud(u, c, &r.billing_account_id)),
-                        folders,
+            |u, used| {
+                // Folders with usage, by id; their clouds come from them.
+                let folders: BTreeSet<(String, u32)> = u
+                    .resources
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, res)| used[*i] && res.folder != NONE && res.cloud != NONE)
+                    .map(|(_, res)| (u.folders[res.folder as usize].id.clone(), res.folder))
+                    .filter(|(id, f)| {
+                        contains_ci(&r.folder_ids, id)
+                            && contains_ci(
+                                &r.cloud_ids,
+                                &u.clouds[u.folders[*f as usize].cloud as usize].id,
+                            )
                     })
-                    .collect(),
-                next_page_token,
-            }))
-        })
+                    .collect();
+                let folders: Vec<u32> = folders.into_iter().map(|(_, f)| f).collect();
+                let scope = format!("usage-clouds/{}", r.billing_account_id);
+                let (page, next_page_token) =
+                    meta_page(self, &folders, &scope, r.page_size, &r.page_token)?;
+                let mut by_cloud: BTreeMap<u32, Vec<pb::Folder>> = BTreeMap::new();
+                for f in page {
+                    by_cloud
+                        .entry(u.folders[f as usize].cloud)
+                        .or_default()
+                        .push(folder(u, f));
+                }
+                Ok(Response::new(pb::GetCloudResponse {
+                    items: by_cloud
+                        .into_iter()
+                        .map(|(c, folders)| pb::get_cloud_response::CloudInfo {
+                            cloud: Some(cloud(u, c, &r.billing_account_id)),
+                            folders,
+                        })
+                        .collect(),
+                    next_page_token,
+                }))
+            },
+        )
     }
 
     async fn get_resources(
@@ -689,52 +700,50 @@ impl MetadataService for Svc {
         req: Request<pb::GetResourcesRequest>,
     ) -> Result<Response<pb::GetResourcesResponse>, Status> {
         let r = req.get_ref();
-        let (start, end) = meta_check(
-            self,
+        self.meta_usage(
             &req,
             &r.billing_account_id,
             &r.start_date,
             &r.end_date,
-        )?;
-        self.with_usage(&r.billing_account_id, |u, _| {
-            let used = used(u, start, end);
-            let resources: BTreeSet<(String, u32)> = u
-                .resources
-                .iter()
-                .enumerate()
-                .filter(|(i, res)| {
-                    used[*i]
-                        && contains_ci(&r.resource_ids, &res.id)
-                        && contains_ci(
-                            &r.service_instances_ids,
-                            &u.instances[res.instance as usize].id,
+            |u, used| {
+                let resources: BTreeSet<(String, u32)> = u
+                    .resources
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, res)| {
+                        used[*i]
+                            && contains_ci(&r.resource_ids, &res.id)
+                            && contains_ci(
+                                &r.service_instances_ids,
+                                &u.instances[res.instance as usize].id,
+                            )
+                    })
+                    .map(|(i, res)| (res.id.clone(), i as u32))
+                    .collect();
+                let resources: Vec<u32> = resources.into_iter().map(|(_, i)| i).collect();
+                let scope = format!("usage-resources/{}", r.billing_account_id);
+                let (page, next_page_token) =
+                    meta_page(self, &resources, &scope, r.page_size, &r.page_token)?;
+                let mut by_instance: BTreeMap<u32, Vec<pb::Resource>> = BTreeMap::new();
+                for i in page {
+                    by_instance
+                        .entry(u.resources[i as usize].instance)
+                        .or_default()
+                        .push(resource(u, i));
+                }
+                Ok(Response::new(pb::GetResourcesResponse {
+                    items: by_instance
+                        .into_iter()
+                        .map(
+                            |(i, resources)| pb::get_resources_response::ServiceInstanceInfo {
+                                service_instance: Some(instance(u, i, &r.billing_account_id)),
+                                resources,
+                            },
                         )
-                })
-                .map(|(i, res)| (res.id.clone(), i as u32))
-                .collect();
-            let resources: Vec<u32> = resources.into_iter().map(|(_, i)| i).collect();
-            let scope = format!("usage-resources/{}", r.billing_account_id);
-            let (page, next_page_token) =
-                meta_page(self, &resources, &scope, r.page_size, &r.page_token)?;
-            let mut by_instance: BTreeMap<u32, Vec<pb::Resource>> = BTreeMap::new();
-            for i in page {
-                by_instance
-                    .entry(u.resources[i as usize].instance)
-                    .or_default()
-                    .push(resource(u, i));
-            }
-            Ok(Response::new(pb::GetResourcesResponse {
-                items: by_instance
-                    .into_iter()
-                    .map(
-                        |(i, resources)| pb::get_resources_response::ServiceInstanceInfo {
-                            service_instance: Some(instance(u, i, &r.billing_account_id)),
-                            resources,
-                        },
-                    )
-                    .collect(),
-                next_page_token,
-            }))
-        })
+                        .collect(),
+                    next_page_token,
+                }))
+            },
+        )
     }
 }
