@@ -8,9 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::FutureExt;
-use http::{HeaderName, Uri};
+use http::{HeaderName, HeaderValue, Uri};
 use tokio::time::Instant;
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use tower::ServiceBuilder;
 use tracing::Instrument;
 
@@ -23,8 +22,8 @@ use crate::proto::yandex::cloud::endpoint::{
 use crate::region::{Region, Service};
 use crate::retry::{Bucket, RetryBudget, RetryPolicy, Schedule, Stopped, TokioTimer, Verdict};
 use crate::transport::{
-    AuthLayer, HeadersLayer, HeadersService, IDEMPOTENCY_KEY, Transport, X_CLIENT_REQUEST_ID,
-    X_CLIENT_TRACE_ID, is_mutating,
+    AuthLayer, Channel, HeadersLayer, HeadersService, IDEMPOTENCY_KEY, Transport,
+    X_CLIENT_REQUEST_ID, X_CLIENT_TRACE_ID, is_mutating,
 };
 use crate::{Error, Result};
 
@@ -401,29 +400,77 @@ impl ClientBuilder {
         Ok(uri)
     }
 
-    fn channel(&self, uri: &Uri, user_agent: &str) -> Result<Channel> {
-        let mut endpoint = Endpoint::from(uri.clone())
-            .connect_timeout(self.connect_timeout)
-            .tcp_nodelay(true)
-            .http2_keep_alive_interval(Duration::from_secs(30))
-            .keep_alive_timeout(Duration::from_secs(10))
-            .user_agent(user_agent.to_owned())
-            .map_err(|e| Error::config("user_agent", e.to_string()))?;
-        if uri.scheme_str() == Some("https") {
-            let mut tls = ClientTlsConfig::new();
-            tls = match &self.roots {
-                Roots::WebPki => tls.with_webpki_roots(),
-                Roots::Native => tls.with_native_roots(),
-                Roots::Custom(pem) => tls.ca_certificate(Certificate::from_pem(pem)),
-            };
-            if let Some(domain) = &self.tls_domain {
-                tls = tls.domain_name(domain.clone());
+    /// The root certificates that verify servers, as the builder was told.
+    fn root_store(&self) -> Result<rustls::RootCertStore> {
+        let mut roots = rustls::RootCertStore::empty();
+        match &self.roots {
+            Roots::WebPki => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+            Roots::Native => {
+                let found = rustls_native_certs::load_native_certs();
+                let (added, _) = roots.add_parsable_certificates(found.certs);
+                if added == 0 {
+                    return Err(Error::config(
+                        "native_roots",
+                        format!(
+                            "the system's certificate store has no usable root certificate \
+                             ({} errors reading it)",
+                            found.errors.len()
+                        ),
+                    ));
+                }
             }
-            endpoint = endpoint
-                .tls_config(tls)
-                .map_err(|e| Error::config("tls", e.to_string()))?;
+            Roots::Custom(pem) => {
+                use rustls::pki_types::CertificateDer;
+                use rustls::pki_types::pem::PemObject;
+                let certs = CertificateDer::pem_slice_iter(pem)
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(|e| {
+                        Error::config("ca_certificate", format!("not a PEM certificate: {e}"))
+                    })?;
+                let (added, _) = roots.add_parsable_certificates(certs);
+                if added == 0 {
+                    return Err(Error::config(
+                        "ca_certificate",
+                        "must hold at least one X.509 certificate (PEM)",
+                    ));
+                }
+            }
         }
-        Ok(endpoint.connect_lazy())
+        Ok(roots)
+    }
+
+    fn channel(
+        &self,
+        uri: &Uri,
+        user_agent: &HeaderValue,
+        roots: &mut Option<rustls::RootCertStore>,
+    ) -> Result<Channel> {
+        let tls = if uri.scheme_str() == Some("https") {
+            let roots = match roots {
+                Some(r) => r.clone(),
+                None => roots.insert(self.root_store()?).clone(),
+            };
+            let host = uri
+                .host()
+                .unwrap_or("")
+                .trim_start_matches('[')
+                .trim_end_matches(']');
+            let name = self.tls_domain.as_deref().unwrap_or(host);
+            Some(
+                crate::transport::Tls::new(roots, name)
+                    .map_err(|e| Error::config("tls_domain", format!("{name:?}: {e}")))?,
+            )
+        } else {
+            None
+        };
+        let settings = crate::transport::Settings {
+            connect_timeout: self.connect_timeout,
+            keep_alive_interval: Duration::from_secs(30),
+            keep_alive_timeout: Duration::from_secs(10),
+            user_agent: user_agent.clone(),
+            tls,
+        };
+        Channel::lazy(uri, settings).map_err(|e| Error::config("endpoint", e))
     }
 
     /// Checks the settings, resolves endpoints (with discovery if asked) and
@@ -446,7 +493,9 @@ impl ClientBuilder {
                 "must be at least 1 byte",
             ));
         }
-        let user_agent = self.user_agent_value();
+        let user_agent = HeaderValue::from_str(&self.user_agent_value())
+            .map_err(|e| Error::config("user_agent", e.to_string()))?;
+        let mut roots = None;
         let budget = Arc::new(self.budget.bucket());
         let mut addresses: HashMap<Service, String> = HashMap::new();
         for s in [Service::Billing, Service::Operation, Service::Iam] {
@@ -459,7 +508,7 @@ impl ClientBuilder {
                 .or_else(|| self.overrides.get(&Service::Discovery).cloned())
                 .unwrap_or_else(|| self.region.endpoint(Service::Discovery));
             let uri = self.uri_for("discovery_endpoint", &discovery)?;
-            let channel = self.channel(&uri, &user_agent)?;
+            let channel = self.channel(&uri, &user_agent, &mut roots)?;
             let stub = ApiEndpointServiceClient::new(HeadersLayer::new().layer_on(channel));
             let deadline = Instant::now() + self.request_timeout;
             let schedule = Schedule {
@@ -549,7 +598,7 @@ impl ClientBuilder {
             let channel = match channels.get(&key) {
                 Some(c) => c.clone(),
                 None => {
-                    let c = self.channel(uri, &user_agent)?;
+                    let c = self.channel(uri, &user_agent, &mut roots)?;
                     channels.insert(key, c.clone());
                     c
                 }

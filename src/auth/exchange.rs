@@ -4,8 +4,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use crate::transport::Channel;
 use tokio::time::Instant;
-use tonic::transport::Channel;
 
 use super::token::AccessToken;
 use crate::error::{AuthError, CredentialSource, RpcError};
@@ -62,10 +62,11 @@ impl IamExchange {
     /// The default deadline of one `IamTokenService.Create` call.
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
-    /// Exchanges through `channel` (to the IAM endpoint of `region`), using the system clock.
-    pub fn new(channel: Channel, region: Region) -> Self {
+    /// Exchanges through `channel` (to the IAM endpoint of `region`; a
+    /// [`Channel`] or a tonic channel), using the system clock.
+    pub fn new(channel: impl Into<Channel>, region: Region) -> Self {
         IamExchange {
-            client: IamTokenServiceClient::new(channel),
+            client: IamTokenServiceClient::new(channel.into()),
             region,
             clock: Arc::new(SystemClock),
             timeout: Self::DEFAULT_TIMEOUT,

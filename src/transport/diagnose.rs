@@ -35,10 +35,15 @@ pub(crate) fn classify(status: &tonic::Status) -> Option<(TransportErrorKind, St
         }
         if e.is::<tonic::transport::Error>()
             || e.is::<hyper::Error>()
+            || e.is::<h2::Error>()
             || e.is::<tonic::ConnectError>()
             || e.is::<std::io::Error>()
         {
             transport = true;
+        }
+        if let Some(connect) = e.downcast_ref::<super::ConnectError>() {
+            transport = true;
+            kind = connect.kind();
         }
         let text = e.to_string();
         // hyper-util's connector error for a failed lookup; its type is private.

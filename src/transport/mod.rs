@@ -22,11 +22,14 @@
 //! ```
 
 mod auth;
+mod channel;
 pub(crate) mod codec;
 pub(crate) mod diagnose;
 mod headers;
 
 pub use auth::{AuthFuture, AuthLayer, AuthService, needs_authorization};
+pub use channel::{Channel, ResponseBody};
+pub(crate) use channel::{ConnectError, Settings, Tls};
 pub use headers::{
     HeadersLayer, HeadersService, IDEMPOTENCY_KEY, X_CLIENT_REQUEST_ID, X_CLIENT_TRACE_ID,
     X_OPERATION_POLL_INTERVAL, X_REQUEST_ID, X_SERVER_TRACE_ID, is_mutating,
@@ -38,5 +41,5 @@ pub(crate) use headers::{random_uuid, uuid_header};
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// The transport stack of [`Client`](crate::Client): authorization over
-/// request headers over a shared tonic channel.
-pub type Transport = AuthService<HeadersService<tonic::transport::Channel>>;
+/// request headers over a shared [`Channel`].
+pub type Transport = AuthService<HeadersService<Channel>>;
