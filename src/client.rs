@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::FutureExt;
-use http::{HeaderName, HeaderValue, Uri};
+use http::{HeaderValue, Uri};
 use tokio::time::Instant;
 use tower::ServiceBuilder;
 use tracing::Instrument;
@@ -22,8 +22,7 @@ use crate::proto::yandex::cloud::endpoint::{
 use crate::region::{Region, Service};
 use crate::retry::{Bucket, RetryBudget, RetryPolicy, Schedule, Stopped, TokioTimer, Verdict};
 use crate::transport::{
-    AuthLayer, Channel, HeadersLayer, HeadersService, IDEMPOTENCY_KEY, Transport,
-    X_CLIENT_REQUEST_ID, X_CLIENT_TRACE_ID, is_mutating,
+    AuthLayer, Channel, HeadersLayer, HeadersService, IDEMPOTENCY_KEY, Transport, is_mutating,
 };
 use crate::{Error, Result};
 
@@ -884,15 +883,15 @@ impl Client {
             // layers'), so that it never grows on the way.
             let mut headers = http::HeaderMap::with_capacity(REQUEST_HEADERS_CAPACITY);
             headers.insert(
-                HeaderName::from_static(X_CLIENT_REQUEST_ID),
+                crate::transport::names::CLIENT_REQUEST_ID,
                 crate::transport::uuid_header(request_id),
             );
             headers.insert(
-                HeaderName::from_static(X_CLIENT_TRACE_ID),
+                crate::transport::names::CLIENT_TRACE_ID,
                 trace_header.clone(),
             );
             if let Some(key) = &idempotency_key {
-                headers.insert(HeaderName::from_static(IDEMPOTENCY_KEY), key.clone());
+                headers.insert(crate::transport::names::IDEMPOTENCY, key.clone());
             }
             let mut req = tonic::Request::from_parts(
                 tonic::metadata::MetadataMap::from_headers(headers),

@@ -25,10 +25,7 @@ use super::conn::ConnInfo;
 use super::journal::{JOURNAL_REQUEST_BYTES, Metadata, OperationSlot, Record, Transport};
 use super::services::MAX_REQUEST_BYTES;
 use super::text::{EveryInterval, echo};
-use crate::transport::{
-    X_CLIENT_REQUEST_ID, X_OPERATION_POLL_INTERVAL, X_REQUEST_ID, X_SERVER_TRACE_ID, random_uuid,
-    uuid_header,
-};
+use crate::transport::{names, random_uuid, uuid_header};
 
 /// Calls per served method. The key set is fixed when the emulator starts
 /// (every method of the served services in the descriptor pool), so no
@@ -250,7 +247,7 @@ impl Service<Request<Body>> for EmuService {
             if !shared.calls.hit(method) {
                 return Ok(unknown_method(method));
             }
-            let request_id = match req.headers().get(X_CLIENT_REQUEST_ID) {
+            let request_id = match req.headers().get(names::CLIENT_REQUEST_ID) {
                 Some(v) if !v.is_empty() && v.to_str().is_ok() => unique_header(v.clone()),
                 _ => uuid_header(random_uuid()),
             };
@@ -333,11 +330,11 @@ impl Service<Request<Body>> for EmuService {
                 }
             };
             let headers = response.headers_mut();
-            headers.insert(X_REQUEST_ID, request_id);
-            headers.insert(X_SERVER_TRACE_ID, trace_id);
+            headers.insert(names::REQUEST_ID, request_id);
+            headers.insert(names::SERVER_TRACE_ID, trace_id);
             if let Some(hint) = &shared.poll_hint_header {
                 if info.returns_operation() {
-                    headers.insert(X_OPERATION_POLL_INTERVAL, hint.clone());
+                    headers.insert(names::OPERATION_POLL_INTERVAL, hint.clone());
                 }
             }
             let status = Status::from_header_map(headers);
@@ -368,7 +365,7 @@ impl Service<Request<Body>> for EmuService {
             // journal (`GET /requests`) keeps the calls for whoever asks.
             tracing::debug!(
                 method,
-                request_id = ?response.headers().get(X_REQUEST_ID),
+                request_id = ?response.headers().get(names::REQUEST_ID),
                 code = ?code,
                 latency_ms = start.elapsed().as_secs_f64() * 1000.0,
                 "call"

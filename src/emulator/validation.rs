@@ -2,10 +2,12 @@
 //!
 //! Each request is transcoded to a [`DynamicMessage`] and walked field by
 //! field; the `yandex.cloud.*` extension options on fields and oneofs are the
-//! rules, so a new proto field is validated without new code.
+//! rules, so a new proto field is validated without new code. A message
+//! type's rules are read from its options once (patterns compiled then) and
+//! kept for every later request of that type.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, RwLock};
 
 use prost_reflect::{
     DescriptorPool, DynamicMessage, EnumDescriptor, ExtensionDescriptor, FieldDescriptor, Kind,
@@ -91,7 +93,8 @@ struct Exts {
 pub(crate) struct Validator {
     pool: DescriptorPool,
     ext: Exts,
-    regexes: Mutex<HashMap<String, Option<Regex>>>,
+    /// Rules by message full name, read on the first request of each type.
+    rules: RwLock<HashMap<String, Arc<MessageRules>>>,
 }
 
 fn string_opt(opts: &DynamicMessage, ext: &ExtensionDescriptor) -> Option<String> {
@@ -160,11 +163,37 @@ fn map_key_value(k: &MapKey) -> Value {
 #[derive(Default)]
 struct ScalarRules {
     length: Option<String>,
-    pattern: Option<String>,
+    /// The pattern as written, and compiled (`None` if it does not compile:
+    /// then it is not checked).
+    pattern: Option<(String, Option<Regex>)>,
     value: Option<String>,
     bytes: Option<String>,
     /// The enum type of an enum field: its value must be one the enum defines.
     enum_type: Option<EnumDescriptor>,
+}
+
+/// One field's rules, read from its options.
+struct FieldRules {
+    field: FieldDescriptor,
+    required: bool,
+    scalar: ScalarRules,
+    /// `(size)`: the number of elements of a repeated or map field.
+    size: Option<String>,
+    unique: bool,
+    /// `(map_key)`: rules of a map's keys.
+    key: Option<ScalarRules>,
+}
+
+/// A message type's rules: its `exactly_one` oneofs (name, fields) and its fields.
+struct MessageRules {
+    exactly_one: Vec<(String, Vec<FieldDescriptor>)>,
+    fields: Vec<FieldRules>,
+}
+
+/// A `(pattern)` rule: its text and, anchored, its compiled form.
+fn compiled(pattern: String) -> (String, Option<Regex>) {
+    let re = Regex::new(&format!("^(?:{pattern})$")).ok();
+    (pattern, re)
 }
 
 /// The enum type of a field's values (of a map field, its value's type).
@@ -210,7 +239,7 @@ impl Validator {
         Self {
             pool,
             ext,
-            regexes: Mutex::new(HashMap::new()),
+            rules: RwLock::new(HashMap::new()),
         }
     }
 
@@ -256,25 +285,85 @@ impl Validator {
             .collect()
     }
 
-    fn regex(&self, pattern: &str) -> Option<Regex> {
-        let mut cache = self.regexes.lock().expect("regex cache");
-        cache
-            .entry(pattern.to_string())
-            .or_insert_with(|| Regex::new(&format!("^(?:{pattern})$")).ok())
+    /// The rules of a message type, read from its options on first use.
+    fn rules_of(&self, desc: &MessageDescriptor) -> Arc<MessageRules> {
+        let cached = self
+            .rules
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(desc.full_name())
+            .cloned();
+        if let Some(rules) = cached {
+            return rules;
+        }
+        let rules = Arc::new(self.read_rules(desc));
+        self.rules
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(desc.full_name().to_owned())
+            .or_insert(rules)
             .clone()
     }
 
+    fn read_rules(&self, desc: &MessageDescriptor) -> MessageRules {
+        let scalar = |opts: &DynamicMessage, field: &FieldDescriptor| ScalarRules {
+            length: string_opt(opts, &self.ext.length),
+            pattern: string_opt(opts, &self.ext.pattern).map(compiled),
+            value: string_opt(opts, &self.ext.value),
+            bytes: string_opt(opts, &self.ext.bytes),
+            enum_type: enum_type(field),
+        };
+        let fields = desc
+            .fields()
+            .map(|field| {
+                let opts = field.options();
+                let key = if opts.has_extension(&self.ext.map_key) {
+                    let spec = opts.get_extension(&self.ext.map_key);
+                    spec.as_message().map(|spec| {
+                        let s = |n: &str| {
+                            spec.get_field_by_name(n)
+                                .and_then(|v| v.as_str().map(str::to_string))
+                                .filter(|s| !s.is_empty())
+                        };
+                        ScalarRules {
+                            length: s("length"),
+                            pattern: s("pattern").map(compiled),
+                            value: s("value"),
+                            ..ScalarRules::default()
+                        }
+                    })
+                } else {
+                    None
+                };
+                FieldRules {
+                    required: bool_opt(&opts, &self.ext.required),
+                    scalar: scalar(&opts, &field),
+                    size: string_opt(&opts, &self.ext.size),
+                    unique: bool_opt(&opts, &self.ext.unique),
+                    key,
+                    field,
+                }
+            })
+            .collect();
+        let exactly_one = desc
+            .oneofs()
+            .filter(|o| !o.is_synthetic() && bool_opt(&o.options(), &self.ext.exactly_one))
+            .map(|o| (o.name().to_owned(), o.fields().collect()))
+            .collect();
+        MessageRules {
+            exactly_one,
+            fields,
+        }
+    }
+
     fn walk(&self, msg: &DynamicMessage, prefix: &str, out: &mut Vec<Violation>) {
-        let desc: MessageDescriptor = msg.descriptor();
-        for oneof in desc.oneofs() {
-            if oneof.is_synthetic() || !bool_opt(&oneof.options(), &self.ext.exactly_one) {
-                continue;
-            }
-            let names: Vec<String> = oneof.fields().map(|f| f.name().to_string()).collect();
-            let set = oneof.fields().filter(|f| msg.has_field(f)).count();
+        let rules = self.rules_of(&msg.descriptor());
+        for (name, fields) in &rules.exactly_one {
+            let set = fields.iter().filter(|f| msg.has_field(f)).count();
             if set != 1 {
+                let names: Vec<&str> = fields.iter().map(FieldDescriptor::name).collect();
                 out.push((
-                    join(prefix, oneof.name()),
+                    join(prefix, name),
                     format!(
                         "exactly one of [{}] must be set (exactly_one), got {set}",
                         names.join(", ")
@@ -282,20 +371,20 @@ impl Validator {
                 ));
             }
         }
-        for field in desc.fields() {
-            self.check_field(msg, &field, prefix, out);
+        for field in &rules.fields {
+            self.check_field(msg, field, prefix, out);
         }
     }
 
     fn check_field(
         &self,
         msg: &DynamicMessage,
-        field: &FieldDescriptor,
+        field_rules: &FieldRules,
         prefix: &str,
         out: &mut Vec<Violation>,
     ) {
+        let field = &field_rules.field;
         let path = join(prefix, field.name());
-        let opts = field.options();
         let value = msg.get_field(field);
         let value = value.as_ref();
         let present = if field.supports_presence() {
@@ -303,21 +392,15 @@ impl Validator {
         } else {
             !is_default(value)
         };
-        if bool_opt(&opts, &self.ext.required) && !present {
-            out.push((path.clone(), "value is required (required)".into()));
+        if field_rules.required && !present {
+            out.push((path, "value is required (required)".into()));
             return;
         }
-        let rules = ScalarRules {
-            length: string_opt(&opts, &self.ext.length),
-            pattern: string_opt(&opts, &self.ext.pattern),
-            value: string_opt(&opts, &self.ext.value),
-            bytes: string_opt(&opts, &self.ext.bytes),
-            enum_type: enum_type(field),
-        };
+        let rules = &field_rules.scalar;
         match value {
             Value::List(items) => {
-                self.check_size(&opts, items.len(), &path, out);
-                if bool_opt(&opts, &self.ext.unique) {
+                self.check_size(&field_rules.size, items.len(), &path, out);
+                if field_rules.unique {
                     for (i, item) in items.iter().enumerate() {
                         if items[..i].contains(item) {
                             out.push((
@@ -328,29 +411,12 @@ impl Validator {
                     }
                 }
                 for (i, item) in items.iter().enumerate() {
-                    self.check_scalar(item, &rules, &format!("{path}[{i}]"), true, out);
+                    self.check_scalar(item, rules, &format!("{path}[{i}]"), true, out);
                 }
             }
             Value::Map(map) => {
-                self.check_size(&opts, map.len(), &path, out);
-                let key_rules = if opts.has_extension(&self.ext.map_key) {
-                    let spec = opts.get_extension(&self.ext.map_key);
-                    spec.as_message().map(|spec| {
-                        let s = |n: &str| {
-                            spec.get_field_by_name(n)
-                                .and_then(|v| v.as_str().map(str::to_string))
-                                .filter(|s| !s.is_empty())
-                        };
-                        ScalarRules {
-                            length: s("length"),
-                            pattern: s("pattern"),
-                            value: s("value"),
-                            ..ScalarRules::default()
-                        }
-                    })
-                } else {
-                    None
-                };
+                self.check_size(&field_rules.size, map.len(), &path, out);
+                let key_rules = &field_rules.key;
                 let mut keys: Vec<&MapKey> = map.keys().collect();
                 keys.sort_by_key(|k| format!("{k:?}"));
                 for key in keys {
@@ -359,7 +425,7 @@ impl Validator {
                         other => format!("{:?}", map_key_value(other)),
                     };
                     let entry_path = format!("{path}[{shown:?}]");
-                    if let Some(kr) = &key_rules {
+                    if let Some(kr) = key_rules {
                         self.check_scalar(
                             &map_key_value(key),
                             kr,
@@ -368,20 +434,20 @@ impl Validator {
                             out,
                         );
                     }
-                    self.check_scalar(&map[key], &rules, &entry_path, true, out);
+                    self.check_scalar(&map[key], rules, &entry_path, true, out);
                 }
             }
             other => {
                 if present {
-                    self.check_scalar(other, &rules, &path, present, out);
+                    self.check_scalar(other, rules, &path, present, out);
                 }
             }
         }
     }
 
-    fn check_size(&self, opts: &DynamicMessage, len: usize, path: &str, out: &mut Vec<Violation>) {
-        if let Some(rule) = string_opt(opts, &self.ext.size) {
-            if let Some(range) = Range::parse(&rule) {
+    fn check_size(&self, rule: &Option<String>, len: usize, path: &str, out: &mut Vec<Violation>) {
+        if let Some(rule) = rule {
+            if let Some(range) = Range::parse(rule) {
                 if !range.contains(len as i128) {
                     out.push((
                         path.to_string(),
@@ -438,15 +504,13 @@ impl Validator {
                         ),
                     ));
                 }
-                if let Some(p) = &rules.pattern {
-                    if let Some(re) = self.regex(p) {
-                        if !re.is_match(s) {
-                            out.push((
-                                path.to_string(),
-                                format!("value must match the pattern /{p}/ (pattern)"),
-                            ));
-                        }
-                    }
+                if let Some((p, Some(re))) = &rules.pattern
+                    && !re.is_match(s)
+                {
+                    out.push((
+                        path.to_string(),
+                        format!("value must match the pattern /{p}/ (pattern)"),
+                    ));
                 }
             }
             Value::Bytes(b) => {

@@ -660,7 +660,13 @@ impl Future for Pump {
     }
 }
 
-/// The body of an answer on a [`Channel`].
+/// The body of an answer on a [`Channel`]: what a generated stub on the
+/// client's [`Transport`](super::Transport) decodes.
+///
+/// ```
+/// fn an_http_body<B: http_body::Body<Data = bytes::Bytes>>() {}
+/// an_http_body::<yc_billing::transport::ResponseBody>();
+/// ```
 pub struct ResponseBody(BodyKind);
 
 enum BodyKind {

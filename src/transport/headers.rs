@@ -2,7 +2,7 @@
 
 use std::task::{Context, Poll};
 
-use http::HeaderValue;
+use http::{HeaderName, HeaderValue};
 use tower::{Layer, Service};
 
 /// Request header: a fresh id per attempt.
@@ -17,6 +17,21 @@ pub const X_REQUEST_ID: &str = "x-request-id";
 pub const X_SERVER_TRACE_ID: &str = "x-server-trace-id";
 /// Response header: suggested operation polling interval, in seconds.
 pub const X_OPERATION_POLL_INTERVAL: &str = "x-operation-poll-interval";
+
+/// The names above as `HeaderName`s: a `&str` name is parsed on every use.
+pub(crate) mod names {
+    use super::*;
+    pub(crate) const CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static(X_CLIENT_REQUEST_ID);
+    pub(crate) const CLIENT_TRACE_ID: HeaderName = HeaderName::from_static(X_CLIENT_TRACE_ID);
+    pub(crate) const IDEMPOTENCY: HeaderName = HeaderName::from_static(IDEMPOTENCY_KEY);
+    #[cfg(feature = "emulator")]
+    pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static(X_REQUEST_ID);
+    #[cfg(feature = "emulator")]
+    pub(crate) const SERVER_TRACE_ID: HeaderName = HeaderName::from_static(X_SERVER_TRACE_ID);
+    #[cfg(feature = "emulator")]
+    pub(crate) const OPERATION_POLL_INTERVAL: HeaderName =
+        HeaderName::from_static(X_OPERATION_POLL_INTERVAL);
+}
 
 /// Whether the gRPC method at `path` changes state and so gets an
 /// `idempotency-key`, from the method table
@@ -97,14 +112,14 @@ where
     fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
         let mutating = is_mutating(req.uri().path());
         let headers = req.headers_mut();
-        if !headers.contains_key(X_CLIENT_REQUEST_ID) {
-            headers.insert(X_CLIENT_REQUEST_ID, fresh_id());
+        if !headers.contains_key(names::CLIENT_REQUEST_ID) {
+            headers.insert(names::CLIENT_REQUEST_ID, fresh_id());
         }
-        if !headers.contains_key(X_CLIENT_TRACE_ID) {
-            headers.insert(X_CLIENT_TRACE_ID, fresh_id());
+        if !headers.contains_key(names::CLIENT_TRACE_ID) {
+            headers.insert(names::CLIENT_TRACE_ID, fresh_id());
         }
-        if mutating && !headers.contains_key(IDEMPOTENCY_KEY) {
-            headers.insert(IDEMPOTENCY_KEY, fresh_id());
+        if mutating && !headers.contains_key(names::IDEMPOTENCY) {
+            headers.insert(names::IDEMPOTENCY, fresh_id());
         }
         self.inner.call(req)
     }

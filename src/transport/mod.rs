@@ -34,7 +34,7 @@ pub use headers::{
     HeadersLayer, HeadersService, IDEMPOTENCY_KEY, X_CLIENT_REQUEST_ID, X_CLIENT_TRACE_ID,
     X_OPERATION_POLL_INTERVAL, X_REQUEST_ID, X_SERVER_TRACE_ID, is_mutating,
 };
-pub(crate) use headers::{random_uuid, uuid_header};
+pub(crate) use headers::{names, random_uuid, uuid_header};
 
 /// The error type of the layers: tonic turns it into a `Status` whose
 /// source is the original error.
