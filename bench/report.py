@@ -97,16 +97,22 @@ def goal1(rows, out):
         cpu = {i: per_run(g, "run", "cpu_us", impl=i, inflight=n) for i in ("raw", "wire", "client")}
         out.append("| %s | %s | %s | %s |" % (n, spread(list(cpu["wire"].values())), spread(ratios(cpu["wire"], cpu["raw"]), "%.3f"), spread(ratios(cpu["client"], cpu["wire"]), "%.3f")))
     g = [r for r in rows if r["_tag"] == "g1rt"]
-    base = [r for r in rows if r["_tag"] == "g1" and r.get("inflight") == "1"]
-    out.append("\nThe floor at 1 in flight under other runtime settings of the caller (same binary; `BENCH_RT=current`: a current-thread runtime; `BENCH_WORKERS=1`: a one-worker multi-thread runtime; default: one worker per core, as `#[tokio::main]`):\n")
-    out.append("| runtime | raw µs | yc-billing µs | yc-billing / raw |")
-    out.append("| --- | --- | --- | --- |")
-    for name, sel in (("default multi-thread (from the table above)", base),) + tuple(
-        (rt, [r for r in g if r.get("rt") == rt]) for rt in ("current", "workers1")
-    ):
-        raw = per_run(sel, "run", "cpu_us", impl="raw")
-        cli = per_run(sel, "run", "cpu_us", impl="client")
-        out.append("| %s | %s | %s | %s |" % (name, spread(list(raw.values())), spread(list(cli.values())), spread(ratios(cli, raw), "%.3f")))
+    out.append("\nThe same calls under other runtime settings of the caller (same binary; `BENCH_RT=current`: a current-thread runtime, one thread like Node.js's event loop; `BENCH_WORKERS=1`: a one-worker multi-thread runtime; default: one worker per core, as `#[tokio::main]`). The SDK columns divide the SDKs' figures of the table above, run by run:\n")
+    out.append("| in flight | runtime | raw µs | yc-billing µs | yc-billing / raw | Python / yc-billing | Node / yc-billing |")
+    out.append("| --- | --- | --- | --- | --- | --- | --- |")
+    for n in ("1", "64"):
+        base = [r for r in rows if r["_tag"] == "g1" and r.get("inflight") == n]
+        py = per_run(base, "run", "cpu_us", impl="python")
+        node = per_run(base, "run", "cpu_us", impl="node")
+        for name, sel in (("default multi-thread (the table above)", base),) + tuple(
+            (rt, [r for r in g if r.get("rt") == rt and r.get("inflight") == n]) for rt in ("current", "workers1")
+        ):
+            raw = per_run(sel, "run", "cpu_us", impl="raw")
+            cli = per_run(sel, "run", "cpu_us", impl="client")
+            out.append(
+                "| %s | %s | %s | %s | %s | %s | %s |"
+                % (n, name, spread(list(raw.values())), spread(list(cli.values())), spread(ratios(cli, raw), "%.3f"), spread(ratios(py, cli), "%.2f"), spread(ratios(node, cli), "%.2f"))
+            )
 
 
 def goal2(rows, out):

@@ -120,15 +120,17 @@ for n in 1 64; do
     done
 done
 # Goal 1, the floor at 1 in flight: does a runtime setting lower it for both?
-for rt in current workers1; do
-    for run in $(seq 1 "$RUNS"); do
-        say "goal 1 runtime $rt, run $run/$RUNS"
-        case $rt in
-        current) set -- BENCH_RT=current ;;
-        workers1) set -- BENCH_WORKERS=1 ;;
-        esac
-        rust_get "g1rt rt=$rt run=$run" "$EMU" raw 1 "$@"
-        rust_get "g1rt rt=$rt run=$run" "$EMU" client 1 "$@"
+for n in 1 64; do
+    for rt in current workers1; do
+        for run in $(seq 1 "$RUNS"); do
+            say "goal 1 runtime $rt, $n in flight, run $run/$RUNS"
+            case $rt in
+            current) set -- BENCH_RT=current ;;
+            workers1) set -- BENCH_WORKERS=1 ;;
+            esac
+            rust_get "g1rt rt=$rt run=$run" "$EMU" raw "$n" "$@"
+            rust_get "g1rt rt=$rt run=$run" "$EMU" client "$n" "$@"
+        done
     done
 done
 
