@@ -7,7 +7,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
-use axum::body::Bytes;
 use serde::Serialize;
 
 /// Default of [`EmulatorBuilder::journal_size`](super::EmulatorBuilder::journal_size).
@@ -81,14 +80,14 @@ pub struct JournalPage {
 pub(crate) struct Record {
     pub seq: u64,
     pub time: SystemTime,
-    pub method: String,
+    /// `package.Service/Method`, from the method table.
+    pub method: &'static str,
     pub peer: Option<SocketAddr>,
     pub transport: Transport,
-    /// The gRPC message bytes (without the frame header), when kept.
-    pub request: Option<Bytes>,
     pub request_bytes: usize,
-    /// The request headers as they came (values share the request's
-    /// buffers); filtered and redacted when the journal is read.
+    /// The request headers as they came, filtered and redacted when the
+    /// journal is read, and the gRPC message bytes (without the frame
+    /// header) when kept.
     pub metadata: Metadata,
     pub code: tonic::Code,
     pub message: String,
@@ -183,14 +182,13 @@ impl Journal {
     }
 }
 
-/// A copy of a record taken under the lock (cheap: `Bytes` is shared).
+/// A copy of a record taken under the lock (its one buffer copied).
 struct RecordView {
     seq: u64,
     time: SystemTime,
-    method: String,
+    method: &'static str,
     peer: Option<SocketAddr>,
     transport: Transport,
-    request: Option<Bytes>,
     request_bytes: usize,
     metadata: Metadata,
     code: tonic::Code,
@@ -204,10 +202,9 @@ impl From<&Record> for RecordView {
         Self {
             seq: r.seq,
             time: r.time,
-            method: r.method.clone(),
+            method: r.method,
             peer: r.peer,
             transport: r.transport,
-            request: r.request.clone(),
             request_bytes: r.request_bytes,
             metadata: r.metadata.clone(),
             code: r.code,
@@ -221,9 +218,9 @@ impl From<&Record> for RecordView {
 impl RecordView {
     fn render(self) -> JournalEntry {
         let request = self
-            .request
-            .as_ref()
-            .and_then(|bytes| request_json(&self.method, bytes));
+            .metadata
+            .message()
+            .and_then(|bytes| request_json(self.method, bytes));
         let operation_id = self.operation_id.or_else(|| {
             request
                 .as_ref()
@@ -234,7 +231,7 @@ impl RecordView {
         JournalEntry {
             seq: self.seq,
             time: prost_types::Timestamp::from(self.time).to_string(),
-            method: self.method,
+            method: self.method.to_owned(),
             peer: self.peer.map(|p| p.to_string()),
             transport: self.transport,
             request,
@@ -298,12 +295,21 @@ fn redact_fields(value: &mut serde_json::Value) {
 }
 
 /// The request headers worth journaling, copied into one buffer as
-/// `name NUL value NUL` pairs: one allocation per call, and no reference
-/// into the connection's buffers (the decoded headers share them, and a
-/// journal holding a thousand would make every connection allocate anew).
-/// `NUL` is in neither a header name nor a header value.
+/// `name NUL value NUL` pairs, and after them the request message when it
+/// is kept: one allocation per call, and no reference into the
+/// connection's buffers (the decoded headers share them, and a journal
+/// holding a thousand would make every connection allocate anew). `NUL` is
+/// in neither a header name nor a header value.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Metadata(Bytes);
+pub(crate) struct Metadata {
+    buf: Vec<u8>,
+    headers_end: usize,
+    message: bool,
+}
+
+/// Room left after the headers for the message, so that a small request
+/// does not grow the buffer.
+const MESSAGE_ROOM: usize = 256;
 
 impl Metadata {
     /// The headers of `headers` worth journaling (not `te`, `content-type`
@@ -314,21 +320,37 @@ impl Metadata {
                 .iter()
                 .filter(|(name, _)| !matches!(name.as_str(), "te" | "content-type" | "user-agent"))
         };
-        let len = kept().map(|(n, v)| n.as_str().len() + v.len() + 2).sum();
-        let mut buf = Vec::with_capacity(len);
+        let len: usize = kept().map(|(n, v)| n.as_str().len() + v.len() + 2).sum();
+        let mut buf = Vec::with_capacity(len + MESSAGE_ROOM);
         for (name, value) in kept() {
             buf.extend_from_slice(name.as_str().as_bytes());
             buf.push(0);
             buf.extend_from_slice(value.as_bytes());
             buf.push(0);
         }
-        Metadata(Bytes::from(buf))
+        Metadata {
+            headers_end: buf.len(),
+            buf,
+            message: false,
+        }
+    }
+
+    /// Keeps `message` (the request's message bytes) after the headers.
+    pub fn keep_message(&mut self, message: &[u8]) {
+        self.buf.truncate(self.headers_end);
+        self.buf.extend_from_slice(message);
+        self.message = true;
+    }
+
+    /// The request message, when it was kept.
+    pub fn message(&self) -> Option<&[u8]> {
+        self.message.then(|| &self.buf[self.headers_end..])
     }
 
     /// The headers as shown by the journal: secrets redacted, values
     /// bounded ([`echo`](super::text::echo)).
     pub fn shown(&self) -> Vec<(String, String)> {
-        let mut parts = self.0.split(|b| *b == 0);
+        let mut parts = self.buf[..self.headers_end].split(|b| *b == 0);
         let mut out = Vec::new();
         while let (Some(name), Some(value)) = (parts.next(), parts.next()) {
             let name = String::from_utf8_lossy(name).into_owned();
@@ -400,10 +422,9 @@ mod tests {
             j.push(Record {
                 seq: 0,
                 time: SystemTime::UNIX_EPOCH,
-                method: format!("m{}", i % 2),
+                method: if i % 2 == 0 { "m0" } else { "m1" },
                 peer: None,
                 transport: Transport::Grpc,
-                request: None,
                 request_bytes: 0,
                 metadata: Metadata::default(),
                 code: tonic::Code::Ok,

@@ -169,16 +169,20 @@ impl http_body::Body for Tee {
     }
 }
 
-/// The message bytes of a one-message gRPC body, when uncompressed and small
-/// enough to journal; and the message size.
-fn journal_message(seen: Captured) -> (Option<Bytes>, usize) {
-    let body = match seen.chunks.len() {
-        0 => Bytes::new(),
-        1 => seen.chunks.into_iter().next().unwrap_or_default(),
-        _ => Bytes::from(seen.chunks.concat()),
+/// Keeps in `metadata` the message bytes of a one-message gRPC body, when
+/// uncompressed and small enough to journal; answers the message size.
+fn journal_message(seen: Captured, metadata: &mut Metadata) -> usize {
+    let joined;
+    let body: &[u8] = match seen.chunks.len() {
+        0 => &[],
+        1 => &seen.chunks[0],
+        _ => {
+            joined = seen.chunks.concat();
+            &joined
+        }
     };
     if body.len() < GRPC_FRAME_HEADER {
-        return (None, 0);
+        return 0;
     }
     let compressed = body[0] != 0;
     let len = u32::from_be_bytes([body[1], body[2], body[3], body[4]]) as usize;
@@ -188,10 +192,10 @@ fn journal_message(seen: Captured) -> (Option<Bytes>, usize) {
         && body.len() == seen.total;
     // A copy: a slice would keep the connection's receive buffer alive for
     // as long as the record lives, and the connection would allocate anew.
-    (
-        keep.then(|| Bytes::copy_from_slice(&body[GRPC_FRAME_HEADER..])),
-        len,
-    )
+    if keep {
+        metadata.keep_message(&body[GRPC_FRAME_HEADER..]);
+    }
+    len
 }
 
 /// A per-call id as a header value, never indexed: each value is sent once.
@@ -339,16 +343,15 @@ impl Service<Request<Body>> for EmuService {
             }
             let status = Status::from_header_map(headers);
             let code = status.as_ref().map_or(tonic::Code::Ok, Status::code);
-            if let Some((transport, metadata, seen, slot)) = journal {
+            if let Some((transport, mut metadata, seen, slot)) = journal {
                 let seen = std::mem::take(&mut *seen.lock().unwrap_or_else(|e| e.into_inner()));
-                let (message, size) = journal_message(seen);
+                let size = journal_message(seen, &mut metadata);
                 shared.journal.push(Record {
                     seq: 0,
                     time: arrived,
-                    method: method.to_owned(),
+                    method,
                     peer,
                     transport,
-                    request: message,
                     request_bytes: size,
                     metadata,
                     code,
