@@ -317,3 +317,50 @@ async fn write_sa_key_survives_an_admin_reset() {
     unsafe { libc::kill(i32::try_from(child.id()).unwrap(), libc::SIGTERM) };
     assert!(wait_exit(&mut child, Duration::from_secs(10)).success());
 }
+
+/// `--worker-threads 1`: one runtime worker serves the calls; 0 is refused
+/// naming the option.
+#[tokio::test]
+async fn worker_threads_sets_the_serving_threads() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_yc-billing"))
+        .args(["emulator", "--listen", "127.0.0.1:0", "--no-metadata"])
+        .args(["--worker-threads", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let ready: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let endpoint = ready["endpoint"].as_str().unwrap().to_string();
+    let client = yc_billing::Client::builder()
+        .endpoint(endpoint)
+        .iam_token(DEFAULT_IAM_TOKEN)
+        .build()
+        .await
+        .unwrap();
+    let account = client
+        .billing_accounts()
+        .get(DEFAULT_RESELLER_ID)
+        .await
+        .unwrap();
+    assert_eq!(account.id, DEFAULT_RESELLER_ID);
+    let workers = std::fs::read_dir(format!("/proc/{}/task", child.id()))
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|comm| comm.trim() == "tokio-rt-worker")
+        .count();
+    assert_eq!(workers, 1);
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let out = Command::new(env!("CARGO_BIN_EXE_yc-billing"))
+        .args(["emulator", "--worker-threads", "0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--worker-threads"), "{stderr}");
+}

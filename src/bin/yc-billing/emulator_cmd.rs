@@ -11,6 +11,11 @@ use yc_billing::emulator::{Emulator, Faults, Seed};
 /// Options of `yc-billing emulator`.
 #[derive(Debug, Args)]
 pub struct EmulatorArgs {
+    /// Threads that serve calls (default: one per core). One costs the
+    /// least CPU per call at low concurrency, the usual load of a test
+    /// harness (no wake-ups between threads); more serve more calls at once.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub worker_threads: Option<u16>,
     /// gRPC listen address.
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: SocketAddr,
