@@ -137,6 +137,22 @@ def goal2(rows, out):
                 verdict(med(pe), 10, at_most=False),
             )
         )
+    g = [r for r in rows if r["_tag"] == "g2w1"]
+    if not g:
+        return
+    out.append("\nThe same with the two Rust servers on one worker thread (`yc-billing emulator --worker-threads 1`, the minimal server on a one-worker runtime); the Python server as above, its figures divided run by run:\n")
+    out.append("| in flight | minimal, one worker | emulator, one worker | emulator / minimal | Python / emulator |")
+    out.append("| --- | --- | --- | --- | --- |")
+    base = [r for r in rows if r["_tag"] == "g2"]
+    for n in ("1", "64"):
+        cpu = {s: per_run(g, "run", "server_cpu_us", server=s, inflight=n) for s in ("minimal", "emulator")}
+        py = per_run(base, "run", "server_cpu_us", server="python", inflight=n)
+        em = ratios(cpu["emulator"], cpu["minimal"])
+        pe = ratios(py, cpu["emulator"])
+        out.append(
+            "| %s | %s | %s | %s | %s |"
+            % (n, spread(list(cpu["minimal"].values())), spread(list(cpu["emulator"].values())), spread(em, "%.3f"), spread(pe, "%.2f"))
+        )
 
 
 def goal3(rows, out):

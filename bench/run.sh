@@ -99,6 +99,10 @@ serve python-server "$PY" bench/python_server.py "$EMU" "$TOKEN" "$ACCOUNT"
 PYS_PID=$SERVER_PID PYS=$SERVER_ADDR
 serve emulator-1ms "$YCB" "${EMU_ARGS[@]}" --latency-ms 1
 LAT=$SERVER_ADDR
+serve emulator-w1 "$YCB" "${EMU_ARGS[@]}" --worker-threads 1
+EMU1_PID=$SERVER_PID EMU1=$SERVER_ADDR
+serve minimal-w1 env BENCH_WORKERS=1 "$OOP" serve-minimal
+MIN1_PID=$SERVER_PID MIN1=$SERVER_ADDR
 
 # rust_get TAG ADDR IMPL INFLIGHT [ENV=VALUE...]: one out-of-process client run.
 rust_get() {
@@ -141,6 +145,8 @@ for n in 1 64; do
         rust_get "g2 run=$run server=emulator" "$EMU" raw "$n" YC_BENCH_SERVER_PID="$EMU_PID"
         rust_get "g2 run=$run server=minimal" "$MIN" raw "$n" YC_BENCH_SERVER_PID="$MIN_PID"
         rust_get "g2 run=$run server=python" "$PYS" raw "$n" YC_BENCH_SERVER_PID="$PYS_PID"
+        rust_get "g2w1 run=$run server=emulator" "$EMU1" raw "$n" YC_BENCH_SERVER_PID="$EMU1_PID"
+        rust_get "g2w1 run=$run server=minimal" "$MIN1" raw "$n" YC_BENCH_SERVER_PID="$MIN1_PID"
     done
 done
 

@@ -267,6 +267,8 @@ impl MinimalServer {
                 .max_concurrent_streams(Some(1000))
                 .initial_connection_window_size(Some(4 * 1024 * 1024))
                 .initial_stream_window_size(Some(1024 * 1024))
+                .http2_keepalive_interval(Some(yc_billing::emulator::DEFAULT_KEEPALIVE_INTERVAL))
+                .http2_keepalive_timeout(Some(yc_billing::emulator::DEFAULT_KEEPALIVE_TIMEOUT))
                 .add_service(BillingAccountServiceServer::new(Minimal { account }))
                 .serve_with_incoming_shutdown(incoming, async {
                     let _ = rx.await;
