@@ -322,18 +322,7 @@ async fn write_sa_key_survives_an_admin_reset() {
 /// naming the option.
 #[tokio::test]
 async fn worker_threads_sets_the_serving_threads() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_yc-billing"))
-        .args(["emulator", "--listen", "127.0.0.1:0", "--no-metadata"])
-        .args(["--worker-threads", "1"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let ready: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let (mut child, ready) = start_emulator(&["--worker-threads".as_ref(), "1".as_ref()]);
     let endpoint = ready["endpoint"].as_str().unwrap().to_string();
     let client = yc_billing::Client::builder()
         .endpoint(endpoint)
