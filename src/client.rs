@@ -455,10 +455,15 @@ impl ClientBuilder {
                 .trim_start_matches('[')
                 .trim_end_matches(']');
             let name = self.tls_domain.as_deref().unwrap_or(host);
-            Some(
-                crate::transport::Tls::new(roots, name)
-                    .map_err(|e| Error::config("tls_domain", format!("{name:?}: {e}")))?,
-            )
+            // The setting the name came from.
+            let field = if self.tls_domain.is_some() {
+                "tls_domain"
+            } else {
+                "endpoint"
+            };
+            Some(crate::transport::Tls::new(roots, name).map_err(|e| {
+                Error::config(field, format!("{name:?} is not a TLS server name: {e}"))
+            })?)
         } else {
             None
         };

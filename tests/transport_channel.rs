@@ -139,3 +139,20 @@ async fn a_tonic_channel_converts_into_a_channel() -> Result<()> {
     emu.shutdown().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn a_tls_name_that_is_not_one_is_refused_at_build_naming_the_setting() -> Result<()> {
+    let err = yc_billing::Client::builder()
+        .endpoint("https://127.0.0.1:443")
+        .tls_domain("not a host name!")
+        .iam_token("t1.x")
+        .build()
+        .await
+        .unwrap_err();
+    let Error::Config { field, reason } = &err else {
+        panic!("not a settings error: {err:?}");
+    };
+    assert_eq!(field, "tls_domain", "{err}");
+    assert!(reason.contains("not a TLS server name"), "{err}");
+    Ok(())
+}
