@@ -459,6 +459,20 @@ impl Svc {
 }
 
 /// One page of `items` from an offset token of `scope`: the page and the next token.
+/// A page's items under their parents (`parent_of`): parents in index
+/// order, each one's items in page order.
+fn grouped<T>(
+    page: Vec<u32>,
+    parent_of: impl Fn(u32) -> u32,
+    item: impl Fn(u32) -> T,
+) -> BTreeMap<u32, Vec<T>> {
+    let mut groups: BTreeMap<u32, Vec<T>> = BTreeMap::new();
+    for i in page {
+        groups.entry(parent_of(i)).or_default().push(item(i));
+    }
+    groups
+}
+
 fn meta_page<T: Clone>(
     svc: &Svc,
     items: &[T],
@@ -674,13 +688,7 @@ impl MetadataService for Svc {
                 let scope = format!("usage-clouds/{}", r.billing_account_id);
                 let (page, next_page_token) =
                     meta_page(self, &folders, &scope, r.page_size, &r.page_token)?;
-                let mut by_cloud: BTreeMap<u32, Vec<pb::Folder>> = BTreeMap::new();
-                for f in page {
-                    by_cloud
-                        .entry(u.folders[f as usize].cloud)
-                        .or_default()
-                        .push(folder(u, f));
-                }
+                let by_cloud = grouped(page, |f| u.folders[f as usize].cloud, |f| folder(u, f));
                 Ok(Response::new(pb::GetCloudResponse {
                     items: by_cloud
                         .into_iter()
@@ -724,13 +732,11 @@ impl MetadataService for Svc {
                 let scope = format!("usage-resources/{}", r.billing_account_id);
                 let (page, next_page_token) =
                     meta_page(self, &resources, &scope, r.page_size, &r.page_token)?;
-                let mut by_instance: BTreeMap<u32, Vec<pb::Resource>> = BTreeMap::new();
-                for i in page {
-                    by_instance
-                        .entry(u.resources[i as usize].instance)
-                        .or_default()
-                        .push(resource(u, i));
-                }
+                let by_instance = grouped(
+                    page,
+                    |i| u.resources[i as usize].instance,
+                    |i| resource(u, i),
+                );
                 Ok(Response::new(pb::GetResourcesResponse {
                     items: by_instance
                         .into_iter()
