@@ -68,7 +68,8 @@ impl fmt::Debug for Channel {
         match &self.0 {
             Kind::Direct(inner) => f
                 .debug_struct("Channel")
-                .field("origin", &inner.target.origin)
+                .field("scheme", &inner.target.scheme)
+                .field("authority", &inner.target.authority)
                 .finish_non_exhaustive(),
             Kind::Tonic(c) => f.debug_tuple("Channel").field(c).finish(),
         }
@@ -125,7 +126,6 @@ impl Tls {
 
 /// What does not change over a channel's life.
 struct Target {
-    origin: Uri,
     scheme: Scheme,
     authority: Authority,
     /// For name resolution: the URI's host without IPv6 brackets.
@@ -179,15 +179,8 @@ impl Channel {
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_owned();
-        let origin = Uri::builder()
-            .scheme(scheme.clone())
-            .authority(authority.clone())
-            .path_and_query("/")
-            .build()
-            .map_err(|e| e.to_string())?;
         Ok(Channel(Kind::Direct(Arc::new(Inner {
             target: Arc::new(Target {
-                origin,
                 scheme,
                 authority,
                 host,
