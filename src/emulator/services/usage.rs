@@ -516,8 +516,7 @@ impl MetadataService for Svc {
                     BTreeSet::new(),
                     BTreeSet::new(),
                 );
-                for (i, res) in u.resources.iter().enumerate().filter(|(i, _)| used[*i]) {
-                    let _ = i;
+                for (_, res) in u.resources.iter().enumerate().filter(|(i, _)| used[*i]) {
                     let c = cloud(u, res.cloud, &r.billing_account_id);
                     let s = &u.skus[res.sku as usize];
                     let res_keys: Vec<&str> = res
