@@ -449,12 +449,10 @@ impl ClientBuilder {
                 Some(r) => r.clone(),
                 None => roots.insert(self.root_store()?).clone(),
             };
-            let host = uri
-                .host()
-                .unwrap_or("")
-                .trim_start_matches('[')
-                .trim_end_matches(']');
-            let name = self.tls_domain.as_deref().unwrap_or(host);
+            let name = self
+                .tls_domain
+                .as_deref()
+                .unwrap_or(crate::transport::host_of(uri));
             // The setting the name came from.
             let field = if self.tls_domain.is_some() {
                 "tls_domain"
@@ -674,12 +672,14 @@ struct Target {
 
 impl Target {
     fn of(uri: &Uri) -> Self {
-        let plaintext = uri.scheme_str() == Some("http");
-        let host = uri.host().unwrap_or_default();
-        let port = uri.port_u16().unwrap_or(if plaintext { 80 } else { 443 });
         Target {
-            authority: format!("{host}:{port}"),
-            plaintext,
+            // The host as written (an IPv6 literal keeps its brackets).
+            authority: format!(
+                "{}:{}",
+                uri.host().unwrap_or_default(),
+                crate::transport::port_of(uri)
+            ),
+            plaintext: uri.scheme_str() == Some("http"),
         }
     }
 }

@@ -158,27 +158,16 @@ struct Conn {
 }
 
 impl Channel {
-    /// A channel to `uri` (`http://` or `https://`, with a port) that
-    /// connects on its first call.
+    /// A channel to `uri` (`http://` or `https://`; without a port, the
+    /// scheme's) that connects on its first call.
     pub(crate) fn lazy(uri: &Uri, settings: Settings) -> Result<Channel, String> {
         let scheme = uri.scheme().cloned().unwrap_or(Scheme::HTTP);
         let authority = uri
             .authority()
             .cloned()
             .ok_or_else(|| format!("{uri} has no host"))?;
-        let port = authority
-            .port_u16()
-            .or_else(|| match scheme.as_str() {
-                "https" => Some(443),
-                "http" => Some(80),
-                _ => None,
-            })
-            .ok_or_else(|| format!("{uri} has no port"))?;
-        let host = authority
-            .host()
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned();
+        let host = host_of(uri).to_owned();
+        let port = port_of(uri);
         Ok(Channel(Kind::Direct(Arc::new(Inner {
             target: Arc::new(Target {
                 scheme,
@@ -191,6 +180,24 @@ impl Channel {
             next_id: AtomicU64::new(0),
         }))))
     }
+}
+
+/// The host of `uri` as names resolve it: an IPv6 literal without its brackets.
+pub(crate) fn host_of(uri: &Uri) -> &str {
+    uri.host()
+        .unwrap_or_default()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+}
+
+/// The port of `uri`, or its scheme's: 80 for `http`, 443 otherwise.
+pub(crate) fn port_of(uri: &Uri) -> u16 {
+    uri.port_u16()
+        .unwrap_or(if uri.scheme_str() == Some("http") {
+            80
+        } else {
+            443
+        })
 }
 
 impl Inner {

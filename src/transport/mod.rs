@@ -29,7 +29,7 @@ mod headers;
 
 pub use auth::{AuthFuture, AuthLayer, AuthService, needs_authorization};
 pub use channel::{Channel, ResponseBody};
-pub(crate) use channel::{ConnectError, Settings, Tls};
+pub(crate) use channel::{ConnectError, Settings, Tls, host_of, port_of};
 pub use headers::{
     HeadersLayer, HeadersService, IDEMPOTENCY_KEY, X_CLIENT_REQUEST_ID, X_CLIENT_TRACE_ID,
     X_OPERATION_POLL_INTERVAL, X_REQUEST_ID, X_SERVER_TRACE_ID, is_mutating,
