@@ -21,7 +21,7 @@ use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -33,6 +33,7 @@ use http_body::{Body, Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::BoxError;
+use super::h2body::{Pump, RecvBody};
 use crate::error::TransportErrorKind;
 
 /// hyper's client defaults, which tonic's channel used.
@@ -542,12 +543,7 @@ async fn send(
             }
         };
     let open = OpenCall::new(&conn.open);
-    let mut pump = (!end_of_stream).then(|| Pump {
-        body,
-        stream,
-        pending: None,
-        last: false,
-    });
+    let mut pump = (!end_of_stream).then(|| Pump::new(body, stream, h2::Reason::CANCEL));
     let answer = poll_fn(|cx| {
         if let Some(p) = pump.as_mut()
             && Pin::new(p).poll(cx).is_ready()
@@ -565,8 +561,7 @@ async fn send(
     let answer = answer?;
     Ok(answer.map(|recv| {
         ResponseBody(BodyKind::Direct {
-            recv,
-            data_done: false,
+            body: RecvBody::new(recv),
             _open: open,
         })
     }))
@@ -588,78 +583,6 @@ impl Drop for OpenCall {
     }
 }
 
-/// Writes a request body to its stream within HTTP/2 flow control.
-struct Pump {
-    body: tonic::body::Body,
-    stream: h2::SendStream<Bytes>,
-    /// Data waiting for send capacity, and whether it ends the body.
-    pending: Option<Bytes>,
-    last: bool,
-}
-
-impl Future for Pump {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = &mut *self;
-        loop {
-            if let Some(data) = this.pending.as_mut() {
-                this.stream.reserve_capacity(data.len());
-                match ready!(this.stream.poll_capacity(cx)) {
-                    Some(Ok(0)) => continue,
-                    Some(Ok(n)) => {
-                        let chunk = data.split_to(n.min(data.len()));
-                        let end = data.is_empty() && this.last;
-                        if this.stream.send_data(chunk, end).is_err() {
-                            return Poll::Ready(());
-                        }
-                        if data.is_empty() {
-                            this.pending = None;
-                            if end {
-                                return Poll::Ready(());
-                            }
-                        }
-                        continue;
-                    }
-                    // The stream was reset or closed by the server: its
-                    // answer (or the reset) is what the call gets.
-                    Some(Err(_)) | None => return Poll::Ready(()),
-                }
-            }
-            match ready!(Pin::new(&mut this.body).poll_frame(cx)) {
-                Some(Ok(frame)) => match frame.into_data() {
-                    Ok(data) => {
-                        this.last = this.body.is_end_stream();
-                        if data.is_empty() {
-                            if this.last {
-                                let _ = this.stream.send_data(Bytes::new(), true);
-                                return Poll::Ready(());
-                            }
-                        } else {
-                            this.pending = Some(data);
-                        }
-                    }
-                    Err(frame) => {
-                        if let Ok(trailers) = frame.into_trailers() {
-                            let _ = this.stream.send_trailers(trailers);
-                            return Poll::Ready(());
-                        }
-                    }
-                },
-                Some(Err(e)) => {
-                    tracing::debug!(error = %e, "request body failed; resetting the stream");
-                    this.stream.send_reset(h2::Reason::CANCEL);
-                    return Poll::Ready(());
-                }
-                None => {
-                    let _ = this.stream.send_data(Bytes::new(), true);
-                    return Poll::Ready(());
-                }
-            }
-        }
-    }
-}
-
 /// The body of an answer on a [`Channel`]: what a generated stub on the
 /// client's [`Transport`](super::Transport) decodes.
 ///
@@ -670,11 +593,7 @@ impl Future for Pump {
 pub struct ResponseBody(BodyKind);
 
 enum BodyKind {
-    Direct {
-        recv: h2::RecvStream,
-        data_done: bool,
-        _open: OpenCall,
-    },
+    Direct { body: RecvBody, _open: OpenCall },
     Tonic(tonic::body::Body),
 }
 
@@ -694,34 +613,14 @@ impl Body for ResponseBody {
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match &mut self.0 {
             BodyKind::Tonic(b) => Pin::new(b).poll_frame(cx).map_err(Into::into),
-            BodyKind::Direct {
-                recv, data_done, ..
-            } => {
-                if !*data_done {
-                    match ready!(recv.poll_data(cx)) {
-                        Some(Ok(data)) => {
-                            // Consumed as soon as it is read: the decoder
-                            // bounds what it keeps (max_response_size).
-                            let _ = recv.flow_control().release_capacity(data.len());
-                            return Poll::Ready(Some(Ok(Frame::data(data))));
-                        }
-                        Some(Err(e)) => return Poll::Ready(Some(Err(e.into()))),
-                        None => *data_done = true,
-                    }
-                }
-                match ready!(recv.poll_trailers(cx)) {
-                    Ok(Some(trailers)) => Poll::Ready(Some(Ok(Frame::trailers(trailers)))),
-                    Ok(None) => Poll::Ready(None),
-                    Err(e) => Poll::Ready(Some(Err(e.into()))),
-                }
-            }
+            BodyKind::Direct { body, .. } => Pin::new(body).poll_frame(cx).map_err(Into::into),
         }
     }
 
     fn is_end_stream(&self) -> bool {
         match &self.0 {
             BodyKind::Tonic(b) => b.is_end_stream(),
-            BodyKind::Direct { recv, .. } => recv.is_end_stream(),
+            BodyKind::Direct { body, .. } => body.is_end_stream(),
         }
     }
 

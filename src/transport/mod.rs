@@ -25,6 +25,7 @@ mod auth;
 mod channel;
 pub(crate) mod codec;
 pub(crate) mod diagnose;
+pub(crate) mod h2body;
 mod headers;
 
 pub use auth::{AuthFuture, AuthLayer, AuthService, needs_authorization};
