@@ -21,7 +21,7 @@ use super::shared::ResetTo;
 use super::shared::Shared;
 use super::state::State;
 use super::validation::Validator;
-use super::{conn, metadata_http, services};
+use super::{conn, metadata_http, serve, services};
 use crate::time::{Clock, ManualClock, SystemClock};
 
 /// Entry point: `Emulator::builder()`.
@@ -68,6 +68,11 @@ pub enum EmulatorError {
 }
 
 /// Streams a client may have open at once on one connection to the emulator.
+///
+/// Production gRPC servers bound it too, so that a client bursting
+/// thousands of calls queues them on its side; h2 would otherwise buffer
+/// every request's DATA frame and, past its budget of small frames, close
+/// the connection with `ENHANCE_YOUR_CALM`.
 pub const MAX_CONCURRENT_STREAMS: u32 = 1000;
 
 /// Default of [`EmulatorBuilder::handshake_timeout`].
@@ -475,29 +480,12 @@ impl EmulatorBuilder {
         *shared.state.lock().unwrap_or_else(|e| e.into_inner()) = initial;
         shared.persist();
 
-        // Like production gRPC servers, bound the streams per connection so a
-        // client bursting thousands of calls queues them on its side; h2
-        // otherwise buffers every request's DATA frame and, past its budget of
-        // small frames, closes the connection with ENHANCE_YOUR_CALM.
-        // Keepalive pings drop established connections whose peer is gone.
-        let mut server = tonic::transport::Server::builder()
-            .max_concurrent_streams(Some(MAX_CONCURRENT_STREAMS))
-            .initial_connection_window_size(Some(4 * 1024 * 1024))
-            .initial_stream_window_size(Some(1024 * 1024))
-            .http2_keepalive_interval(Some(self.keepalive.0))
-            .http2_keepalive_timeout(Some(self.keepalive.1));
-        if let Some((cert, key)) = &self.tls {
-            let identity = tonic::transport::Identity::from_pem(cert, key);
-            server = server
-                .tls_config(
-                    tonic::transport::ServerTlsConfig::new()
-                        .identity(identity)
-                        .timeout(self.handshake_timeout),
-                )
-                .map_err(|e| EmulatorError::Tls(e.to_string()))?;
-        }
+        // The gRPC port (`serve`): HTTP/2 only, so ALPN offers `h2` alone.
+        let grpc_tls = match &self.tls {
+            Some((cert, key)) => Some(conn::tls_acceptor(cert, key, "gRPC", &[b"h2"])?),
+            None => None,
+        };
         let (stop, stopped) = watch::channel(false);
-        let router = services::router(server, shared.clone());
         // Nagle's algorithm on the accepted sockets holds small responses
         // back until the client's delayed ACK (~40 ms per sequential call).
         // TCP keepalive too, for peers that vanish without a FIN. Accept
@@ -509,12 +497,16 @@ impl EmulatorBuilder {
             self.handshake_timeout,
             tls,
         );
-        let signal = super::handle::stopped(stopped.clone());
-        let mut servers = vec![tokio::spawn(async move {
-            if let Err(e) = router.serve_with_incoming_shutdown(incoming, signal).await {
-                tracing::error!(error = %e, "emulator server stopped with an error");
-            }
-        })];
+        let mut servers = vec![tokio::spawn(serve::serve(
+            incoming,
+            grpc_tls,
+            services::in_process(shared.clone()),
+            serve::Settings {
+                keepalive: self.keepalive,
+                handshake_timeout: self.handshake_timeout,
+            },
+            stopped.clone(),
+        ))];
 
         let mut metadata_addr = None;
         if self.metadata_server {
@@ -541,7 +533,12 @@ impl EmulatorBuilder {
         if let Some(listen) = self.rest_listen {
             let (listener, raddr) = super::rest::bind(listen).await?;
             let acceptor = match &self.tls {
-                Some((cert, key)) => Some(super::rest::tls_acceptor(cert, key)?),
+                Some((cert, key)) => Some(conn::tls_acceptor(
+                    cert,
+                    key,
+                    "REST",
+                    &[b"h2", b"http/1.1"],
+                )?),
                 None => None,
             };
             let gateway = Arc::new(super::rest::Gateway::new(shared.clone()));

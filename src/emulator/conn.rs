@@ -26,7 +26,7 @@ use futures::Stream;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::Sleep;
-use tonic::transport::server::{Connected, TcpIncoming};
+use tonic::transport::server::TcpIncoming;
 
 use super::text::EveryInterval;
 
@@ -37,7 +37,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(1);
 /// The HTTP/2 client preface (24 bytes) and one frame header (9 bytes).
 const PLAINTEXT_HANDSHAKE_BYTES: usize = 24 + 9;
 
-/// The accepted-connection stream handed to tonic.
+/// The accepted connections of the gRPC port.
 pub(crate) struct Accept {
     inner: TcpIncoming,
     pause: Option<Pin<Box<Sleep>>>,
@@ -153,10 +153,9 @@ impl Guarded {
     }
 }
 
-impl Connected for Guarded {
-    type ConnectInfo = ConnInfo;
-
-    fn connect_info(&self) -> ConnInfo {
+impl Guarded {
+    /// What the calls on this connection see of it.
+    pub fn info(&self) -> ConnInfo {
         ConnInfo(self.called.clone(), self.io.peer_addr().ok())
     }
 }
@@ -228,4 +227,35 @@ impl AsyncWrite for Guarded {
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.io).poll_shutdown(cx)
     }
+}
+
+/// A TLS acceptor with the PEM certificate chain and key of the emulator
+/// (its gRPC and REST ports share them), offering `alpn` (the protocols in
+/// order of preference); `port` names the port in errors.
+pub(crate) fn tls_acceptor(
+    cert_pem: &[u8],
+    key_pem: &[u8],
+    port: &str,
+    alpn: &[&[u8]],
+) -> Result<tokio_rustls::TlsAcceptor, super::EmulatorError> {
+    use tokio_rustls::rustls;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let tls = |what: &str, e: &dyn std::fmt::Display| {
+        super::EmulatorError::Tls(format!("{port} port {what}: {e}"))
+    };
+    let certs = CertificateDer::pem_slice_iter(cert_pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| tls("certificate", &e))?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| tls("key", &e))?;
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| tls("TLS versions", &e))?
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .map_err(|e| tls("certificate", &e))?;
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }

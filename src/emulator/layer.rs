@@ -15,7 +15,6 @@ use http::{HeaderValue, Request, Response};
 use tonic::Status;
 use tonic::body::Body;
 use tonic::service::Routes;
-use tonic::transport::server::TlsConnectInfo;
 use tower::{Layer, Service};
 
 use super::Shared;
@@ -265,9 +264,6 @@ impl Service<Request<Body>> for EmuService {
             if let Some(info) = req.extensions().get::<ConnInfo>() {
                 info.mark_called();
                 peer = info.peer();
-            } else if let Some(info) = req.extensions().get::<TlsConnectInfo<ConnInfo>>() {
-                info.get_ref().mark_called();
-                peer = info.get_ref().peer();
             }
             let arrived = shared.clock.now();
             // With the journal on, the body goes to the handler through a

@@ -71,6 +71,7 @@ pub(crate) mod paging;
 mod proptests;
 mod rest;
 mod seed;
+mod serve;
 pub(crate) mod services;
 mod shared;
 mod state;

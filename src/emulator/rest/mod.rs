@@ -230,29 +230,6 @@ impl Gateway {
     }
 }
 
-/// A TLS acceptor with the PEM certificate chain and key of the gRPC port,
-/// offering HTTP/2 and HTTP/1.1 by ALPN.
-pub(crate) fn tls_acceptor(cert_pem: &[u8], key_pem: &[u8]) -> Result<TlsAcceptor, EmulatorError> {
-    use tokio_rustls::rustls;
-    use tokio_rustls::rustls::pki_types::pem::PemObject;
-    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let tls = |what: &str, e: &dyn std::fmt::Display| EmulatorError::Tls(format!("{what}: {e}"));
-    let certs = CertificateDer::pem_slice_iter(cert_pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| tls("REST port certificate", &e))?;
-    let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| tls("REST port key", &e))?;
-    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| tls("REST port TLS versions", &e))?
-    .with_no_client_auth()
-    .with_single_cert(certs, key)
-    .map_err(|e| tls("REST port certificate", &e))?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(TlsAcceptor::from(Arc::new(config)))
-}
-
 /// Serves the gateway on `listener` until the stop signal; each connection
 /// then finishes its running requests.
 pub(crate) async fn serve(

@@ -14,11 +14,8 @@ use std::sync::Arc;
 use prost::Message;
 use tonic::server::NamedService;
 use tonic::service::Routes;
-use tonic::transport::Server;
-use tonic::transport::server::Router;
 use tonic::{Request, Response, Status};
 use tower::Layer;
-use tower::layer::util::{Identity, Stack};
 
 use super::Shared;
 use super::layer::{CallCtx, EmuLayer, EmuService};
@@ -90,14 +87,8 @@ fn routes(shared: &Arc<Shared>) -> Routes {
     .add_service(ApiEndpointServiceServer::new(svc).max_decoding_message_size(MAX_REQUEST_BYTES))
 }
 
-/// The gRPC server: the emulator layer over every served service.
-pub(crate) fn router(server: Server, shared: Arc<Shared>) -> Router<Stack<EmuLayer, Identity>> {
-    let routes = routes(&shared);
-    server.layer(EmuLayer(shared)).add_routes(routes)
-}
-
-/// The same stack as [`router`] serves (the emulator layer over every served
-/// service) as one in-process tower service: what the REST gateway calls.
+/// The emulator layer over every served service, as one tower service:
+/// what the gRPC port serves and the REST gateway calls.
 pub(crate) fn in_process(shared: Arc<Shared>) -> EmuService {
     let routes = routes(&shared);
     EmuLayer(shared).layer(routes)

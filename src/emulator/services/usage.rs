@@ -13,7 +13,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use tonic::transport::server::TlsConnectInfo;
 use tonic::{Request, Response, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -39,14 +38,7 @@ const META_MAX_PAGE: i64 = 10_000;
 fn peer_ip<T>(req: &Request<T>) -> Option<IpAddr> {
     req.extensions()
         .get::<ConnInfo>()
-        .map(ConnInfo::peer_ip)
-        .or_else(|| {
-            req.extensions()
-                .get::<TlsConnectInfo<ConnInfo>>()
-                .map(|i| i.get_ref().peer_ip())
-        })
-        .flatten()
-        .or_else(|| req.remote_addr().map(|a| a.ip()))
+        .and_then(ConnInfo::peer_ip)
 }
 
 /// The days of a request's range, or INVALID_ARGUMENT naming the field.
