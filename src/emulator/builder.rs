@@ -266,8 +266,8 @@ impl EmulatorBuilder {
         self
     }
 
-    /// HTTP/2 keepalive: after `interval` without a frame from the client the
-    /// emulator sends a PING and closes the connection when it is not
+    /// HTTP/2 keepalive: after `interval` in which the client started no
+    /// call the emulator sends a PING and closes the connection when it is not
     /// acknowledged within `timeout` (defaults 30 s and 10 s). Zero values
     /// are taken as 1 ms.
     pub fn http2_keepalive(mut self, interval: Duration, timeout: Duration) -> Self {

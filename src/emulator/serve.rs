@@ -161,11 +161,16 @@ async fn http2<T>(
     // or the deadline of the PING in flight.
     let mut timer = pin!(sleep(interval));
     let mut awaiting_pong = false;
+    // A call started since the timer was set: no PING needed this round.
+    let mut active = false;
     let mut stopped = false;
     loop {
         tokio::select! {
             accepted = conn.accept() => match accepted {
-                Some(Ok((request, respond))) => dispatch(request, respond, &mut service, &info),
+                Some(Ok((request, respond))) => {
+                    active = true;
+                    dispatch(request, respond, &mut service, &info);
+                }
                 Some(Err(e)) => {
                     tracing::debug!(peer = ?info.peer(), error = %e, "connection closed");
                     break;
@@ -180,6 +185,10 @@ async fn http2<T>(
                 if awaiting_pong {
                     tracing::debug!(peer = ?info.peer(), ?timeout, "keep-alive PING unanswered; closing the connection");
                     break;
+                }
+                if std::mem::take(&mut active) {
+                    timer.as_mut().reset(Instant::now() + interval);
+                    continue;
                 }
                 let sent = pings.as_mut().is_some_and(|p| p.send_ping(h2::Ping::opaque()).is_ok());
                 awaiting_pong = sent;
