@@ -238,3 +238,28 @@ async fn a_running_call_finishes_when_the_emulator_stops() -> Result<()> {
     ensure!(account.id == reseller, "{account:?}");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_tls_handshake_in_progress_does_not_hold_the_stop() -> Result<()> {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()])?;
+    let emu = Emulator::builder()
+        .tls(
+            cert.cert.pem().into_bytes(),
+            cert.key_pair.serialize_pem().into_bytes(),
+        )
+        .handshake_timeout(Duration::from_secs(30))
+        .start()
+        .await?;
+    // Connected, and silent: the TLS handshake waits for a ClientHello.
+    let _silent = tokio::net::TcpStream::connect(emu.addr()).await?;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let start = Instant::now();
+    emu.shutdown().await;
+    // The stop waits for running calls (at most 5 s): a handshake is none.
+    ensure!(
+        start.elapsed() < Duration::from_secs(2),
+        "shutdown took {:?}",
+        start.elapsed()
+    );
+    Ok(())
+}
