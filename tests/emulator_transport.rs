@@ -28,6 +28,19 @@ fn get(emu: &EmulatorHandle) -> GetBillingAccountRequest {
     }
 }
 
+/// Shuts the emulator down and checks that nothing held the stop: it waits
+/// for running calls, at most 5 s.
+async fn stops_at_once(emu: EmulatorHandle) -> Result<()> {
+    let start = Instant::now();
+    emu.shutdown().await;
+    ensure!(
+        start.elapsed() < Duration::from_secs(2),
+        "shutdown took {:?}",
+        start.elapsed()
+    );
+    Ok(())
+}
+
 async fn latency(emu: &EmulatorHandle, ms: u64) -> Result<()> {
     emu.add_faults(vec![Fault::Latency { method: None, ms }])?;
     Ok(())
@@ -209,15 +222,8 @@ async fn a_call_the_client_gave_up_on_is_dropped_and_does_not_hold_the_stop() ->
             .await
             .is_err()
     );
-    let start = Instant::now();
-    emu.shutdown().await;
     // The stop waits for running calls (at most 5 s): a reset one is not.
-    ensure!(
-        start.elapsed() < Duration::from_secs(2),
-        "shutdown took {:?}",
-        start.elapsed()
-    );
-    Ok(())
+    stops_at_once(emu).await
 }
 
 #[tokio::test]
@@ -253,13 +259,6 @@ async fn a_tls_handshake_in_progress_does_not_hold_the_stop() -> Result<()> {
     // Connected, and silent: the TLS handshake waits for a ClientHello.
     let _silent = tokio::net::TcpStream::connect(emu.addr()).await?;
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let start = Instant::now();
-    emu.shutdown().await;
     // The stop waits for running calls (at most 5 s): a handshake is none.
-    ensure!(
-        start.elapsed() < Duration::from_secs(2),
-        "shutdown took {:?}",
-        start.elapsed()
-    );
-    Ok(())
+    stops_at_once(emu).await
 }

@@ -500,7 +500,7 @@ impl EmulatorBuilder {
         let mut servers = vec![tokio::spawn(serve::serve(
             incoming,
             grpc_tls,
-            services::in_process(shared.clone()),
+            services::stack(shared.clone()),
             serve::Settings {
                 keepalive: self.keepalive,
                 handshake_timeout: self.handshake_timeout,

@@ -138,6 +138,11 @@ pub(crate) struct Guarded {
 }
 
 impl Guarded {
+    /// What the calls on this connection see of it.
+    pub fn info(&self) -> ConnInfo {
+        ConnInfo(self.called.clone(), self.io.peer_addr().ok())
+    }
+
     fn new(io: TcpStream, timeout: Duration, tls: bool) -> Self {
         Self {
             io,
@@ -150,13 +155,6 @@ impl Guarded {
             called: Arc::new(AtomicBool::new(false)),
             timeout,
         }
-    }
-}
-
-impl Guarded {
-    /// What the calls on this connection see of it.
-    pub fn info(&self) -> ConnInfo {
-        ConnInfo(self.called.clone(), self.io.peer_addr().ok())
     }
 }
 

@@ -98,7 +98,7 @@ impl Gateway {
         };
         Self {
             routes,
-            service: super::services::in_process(shared),
+            service: super::services::stack(shared),
         }
     }
 

@@ -89,7 +89,7 @@ fn routes(shared: &Arc<Shared>) -> Routes {
 
 /// The emulator layer over every served service, as one tower service:
 /// what the gRPC port serves and the REST gateway calls.
-pub(crate) fn in_process(shared: Arc<Shared>) -> EmuService {
+pub(crate) fn stack(shared: Arc<Shared>) -> EmuService {
     let routes = routes(&shared);
     EmuLayer(shared).layer(routes)
 }
