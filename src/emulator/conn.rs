@@ -1,9 +1,8 @@
 //! Accepting connections: back off on accept errors (EMFILE) instead of
 //! spinning, and drop a connection that does not finish its handshake in time.
 //!
-//! tonic's `TcpIncoming` yields every accept error and tonic's serve loop
-//! polls it again at once: with the descriptor limit reached that is a busy
-//! loop. [`Accept`] turns an error into a pause (10 ms doubling to 1 s, reset
+//! tonic's `TcpIncoming` yields every accept error, and a serve loop that
+//! polls it again at once busy-loops with the descriptor limit reached. [`Accept`] turns an error into a pause (10 ms doubling to 1 s, reset
 //! by the next success) and a log line at most once per
 //! [`ACCEPT_ERROR_LOG_INTERVAL`].
 //!
@@ -11,7 +10,7 @@
 //! held a connection forever. [`Guarded`] fails the read side when the
 //! handshake is not done by the deadline: in plaintext, the 24-byte HTTP/2
 //! preface and the header of the first frame; over TLS (whose handshake has
-//! its own timeout in tonic), the first call. Established connections are
+//! its own timeout in `serve`), the first call. Established connections are
 //! then watched by HTTP/2 keepalive pings.
 
 use std::future::Future;

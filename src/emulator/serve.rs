@@ -50,16 +50,15 @@ use super::MAX_CONCURRENT_STREAMS;
 use super::conn::{Accept, ConnInfo, Guarded};
 use super::handle::stopped;
 use super::layer::EmuService;
-use crate::transport::h2body::{Pump, RecvBody};
+use crate::transport::h2body::{MAX_HEADER_LIST_SIZE, Pump, RecvBody};
 
 /// Flow-control windows: 1 MiB per stream, 4 MiB per connection.
 const STREAM_WINDOW: u32 = 1024 * 1024;
 const CONNECTION_WINDOW: u32 = 4 * 1024 * 1024;
-/// hyper's server bounds, which tonic's server had: the header list a peer
-/// may send, the data buffered per stream for sending, the streams a peer
+/// hyper's server bounds, which tonic's server had (and the header list of
+/// `h2body`): the data buffered per stream for sending, the streams a peer
 /// may open and reset before they are accepted, and the streams this side
 /// may reset for the peer's protocol errors before closing the connection.
-const MAX_HEADER_LIST_SIZE: u32 = 16 * 1024;
 const MAX_SEND_BUFFER_SIZE: usize = 400 * 1024;
 const MAX_PENDING_ACCEPT_RESET_STREAMS: usize = 20;
 const MAX_LOCAL_ERROR_RESET_STREAMS: usize = 1024;

@@ -33,14 +33,13 @@ use http_body::{Body, Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::BoxError;
-use super::h2body::{Pump, RecvBody};
+use super::h2body::{MAX_HEADER_LIST_SIZE, Pump, RecvBody};
 use crate::error::TransportErrorKind;
 
 /// hyper's client defaults, which tonic's channel used.
 const STREAM_WINDOW: u32 = 2 * 1024 * 1024;
 const CONNECTION_WINDOW: u32 = 5 * 1024 * 1024;
 const MAX_FRAME_SIZE: u32 = 16 * 1024;
-const MAX_HEADER_LIST_SIZE: u32 = 16 * 1024;
 const MAX_SEND_BUFFER_SIZE: usize = 1024 * 1024;
 
 /// A connection to one gRPC endpoint, shared by its clones: what

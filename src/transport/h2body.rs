@@ -10,6 +10,10 @@ use std::task::{Context, Poll, ready};
 use bytes::Bytes;
 use http_body::{Body, Frame};
 
+/// The largest header list either side accepts from its peer (hyper's
+/// bound on both its client and its server, which tonic had).
+pub(crate) const MAX_HEADER_LIST_SIZE: u32 = 16 * 1024;
+
 /// A received stream's DATA frames then its trailers, as an
 /// [`http_body::Body`]. Each DATA frame's flow-control capacity is released
 /// as soon as it is read: the decoder above bounds what it keeps.
